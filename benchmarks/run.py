@@ -1,0 +1,233 @@
+"""glassnet benchmark harness.
+
+    python -m benchmarks.run               # full run (60,000 x 784 synthetic)
+    python -m benchmarks.run --quick       # smoke test (fewer samples, 1 rep)
+    python -m benchmarks.run --sections train --batches 128 --peers torch,proto
+
+Sections
+  train  MLP 784-512-256-10, epoch seconds at each batch size
+  small  MLP 64-128-64-10, batch 32, microseconds per step
+  infer  MLP 784-512-256-10 forward only, batch 1024, samples/s
+
+Method: every peer runs in its own worker process (spawned, so thread pools
+of torch/OpenMP, XLA and OpenBLAS never spin against each other). Workers are
+set up and warmed up (one full epoch: JIT compile, workspaces) one after the
+other, then the harness runs timed epochs interleaved A B C A B C ... and
+reports the median (and min) of the reps. Peers whose import fails are
+skipped with a note.
+
+The "glassnet" column is produced by ``make_glassnet_epoch``; until the
+library has a fast path it points at the prototype in proto_numpy.py and is
+labelled ``proto``. To benchmark the library, edit ``make_glassnet_epoch``
+(and set GLASSNET_LABEL = "glassnet").
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+if __package__ in (None, ""):  # allow `python benchmarks/run.py`
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks import peers  # noqa: E402
+
+GLASSNET_LABEL = "proto"  # -> "glassnet" once the hook points at the library
+
+LR, MOMENTUM = 0.01, 0.9
+BIG = [784, 512, 256, 10]
+SMALL = [64, 128, 64, 10]
+
+
+# ------------------------------------------------------------------ hook
+def make_glassnet_epoch(sizes, B, X, Y, lr=LR, momentum=MOMENTUM):
+    """Factory for the glassnet column: returns a callable running one epoch.
+
+    Placeholder: the NumPy prototype. The lead replaces the body with the
+    library's training loop (model with Dense/ReLU layers per ``sizes``,
+    softmax cross-entropy, SGD(lr, momentum), shuffle each epoch, batch B).
+    """
+    return peers.make_proto(sizes, B, X, Y, lr=lr, momentum=momentum)
+
+
+_default_state = {}
+
+
+def glassnet_epoch(batch_size, sizes=BIG, n=60000):
+    """Convenience hook: one glassnet epoch at ``batch_size`` on the default
+    synthetic data (model/data cached per (sizes, batch_size, n)). Returns s."""
+    key = (tuple(sizes), batch_size, n)
+    if key not in _default_state:
+        X, Y = synthetic(n, sizes[0], sizes[-1])
+        _default_state[key] = make_glassnet_epoch(list(sizes), batch_size, X, Y)
+    t = time.perf_counter()
+    _default_state[key]()
+    return time.perf_counter() - t
+
+
+FACTORIES = dict(peers.FACTORIES)
+FACTORIES[GLASSNET_LABEL] = make_glassnet_epoch
+
+
+def synthetic(n, d, k, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d), dtype=np.float32)
+    Y = rng.integers(0, k, n).astype(np.intp)
+    return X, Y
+
+
+# ------------------------------------------------------------------ worker
+def _worker(name, sizes, B, n, conn):
+    try:
+        X, Y = synthetic(n, sizes[0], sizes[-1])
+        fn = FACTORIES[name](sizes, B, X, Y, lr=LR, momentum=MOMENTUM)
+        samples = getattr(fn, "samples", n)
+        fn()  # warm-up epoch (JIT compile, workspaces, caches)
+        conn.send(("ready", samples))
+    except peers.PeerUnavailable as e:
+        conn.send(("skip", str(e)))
+        return
+    except Exception as e:  # report, don't crash the harness
+        conn.send(("skip", f"{type(e).__name__}: {e}"))
+        return
+    while True:
+        cmd = conn.recv()
+        if cmd != "run":
+            break
+        t = time.perf_counter()
+        fn()
+        conn.send(time.perf_counter() - t)
+
+
+def run_group(names, sizes, B, n, reps, notes):
+    """Start workers one at a time (warm-up alone), then interleave reps."""
+    ctx = mp.get_context("spawn")
+    live = {}
+    for name in names:
+        a, b = ctx.Pipe()
+        p = ctx.Process(target=_worker, args=(name, sizes, B, n, b), daemon=True)
+        p.start()
+        msg = a.recv()
+        if msg[0] == "skip":
+            notes.append(f"{name} (B={B}, sizes={sizes}) skipped: {msg[1]}")
+            p.join()
+            continue
+        live[name] = (p, a, msg[1])
+    times = {name: [] for name in live}
+    for _ in range(reps):
+        for name, (p, conn, _) in live.items():
+            conn.send("run")
+            times[name].append(conn.recv())
+    for name, (p, conn, _) in live.items():
+        conn.send("stop")
+        p.join()
+    return {name: (times[name], live[name][2]) for name in live}
+
+
+# ------------------------------------------------------------------ report
+def env_report():
+    lines = []
+    for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
+              "OMP_NUM_THREADS", "MKL_NUM_THREADS", "JAX_PLATFORMS"):
+        lines.append(f"{k}={os.environ.get(k, '<unset>')}")
+    lines.append(f"numpy {np.__version__}, cpu_count {os.cpu_count()}")
+    try:
+        from threadpoolctl import threadpool_info
+        for info in threadpool_info():
+            if info.get("user_api") == "blas":
+                lines.append(f"BLAS: {info.get('internal_api')} {info.get('version')} "
+                             f"kernel={info.get('architecture')} threads={info.get('num_threads')} "
+                             f"({os.path.basename(info.get('filepath', ''))})")
+    except Exception:
+        lines.append("threadpoolctl not available: BLAS kernel unknown")
+    return lines
+
+
+def fmt(x, unit=""):
+    return f"{x:.3f}{unit}" if x < 100 else f"{x:.0f}{unit}"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smoke test: 6,000 samples, 1 rep")
+    ap.add_argument("--n", type=int, default=None, help="samples per epoch (train/infer)")
+    ap.add_argument("--reps", type=int, default=None, help="timed epochs per peer (>=3)")
+    ap.add_argument("--batches", default="32,128,512")
+    ap.add_argument("--sections", default="train,small,infer")
+    ap.add_argument("--peers", default="torch,jax_step,jax_scan,sklearn,gemm_floor," + GLASSNET_LABEL)
+    args = ap.parse_args(argv)
+    n = args.n or (6000 if args.quick else 60000)
+    n_small = 6400 if args.quick else 64000
+    reps = args.reps or (1 if args.quick else 3)
+    batches = [int(b) for b in args.batches.split(",")]
+    names = [p for p in args.peers.split(",") if p]
+    sections = args.sections.split(",")
+    notes = []
+    ref = GLASSNET_LABEL
+
+    print("## Environment\n")
+    for line in env_report():
+        print(f"- {line}")
+    print(f"- n={n}, reps={reps} (median reported), warm-up 1 epoch, interleaved workers\n")
+
+    if "train" in sections:
+        print(f"## Train {'-'.join(map(str, BIG))}, SGD momentum, epoch of {n} samples\n")
+        res = {}
+        for B in batches:
+            res[B] = run_group(names, BIG, B, n, reps, notes)
+        print("| peer | " + " | ".join(f"B={B} s | B={B} samples/s | B={B} x{ref}" for B in batches) + " |")
+        print("|---|" + "---|---|---|" * len(batches))
+        for name in names:
+            cells = []
+            for B in batches:
+                if name not in res[B]:
+                    cells += ["skip"] * 3
+                    continue
+                ts, samples = res[B][name]
+                med = statistics.median(ts)
+                r = res[B].get(ref)
+                ratio = f"{med / statistics.median(r[0]):.2f}" if r else "-"
+                cells += [fmt(med), f"{samples / med:,.0f}", ratio]
+            print(f"| {name} | " + " | ".join(cells) + " |")
+        print(f"\n(x{ref} = peer epoch time / {ref} epoch time; >1 means {ref} is faster."
+              " jax_scan drops the n % B remainder; samples/s uses samples processed.)\n")
+
+    if "small" in sections:
+        B = 32
+        small_names = [p for p in names if p != "gemm_floor"]
+        print(f"## Small net {'-'.join(map(str, SMALL))}, batch {B}, {n_small} samples\n")
+        res = run_group(small_names, SMALL, B, n_small, reps, notes)
+        r = res.get(ref)
+        print(f"| peer | us/step | x{ref} |\n|---|---|---|")
+        for name in small_names:
+            if name not in res:
+                print(f"| {name} | skip | |")
+                continue
+            ts, samples = res[name]
+            us = statistics.median(ts) / (samples // B) * 1e6
+            ratio = f"{statistics.median(ts) / statistics.median(r[0]):.2f}" if r else "-"
+            print(f"| {name} | {us:.1f} | {ratio} |")
+        print()
+
+    if "infer" in sections:
+        B = 1024
+        print(f"## Inference {'-'.join(map(str, BIG))}, batch {B}, {n} samples\n")
+        res = run_group(["torch_infer", "proto_infer"], BIG, B, n, reps, notes)
+        print("| peer | samples/s |\n|---|---|")
+        for name, (ts, samples) in res.items():
+            print(f"| {name} | {samples / statistics.median(ts):,.0f} |")
+        print()
+
+    if notes:
+        print("## Notes\n")
+        for note in notes:
+            print(f"- {note}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""glassnet: deep learning from first principles on NumPy, as a glass box."""
+
+from .callbacks import (Callback, EarlyStopping, LearningRateScheduler, NaNGuard, ProgressPrinter,
+                        ReduceLROnPlateau)
+from .errors import (DivergenceError, GlassnetError, GlassnetTypeError, ModelFileError, ShapeError,
+                     ValidationError)
+from .layers import Dense, Dropout, Layer, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Softmax, Tanh
+from .losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
+from .optimizers import SGD, Adam, ExponentialDecay, Optimizer, RMSprop, StepDecay
+from .parameter import Parameter
+from .serialization import load, save
+from .training import History, evaluate, fit, predict
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MSE", "SGD", "Adam", "BinaryCrossEntropy", "Callback", "CrossEntropy", "Dense", "DivergenceError",
+    "Dropout", "EarlyStopping", "ExponentialDecay", "GlassnetError", "GlassnetTypeError", "History",
+    "Layer", "LeakyReLU", "LearningRateScheduler", "Linear", "Loss", "ModelFileError", "NaNGuard",
+    "Optimizer", "Parameter", "ProgressPrinter", "RMSprop", "ReLU", "ReduceLROnPlateau", "Sequential",
+    "ShapeError", "Sigmoid", "Softmax", "StepDecay", "Tanh", "ValidationError", "evaluate", "fit",
+    "load", "mlp", "predict", "save",
+]
+
+
+def mlp(n_in, hidden, n_out, *, activation="relu", output="softmax", dropout=0.0, l2=0.0, l1=0.0,
+        seed=None, dtype=None):
+    """Build the course's multilayer perceptron as a Sequential.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+    hidden : sequence of int
+        Hidden layer widths, e.g. (128, 64).
+    activation : str or sequence of str
+        Hidden activation(s): 'relu', 'leaky_relu', 'tanh', 'sigmoid', 'linear'.
+    output : {'softmax', 'sigmoid', 'linear'}
+    dropout : float
+        Dropout probability after each hidden activation (0 = none).
+    """
+    from ._validation import check_choice
+    from .layers import ACTIVATIONS
+
+    hidden = list(hidden)
+    acts = [activation] * len(hidden) if isinstance(activation, str) else list(activation)
+    if len(acts) != len(hidden):
+        raise ValidationError(f"mlp got {len(acts)} activations for {len(hidden)} hidden layers; "
+                              "give one name, or one per hidden layer.")
+    layers, width = [], n_in
+    for h, a in zip(hidden, acts):
+        check_choice(a, "activation", tuple(ACTIVATIONS), caller="mlp")
+        layers += [Dense(width, h, l2=l2, l1=l1, dtype=dtype), ACTIVATIONS[a]()]
+        if dropout:
+            layers.append(Dropout(dropout))
+        width = h
+    check_choice(output, "output", ("softmax", "sigmoid", "linear"), caller="mlp")
+    layers += [Dense(width, n_out, l2=l2, l1=l1, dtype=dtype), ACTIVATIONS[output]()]
+    return Sequential(layers, seed=seed)

@@ -1,0 +1,72 @@
+"""Array-module selection: NumPy by default, CuPy when the data lives on a GPU.
+
+Layers call :func:`array_module` only where they *create* arrays; arithmetic is
+written with operators so the same code runs on both backends (CuPy's
+``get_array_module`` idiom). CuPy is imported only when asked for.
+"""
+
+import numpy as np
+
+DEFAULT_DTYPE = np.float32
+
+
+def resolve_dtype(dtype):
+    """Return the floating dtype to use: float32 unless float64 is asked for."""
+    from ._validation import check_choice
+
+    if dtype is None:
+        return np.dtype(DEFAULT_DTYPE)
+    dt = np.dtype(dtype)
+    check_choice(dt.name, "dtype", ("float32", "float64"))
+    return dt
+
+
+def cupy_or_none():
+    """Return the cupy module if it is importable, else None."""
+    try:
+        import cupy
+    except Exception:  # ImportError, or a CUDA runtime that fails to load
+        return None
+    return cupy
+
+
+def array_module(x):
+    """Return ``numpy`` or ``cupy``, whichever owns ``x``."""
+    if type(x).__module__.startswith("cupy"):
+        import cupy
+
+        return cupy
+    return np
+
+
+def get_cupy():
+    """Import cupy or explain how to get it."""
+    cp = cupy_or_none()
+    if cp is None:
+        raise ImportError(
+            "The GPU backend needs CuPy and a CUDA device: pip install 'glassnet[gpu]' "
+            "(cupy-cuda12x), then move the model with model.to('gpu')."
+        )
+    return cp
+
+
+def to_device(x, device):
+    """Move an array to ``device`` ('cpu' or 'gpu')."""
+    if device == "cpu":
+        return to_numpy(x)
+    cp = get_cupy()
+    return cp.asarray(x)
+
+
+def to_numpy(x):
+    """Return ``x`` as a NumPy array (copying from the GPU when needed)."""
+    if type(x).__module__.startswith("cupy"):
+        return x.get()
+    return np.asarray(x)
+
+
+def make_rng(seed):
+    """A ``numpy.random.Generator`` from a seed, a Generator, or None (fresh entropy)."""
+    from ._validation import check_rng
+
+    return check_rng(seed)

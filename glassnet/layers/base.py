@@ -1,0 +1,50 @@
+"""The Layer contract (torch7 style, no autograd).
+
+``forward(x)`` computes the output and caches exactly what ``backward`` needs.
+``backward(grad_output)`` returns dL/dx and *sets* (never accumulates) ``p.grad``
+for every parameter ``p`` in ``parameters()``.
+"""
+
+
+class Layer:
+    """Base class of every layer.
+
+    Subclasses override :meth:`forward` and :meth:`backward`, and, when they have
+    hyper-parameters, list their constructor arguments in ``config_keys`` so that
+    serialization can rebuild them.
+    """
+
+    training = True
+    config_keys = ()
+
+    def forward(self, x):
+        raise NotImplementedError
+
+    def backward(self, grad_output):
+        raise NotImplementedError
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def parameters(self):
+        """Trainable :class:`~glassnet.parameter.Parameter` objects, in a stable order."""
+        return []
+
+    def penalty(self):
+        """Regularization term this layer adds to the objective (0 for most layers)."""
+        return 0.0
+
+    def config(self):
+        """Constructor arguments, JSON-friendly, enough to rebuild the layer."""
+        return {k: getattr(self, k) for k in self.config_keys}
+
+    def _cached(self, value):
+        # One place for the "backward before forward" error every layer needs.
+        if value is None:
+            name = type(self).__name__
+            raise RuntimeError(f"{name}.backward() was called before forward(); call forward(x) first.")
+        return value
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"

@@ -1,0 +1,168 @@
+"""Model files: the safetensors layout, written and read here with NumPy only (no pickle).
+
+File = 8-byte little-endian header length N | N bytes of JSON header | raw tensor bytes.
+The header maps each parameter name ("layers.0.weight") to its dtype, shape and byte
+range, and ``__metadata__`` holds the architecture as JSON. Loading parses JSON and
+copies bytes; it never executes code. Files are readable by the ``safetensors`` package.
+"""
+
+import json
+import os
+import struct
+import tempfile
+
+import numpy as np
+
+from .backend import to_numpy
+from .errors import ModelFileError, ValidationError
+
+FORMAT = "glassnet"
+FORMAT_VERSION = "1"
+MAX_HEADER = 16 * 1024 * 1024
+_DTYPES = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
+_CODES = {v: k for k, v in _DTYPES.items()}
+
+
+def atomic_write(path, data):
+    """Write bytes to ``path`` through a temporary file, fsync and rename: never a partial file."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".glassnet")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def pack(tensors, metadata):
+    """Serialize {name: ndarray} and {str: str} metadata to safetensors bytes."""
+    header, chunks, offset = {"__metadata__": metadata}, [], 0
+    for name, arr in tensors.items():
+        arr = np.ascontiguousarray(to_numpy(arr))
+        if arr.dtype.newbyteorder("<") not in _CODES:
+            raise ValidationError(f"Cannot save tensor {name!r} of dtype {arr.dtype}; use float32 or float64.")
+        raw = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
+        header[name] = {"dtype": _CODES[arr.dtype.newbyteorder("<")], "shape": list(arr.shape),
+                        "data_offsets": [offset, offset + len(raw)]}
+        chunks.append(raw)
+        offset += len(raw)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)                      # the format aligns the data to 8 bytes
+    return struct.pack("<Q", len(text)) + text + b"".join(chunks)
+
+
+def unpack(data, source="model file"):
+    """Parse safetensors bytes into ({name: ndarray}, metadata), checking every field."""
+    if len(data) < 8:
+        raise ModelFileError(f"{source} is too short ({len(data)} bytes) to be a safetensors file; it is "
+                             "empty or truncated.")
+    if data[:1] == b"\x80" or data[:2] in (b"PK",):
+        raise ModelFileError(f"{source} looks like a pickle/zip file (e.g. torch.save or joblib). glassnet never "
+                             "loads pickles: save models with glassnet.save().")
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > MAX_HEADER or n > len(data) - 8:
+        raise ModelFileError(f"{source}: header length {n} is larger than the file allows "
+                             f"({len(data) - 8} bytes after the length, limit {MAX_HEADER}); the file is "
+                             "truncated, damaged, or not a safetensors file.")
+    try:
+        header = json.loads(data[8:8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise ModelFileError(f"{source}: the header is not valid JSON ({type(e).__name__}); the file is "
+                             "damaged or not a safetensors file.") from None
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{source}: the header must be a JSON object; got {type(header).__name__}.")
+    metadata = header.pop("__metadata__", {})
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise ModelFileError(f"{source}: __metadata__ must map strings to strings.")
+    body = memoryview(data)[8 + n:]
+    tensors, spans = {}, []
+    for name, info in header.items():
+        try:
+            dtype, shape, (a, b) = _DTYPES[info["dtype"]], info["shape"], info["data_offsets"]
+            if not all(isinstance(s, int) and 0 <= s < 2**40 for s in shape):
+                raise ValueError
+            if not (isinstance(a, int) and isinstance(b, int) and 0 <= a <= b <= len(body)):
+                raise ValueError
+        except (KeyError, TypeError, ValueError):
+            raise ModelFileError(f"{source}: entry {name!r} has a bad dtype, shape or data_offsets "
+                                 f"({str(info)[:200]}), or points past the end of the file (truncated?).") from None
+        if b - a != int(np.prod(shape, dtype=np.int64)) * dtype.itemsize:
+            raise ModelFileError(f"{source}: tensor {name!r} has {b - a} bytes but shape {shape} needs "
+                                 f"{int(np.prod(shape)) * dtype.itemsize}.")
+        tensors[name] = np.frombuffer(body[a:b], dtype=dtype).reshape(shape).copy()
+        spans.append((a, b))
+    return tensors, metadata
+
+
+def save(model, path):
+    """Save a Sequential to ``path`` (safetensors weights + architecture JSON), atomically."""
+    from . import __version__
+
+    arch = {"layers": [{"type": type(layer).__name__, "config": layer.config()} for layer in model.layers],
+            "dtype": str(model.dtype)}
+    metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "glassnet_version": __version__,
+                "architecture": json.dumps(arch)}
+    atomic_write(path, pack(dict((n, p.value) for n, p in model.named_parameters()), metadata))
+    return path
+
+
+def load(path):
+    """Load a model saved by :func:`save`. Never executes code from the file."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ModelFileError(f"Cannot read model file {os.fspath(path)!r}: {e.strerror}.") from None
+    tensors, meta = unpack(data, source=f"model file {os.fspath(path)!r}")
+    return build_model(tensors, meta, source=os.fspath(path))
+
+
+def build_model(tensors, meta, source="model file"):
+    """Rebuild a Sequential from parsed tensors and metadata, checking it all agrees."""
+    from .layers import LAYERS, Sequential
+
+    if meta.get("format") != FORMAT:
+        raise ModelFileError(f"{source} is a safetensors file but not a glassnet model (its metadata has no "
+                             f"format='glassnet'). Load it with the tool that wrote it.")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(f"{source} uses glassnet model format version {meta.get('format_version')!r}; "
+                             f"this glassnet reads version {FORMAT_VERSION!r}. Re-save it with a matching glassnet.")
+    try:
+        arch = json.loads(meta["architecture"])
+        specs, dtype = arch["layers"], arch.get("dtype", "float32")
+        if not isinstance(specs, list) or not specs or dtype not in ("float32", "float64"):
+            raise ValueError
+        layers = []
+        for spec in specs:
+            cls = LAYERS.get(spec["type"]) if isinstance(spec.get("type"), str) else None
+            if cls is None:
+                raise ModelFileError(f"{source}: unknown layer type {str(spec.get('type'))[:80]!r}; known: "
+                                     f"{sorted(LAYERS)}.")
+            config = spec.get("config", {})
+            if not isinstance(config, dict) or set(config) - set(cls.config_keys):
+                raise ValueError
+            kw = {"dtype": dtype} if spec["type"] == "Dense" else {}
+            layers.append(cls(**config, **kw))
+        model = Sequential(layers)
+    except ModelFileError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as e:
+        raise ModelFileError(f"{source}: the architecture metadata is malformed ({str(e)[:200] or type(e).__name__}).") from None
+    expected = dict(model.named_parameters())
+    if set(expected) != set(tensors):
+        raise ModelFileError(f"{source}: the weights {sorted(tensors)[:6]} do not match the architecture, which "
+                             f"needs {sorted(expected)[:6]}.")
+    for name, p in expected.items():
+        t = tensors[name]
+        if t.shape != p.value.shape:
+            raise ModelFileError(f"{source}: {name} has shape {t.shape} but the architecture needs {p.value.shape}.")
+        if not np.isfinite(t).all():
+            raise ModelFileError(f"{source}: {name} contains NaN or infinite weights; the model is broken.")
+        p.value = t.astype(p.value.dtype, copy=False)
+    return model
