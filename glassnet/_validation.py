@@ -85,7 +85,8 @@ def check_array(x, name, *, dtype=None, ndim_min=1, where="", allow_nan=False):
         if np.iscomplexobj(arr):
             raise GlassnetTypeError(f"{name}{_where(where)} must be real; got complex dtype {arr.dtype}.")
         if dtype is not None:
-            arr = arr.astype(dtype, copy=False)
+            with np.errstate(over="ignore", invalid="ignore"):   # reported just below, clearly
+                arr = arr.astype(dtype, copy=False)
     if arr.ndim < ndim_min:
         raise ShapeError(
             f"{name}{_where(where)} must have at least {ndim_min} dimension(s); got shape {arr.shape}. "
