@@ -131,7 +131,8 @@ def fit(model, X, y, *, loss=None, optimizer="sgd", epochs=10, batch_size=32, va
         for cb in callbacks:
             cb.on_epoch_begin(state)
         total, correct = 0.0, 0.0
-        for xb, yb in batches(X, Y, batch_size, rng if shuffle else None):
+        # A callback may install another sampler in on_train_begin (glassnet.distributed does).
+        for xb, yb in state.extra.get("batches", batches)(X, Y, batch_size, rng if shuffle else None):
             out = model.forward(xb, stop=stop)                    # each layer caches its input
             state.batch_loss = loss.forward(out, yb, from_logits=fused)
             if has_penalty:
