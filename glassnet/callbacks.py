@@ -32,6 +32,14 @@ class Callback:
     def on_train_end(self, state):
         pass
 
+    def state_dict(self):
+        """The callback's mutable state (JSON values and arrays), for checkpoints."""
+        return {}
+
+    def load_state_dict(self, state):
+        """Restore what :meth:`state_dict` returned (called after ``on_train_begin``)."""
+        self.__dict__.update(state)
+
 
 def _snapshot(model):
     return [p.value.copy() for p in model.parameters()]
@@ -84,6 +92,10 @@ class EarlyStopping(Callback):
         state.history.best_epoch = self.best_epoch
         state.history.stopped_epoch = self.stopped_epoch
 
+    def state_dict(self):
+        keys = ("best", "best_epoch", "wait", "best_weights", "stopped_epoch")
+        return {k: getattr(self, k) for k in keys}
+
 
 class NaNGuard(Callback):
     """On by default: stop when the loss becomes NaN/inf or explodes; restore the last good weights.
@@ -126,6 +138,9 @@ class NaNGuard(Callback):
             self.good = _snapshot(state.model)
             self.good_epoch = state.epoch
 
+    def state_dict(self):
+        return {"good": self.good, "good_epoch": self.good_epoch, "first": self.first}
+
 
 class ReduceLROnPlateau(Callback):
     """Multiply the learning rate by ``factor`` when ``monitor`` stalls for ``patience`` epochs."""
@@ -153,6 +168,9 @@ class ReduceLROnPlateau(Callback):
                 state.optimizer.lr = max(state.optimizer.lr * self.factor, self.min_lr)
                 self.wait = 0
 
+    def state_dict(self):
+        return {"best": self.best, "wait": self.wait}
+
 
 class LearningRateScheduler(Callback):
     """Set ``optimizer.lr = schedule(lr0, epoch)`` at the start of each epoch."""
@@ -166,6 +184,9 @@ class LearningRateScheduler(Callback):
     def on_epoch_begin(self, state):
         state.optimizer.lr = float(self.schedule(self.lr0, state.epoch))
         state.history.setdefault("lr", []).append(state.optimizer.lr)
+
+    def state_dict(self):
+        return {"lr0": self.lr0}
 
 
 class ProgressPrinter(Callback):

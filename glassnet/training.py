@@ -78,7 +78,7 @@ class TrainState:
 
 
 def fit(model, X, y, *, loss=None, optimizer="sgd", epochs=10, batch_size=32, validation_split=0.0,
-        validation_data=None, shuffle=True, seed=None, callbacks=(), verbose=1):
+        validation_data=None, shuffle=True, seed=None, callbacks=(), verbose=1, resume_from=None):
     """Train ``model`` on (X, y) with mini-batch gradient descent.
 
     Parameters
@@ -100,6 +100,9 @@ def fit(model, X, y, *, loss=None, optimizer="sgd", epochs=10, batch_size=32, va
     callbacks : sequence of Callback
     verbose : int
         0 silent, 1 one line per epoch.
+    resume_from : str or os.PathLike, optional
+        A checkpoint written by :class:`glassnet.checkpoint.ModelCheckpoint`: restore the full
+        training state and continue with the next epoch (same data, seed and callbacks).
 
     Returns
     -------
@@ -122,11 +125,17 @@ def fit(model, X, y, *, loss=None, optimizer="sgd", epochs=10, batch_size=32, va
     history = History(batch_size)
     state = TrainState(model, loss, optimizer, history, epochs, X, Y, validation_data)
     callbacks = [NaNGuard(), *callbacks] + ([ProgressPrinter()] if verbose else [])
+    state.extra.update(rng=rng, callbacks=callbacks)      # what a checkpoint saves and restores
     stop = len(model.layers) - 1 if fused else None      # fused: the loss applies the output layer
     has_penalty = any(layer.penalty() for layer in model.layers) or _has_reg(model)
     for cb in callbacks:
         cb.on_train_begin(state)
-    for state.epoch in range(epochs):
+    first_epoch = 0
+    if resume_from is not None:
+        from .checkpoint import restore
+
+        first_epoch = restore(resume_from, state, rng)
+    for state.epoch in range(first_epoch, epochs):
         model.train()
         for cb in callbacks:
             cb.on_epoch_begin(state)

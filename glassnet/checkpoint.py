@@ -1,0 +1,249 @@
+"""Training checkpoints: save the full training state at epoch ends, resume bit-identically.
+
+Granularity: one epoch. A checkpoint is written at the end of an epoch, after every other
+callback has run, and holds everything the next epoch depends on:
+
+- the model's weights and every layer's random generator (Dropout masks, Dense init);
+- the optimizer's state arrays (velocity / moments), its step counter ``t`` and its ``lr``;
+- the shuffling generator of :func:`glassnet.training.fit` (so the resumed run replays the
+  same shuffles), the epoch and iteration counters and the History (curves and counters);
+- the state of each callback that defines ``state_dict()`` (EarlyStopping, NaNGuard, ...).
+
+``fit(..., resume_from=path)`` restores it and continues with the next epoch. Work done after
+the last checkpoint (part of an epoch) is redone, so a run killed at any point and resumed
+ends with exactly the weights of an uninterrupted run with the same seed.
+
+The file is the safetensors layout of :mod:`glassnet.serialization` (tensors + JSON
+metadata; no pickle), written atomically: temporary file, flush, fsync, rename.
+"""
+
+import json
+import os
+import zlib
+
+import numpy as np
+
+from .backend import to_numpy
+from .callbacks import Callback, ProgressPrinter
+from .errors import GlassnetTypeError, ModelFileError, ValidationError
+from .serialization import atomic_write, pack, unpack
+
+FORMAT = "glassnet-checkpoint"
+FORMAT_VERSION = "1"
+
+
+class ModelCheckpoint(Callback):
+    """Write the full training state to ``path`` every ``every`` epochs (and after the last one).
+
+    Resume with ``fit(..., resume_from=path)``, passing the same data, seed and callbacks.
+    Put it last in ``callbacks`` so the states it saves include the other callbacks' updates
+    for the epoch.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Checkpoint file; overwritten atomically each time (never left half-written).
+    every : int, default=1
+        Epochs between checkpoints.
+
+    Examples
+    --------
+    >>> import glassnet as g, numpy as np, tempfile, os
+    >>> X, y = np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 2
+    >>> path = os.path.join(tempfile.mkdtemp(), "run.ckpt")
+    >>> model = g.mlp(3, [4], 2, seed=0)
+    >>> h = model.fit(X, y, epochs=2, seed=0, verbose=0, callbacks=[ModelCheckpoint(path)])
+    >>> h = g.mlp(3, [4], 2, seed=0).fit(X, y, epochs=3, seed=0, verbose=0, resume_from=path)
+    >>> h.epochs
+    3
+    """
+
+    def __init__(self, path, every=1):
+        from ._validation import check_scalar
+
+        self.path = _check_path(path, "ModelCheckpoint")
+        self.every = check_scalar(every, "every", int, min_val=1, caller="ModelCheckpoint")
+
+    def on_train_begin(self, state):
+        callbacks = state.extra.get("callbacks", [])
+        after = callbacks[callbacks.index(self) + 1:] if self in callbacks else []
+        late = [type(cb).__name__ for cb in after if not isinstance(cb, (ModelCheckpoint, ProgressPrinter))]
+        if late:
+            raise ValidationError(
+                f"ModelCheckpoint must come after the callbacks whose state it saves; {late} follow it. "
+                "Move ModelCheckpoint to the end of callbacks."
+            )
+
+    def on_epoch_end(self, state):
+        if (state.epoch + 1) % self.every == 0 or state.epoch + 1 == state.epochs or state.stop:
+            save_checkpoint(self.path, state)
+
+
+def _check_path(path, where):
+    if not isinstance(path, (str, os.PathLike)):
+        raise GlassnetTypeError(f"The checkpoint path of {where} must be a str or os.PathLike; "
+                                f"got {type(path).__name__}.")
+    return os.fspath(path)
+
+
+def _fingerprint(state):
+    # The training set after the validation split: a resumed run must see the same rows.
+    crc = 0
+    for a in (state.X, state.Y):
+        crc = zlib.crc32(np.ascontiguousarray(to_numpy(a)).tobytes(), crc)
+    return f"{len(state.X)}:{crc:08x}"
+
+
+def _stateful(callbacks):
+    return [cb for cb in callbacks if type(cb).state_dict is not Callback.state_dict]
+
+
+def _split(obj, prefix, tensors):
+    """Replace arrays inside a JSON-like object with {'__tensor__': name}, collecting them."""
+    if isinstance(obj, np.ndarray) or type(obj).__module__.startswith("cupy"):
+        tensors[prefix] = obj
+        return {"__tensor__": prefix}
+    if isinstance(obj, dict):
+        return {k: _split(v, f"{prefix}.{k}", tensors) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_split(v, f"{prefix}.{i}", tensors) for i, v in enumerate(obj)]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def _join(obj, tensors):
+    if isinstance(obj, dict):
+        if set(obj) == {"__tensor__"}:
+            return tensors[obj["__tensor__"]]
+        return {k: _join(v, tensors) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_join(v, tensors) for v in obj]
+    return obj
+
+
+def _layer_rngs(model):
+    return {str(i): layer.rng for i, layer in enumerate(model.layers)
+            if isinstance(getattr(layer, "rng", None), np.random.Generator)}
+
+
+def save_checkpoint(path, state):
+    """Write ``state`` (a :class:`~glassnet.training.TrainState` at an epoch end) to ``path`` atomically."""
+    path = _check_path(path, "save_checkpoint")
+    rng = state.extra.get("rng")
+    tensors = {f"model.{n}": p.value for n, p in state.model.named_parameters()}
+    opt = state.optimizer
+    h = state.history
+    meta = {
+        "epoch": state.epoch, "iteration": state.iteration, "stop": bool(state.stop),
+        "data": _fingerprint(state),
+        "rng": None if rng is None else rng.bit_generator.state,
+        "layer_rngs": {i: r.bit_generator.state for i, r in _layer_rngs(state.model).items()},
+        "optimizer": {"type": type(opt).__name__, "t": opt.t, "lr": opt.lr,
+                      "state": _split(opt.state(), "optimizer", tensors)},
+        "history": {"curves": dict(h), "epochs": h.epochs, "iterations": h.iterations,
+                    "diverged": h.diverged, "best_epoch": h.best_epoch, "stopped_epoch": h.stopped_epoch},
+        "callbacks": [{"type": type(cb).__name__, "state": _split(cb.state_dict(), f"callbacks.{i}", tensors)}
+                      for i, cb in enumerate(_stateful(state.extra.get("callbacks", [])))],
+    }
+    metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "state": json.dumps(meta)}
+    atomic_write(path, pack(tensors, metadata))
+    return path
+
+
+def read_checkpoint(path):
+    """Parse a checkpoint file into (tensors, state dict), with ModelFileError on any damage."""
+    path = _check_path(path, "resume_from")
+    source = f"checkpoint {path!r}"
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ModelFileError(f"Cannot read {source}: {e.strerror}. Check the resume_from path.") from None
+    tensors, metadata = unpack(data, source=source)
+    if metadata.get("format") != FORMAT:
+        raise ModelFileError(f"{source} is not a glassnet training checkpoint (format "
+                             f"{metadata.get('format')!r}); write one with ModelCheckpoint.")
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(f"{source} has checkpoint format version {metadata.get('format_version')!r}; "
+                             f"this glassnet reads version {FORMAT_VERSION!r}.")
+    try:
+        meta = json.loads(metadata["state"])
+        if not isinstance(meta, dict):
+            raise ValueError("state is not an object")
+    except (KeyError, ValueError, RecursionError) as e:
+        raise ModelFileError(f"{source}: the training state metadata is malformed ({e}).") from None
+    return tensors, meta
+
+
+def restore(path, state, rng):
+    """Load the checkpoint at ``path`` into ``state`` and ``rng``; return the epoch to start from.
+
+    Called by ``fit(..., resume_from=path)`` after the callbacks' ``on_train_begin``.
+    """
+    tensors, meta = read_checkpoint(path)
+    source = f"checkpoint {os.fspath(path)!r}"
+    try:
+        _restore(tensors, meta, state, rng, source)
+    except (ModelFileError, ValidationError):
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise ModelFileError(f"{source}: the training state is malformed ({type(e).__name__}: "
+                             f"{str(e)[:200]}).") from None
+    return state.epochs if state.stop else state.epoch + 1
+
+
+def _restore(tensors, meta, state, rng, source):
+    model, opt, h = state.model, state.optimizer, state.history
+    done = meta["epoch"] + 1
+    if state.epochs < done:
+        raise ValidationError(f"{source} has {done} epochs done but fit(epochs={state.epochs}) asks for "
+                              f"fewer. Pass epochs >= {done}.")
+    if meta["data"] != _fingerprint(state):
+        raise ValidationError(f"{source} was written for other training data (fingerprint {meta['data']}, "
+                              f"now {_fingerprint(state)}). Resume with the same X, y, validation_split and seed.")
+    params = dict(model.named_parameters())
+    names = {n[len("model."):] for n in tensors if n.startswith("model.")}
+    if names != set(params):
+        raise ValidationError(f"{source} holds weights {sorted(names)[:6]} but the model has {sorted(params)[:6]}. "
+                              "Resume with the model architecture that wrote the checkpoint.")
+    for n, p in params.items():
+        _copy_into(p.value, tensors[f"model.{n}"], f"weight {n}", source)
+    if type(opt).__name__ != meta["optimizer"]["type"]:
+        raise ValidationError(f"{source} was written with {meta['optimizer']['type']} but fit got "
+                              f"{type(opt).__name__}. Resume with the same optimizer.")
+    saved = _join(meta["optimizer"]["state"], tensors)
+    for key, arrays in opt.state().items():
+        if len(arrays) != len(saved[key]):
+            raise ValidationError(f"{source}: optimizer state {key!r} has {len(saved[key])} arrays, the "
+                                  f"optimizer has {len(arrays)}. Resume with the same optimizer settings.")
+        for i, (a, b) in enumerate(zip(arrays, saved[key])):
+            _copy_into(a, b, f"optimizer {key}[{i}]", source)
+    opt.t, opt.lr = int(meta["optimizer"]["t"]), float(meta["optimizer"]["lr"])
+    if meta["rng"] is not None:
+        rng.bit_generator.state = meta["rng"]
+    rngs = _layer_rngs(model)
+    for i, st in meta["layer_rngs"].items():
+        rngs[i].bit_generator.state = st
+    saved_h = meta["history"]
+    h.clear()
+    h.update({k: list(v) for k, v in saved_h["curves"].items()})
+    h.epochs, h.iterations, h.diverged = saved_h["epochs"], saved_h["iterations"], saved_h["diverged"]
+    h.best_epoch, h.stopped_epoch = saved_h["best_epoch"], saved_h["stopped_epoch"]
+    stateful = _stateful(state.extra.get("callbacks", []))
+    got, want = [type(cb).__name__ for cb in stateful], [c["type"] for c in meta["callbacks"]]
+    if got != want:
+        raise ValidationError(f"{source} saved the states of callbacks {want} but fit got {got}. "
+                              "Resume with the same callbacks in the same order.")
+    for cb, c in zip(stateful, meta["callbacks"]):
+        cb.load_state_dict(_join(c["state"], tensors))
+    state.epoch, state.iteration, state.stop = meta["epoch"], int(meta["iteration"]), bool(meta["stop"])
+
+
+def _copy_into(dst, src, what, source):
+    if tuple(dst.shape) != tuple(src.shape):
+        raise ValidationError(f"{source}: {what} has shape {tuple(src.shape)} but the model needs "
+                              f"{tuple(dst.shape)}. Resume with the architecture that wrote the checkpoint.")
+    if not np.isfinite(src).all():
+        raise ModelFileError(f"{source}: {what} contains NaN or infinite values; the checkpoint is broken.")
+    dst[...] = src
