@@ -104,7 +104,7 @@ class _CarryOptimizerState(Callback):
         opt = state.optimizer
         if self.saved is not None and type(opt).__name__ == self.saved["type"]:
             for name, arrays in opt.state().items():
-                for current, old in zip(arrays, self.saved["arrays"][name]):
+                for current, old in zip(arrays, self.saved["arrays"][name], strict=True):
                     current[...] = old
             opt.t = self.saved["t"]
 

@@ -238,4 +238,4 @@ def test_diagnosis_attribute(iris):
     d = clf.diagnosis_
     assert isinstance(d.verdict, str) and d.verdict
     with pytest.raises(NotFittedError):
-        MLPClassifier().diagnosis_
+        _ = MLPClassifier().diagnosis_
