@@ -100,27 +100,55 @@ def unpack(data, source="model file"):
     return tensors, metadata
 
 
-def save(model, path):
-    """Save a Sequential to ``path`` (safetensors weights + architecture JSON), atomically."""
+def save(model, path, metadata=None):
+    """Save a Sequential to ``path`` (safetensors weights + architecture JSON), atomically.
+
+    ``metadata``, an optional JSON-serializable dict (feature names, class labels, input
+    scaling, history...), is stored under the ``"user"`` metadata key; read it back with
+    ``load(path, with_metadata=True)``.
+    """
     from . import __version__
 
     arch = {"layers": [{"type": type(layer).__name__, "config": layer.config()} for layer in model.layers],
             "dtype": str(model.dtype)}
+    user = metadata
     metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "glassnet_version": __version__,
                 "architecture": json.dumps(arch)}
+    if user is not None:
+        if not isinstance(user, dict):
+            raise ValidationError(f"save(metadata=...) must be a dict; got {type(user).__name__}.")
+        try:
+            metadata["user"] = json.dumps(user, allow_nan=False)
+        except (TypeError, ValueError) as e:
+            raise ValidationError(f"save(metadata=...) must be JSON-serializable (str, numbers, lists, dicts; "
+                                  f"no NaN): {e}. Convert arrays with .tolist().") from None
     atomic_write(path, pack(dict((n, p.value) for n, p in model.named_parameters()), metadata))
     return path
 
 
-def load(path):
-    """Load a model saved by :func:`save`. Never executes code from the file."""
+def load(path, with_metadata=False):
+    """Load a model saved by :func:`save`. Never executes code from the file.
+
+    With ``with_metadata=True`` return ``(model, metadata)``, where ``metadata`` is the dict
+    given to ``save(..., metadata=)`` ({} when none was stored).
+    """
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
         raise ModelFileError(f"Cannot read model file {os.fspath(path)!r}: {e.strerror}.") from None
     tensors, meta = unpack(data, source=f"model file {os.fspath(path)!r}")
-    return build_model(tensors, meta, source=os.fspath(path))
+    model = build_model(tensors, meta, source=os.fspath(path))
+    if not with_metadata:
+        return model
+    try:
+        user = json.loads(meta.get("user", "{}"))
+    except (json.JSONDecodeError, RecursionError):
+        user = None
+    if not isinstance(user, dict):
+        raise ModelFileError(f"model file {os.fspath(path)!r}: the 'user' metadata is not a JSON object; "
+                             "the file is damaged.")
+    return model, user
 
 
 def build_model(tensors, meta, source="model file"):
