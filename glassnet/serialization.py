@@ -62,11 +62,12 @@ def unpack(data, source="model file"):
     if len(data) < 8:
         raise ModelFileError(f"{source} is too short ({len(data)} bytes) to be a safetensors file; it is "
                              "empty or truncated.")
-    if data[:1] == b"\x80" or data[:2] in (b"PK",):
-        raise ModelFileError(f"{source} looks like a pickle/zip file (e.g. torch.save or joblib). glassnet never "
-                             "loads pickles: save models with glassnet.save().")
     (n,) = struct.unpack("<Q", data[:8])
     if n > MAX_HEADER or n > len(data) - 8:
+        # Checked only here: a valid header length may well start with the byte 0x80.
+        if data[:1] == b"\x80" or data[:2] in (b"PK",):
+            raise ModelFileError(f"{source} looks like a pickle/zip file (e.g. torch.save or joblib). glassnet "
+                                 "never loads pickles: save models with glassnet.save().")
         raise ModelFileError(f"{source}: header length {n} is larger than the file allows "
                              f"({len(data) - 8} bytes after the length, limit {MAX_HEADER}); the file is "
                              "truncated, damaged, or not a safetensors file.")
