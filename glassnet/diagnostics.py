@@ -25,7 +25,8 @@ The rules, in order (each quotes its numbers in ``Diagnosis.evidence``):
    with train ~ val.
 5. **still improving**: the (validation, else training) loss still fell over the last epochs by
    more than ``improve_tol`` per epoch and more than its noise.
-6. **too noisy to tell**: epoch-to-epoch noise is more than ``noise_tol`` of the curve's range.
+6. **too noisy to tell**: epoch-to-epoch noise is more than ``noise_tol`` of the curve's range, or
+   the loss ended more than ``gap_tol`` above its best while the training loss rose too.
 7. otherwise **good fit**.
 """
 
@@ -118,9 +119,13 @@ def _smooth(c, window):
 
 
 def _noise(c, trend):
-    """Robust std of the epoch-to-epoch wiggle around the trend (1.4826 * MAD)."""
-    r = c - trend
-    return float(1.4826 * np.median(np.abs(r - np.median(r)))) if len(c) >= 3 else 0.0
+    """Robust std of the epoch-to-epoch wiggle around the trend (1.4826 * MAD), over the second half.
+
+    Only the second half: early epochs bend sharply, and the moving average misreads that
+    curvature as noise; the verdict is about the end of the run anyway.
+    """
+    r = (c - trend)[len(c) // 2:]
+    return float(1.4826 * np.median(np.abs(r - np.median(r)))) if len(c) >= 6 else 0.0
 
 
 def _pct(a, b):
@@ -254,6 +259,12 @@ def _verdict(d, t, v, base, diverged, gap_tol, gap_ratio, underfit_tol, high_tol
     if near_base:
         d.evidence.append("the training loss stays near the baseline")
         return "underfitting"
+    b = int(np.argmin(sref))
+    if sref[-1] > (1 + gap_tol) * sref[b]:
+        # turned up, but not as overfitting (the training loss rose too): unstable steps
+        d.evidence.append(f"{ref_name} ended {_pct(sref[-1], sref[b])} above its best (epoch {b + 1}, {sref[b]:.4g} "
+                          f"-> {sref[-1]:.4g}) while the training loss did not keep falling: the steps are unstable")
+        return "too noisy to tell"
     d.evidence.append(f"{ref_name} settled at {ref[-1]:.4g} (lowest {ref.min():.4g} at epoch {d.best_epoch}); "
                       + (f"train {t[-1]:.4g} vs val {v[-1]:.4g}" if v is not None else "no validation data: "
                          "pass validation_split to check for overfitting"))

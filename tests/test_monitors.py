@@ -1,0 +1,93 @@
+"""Activation and gradient monitors: counts match direct computation; warnings carry numbers."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.monitors import ActivationMonitor, GradientMonitor, hidden_activations, saturated
+
+
+@pytest.fixture(scope="module")
+def digits():
+    pytest.importorskip("sklearn")
+    from glassnet.datasets import load
+
+    ds = load("digits")
+    return ds.X / 16.0, ds.y
+
+
+def test_dead_unit_count_matches_a_direct_count(digits):
+    X, y = digits
+    model = gn.mlp(64, [32, 32], 10, seed=0)
+    model.layers[0].bias.value[:8] = -50.0          # these 8 units can never fire on inputs in [0, 1]
+    am = ActivationMonitor(X=X)
+    model.fit(X, y, epochs=4, optimizer=gn.SGD(lr=0.1, momentum=0.9), verbose=0, seed=0, callbacks=[am])
+    model.eval()
+    Xf = X.astype(np.float32)
+    h1 = np.maximum(Xf @ model.layers[0].weight.value + model.layers[0].bias.value, 0)
+    h2 = np.maximum(h1 @ model.layers[2].weight.value + model.layers[2].bias.value, 0)
+    assert am.dead[-1] == {1: int((h1.max(axis=0) <= 0).sum()), 3: int((h2.max(axis=0) <= 0).sum())}
+    assert am.dead[-1][1] >= 8 and am.dead[0][1] >= 8
+    np.testing.assert_allclose(am.active_fraction[-1][1], (h1 > 0).mean(axis=0))
+    assert am.epochs == [0, 1, 2, 3, 4]
+    advice = am.advice()
+    assert any(f"{am.dead[-1][1]} of 32 units dead" in a and "LeakyReLU" in a and "He" in a for a in advice)
+
+
+def test_huge_learning_rate_kills_units_and_the_monitor_sees_it(digits):
+    X, y = digits
+    model = gn.mlp(64, [64], 10, seed=0)
+    am = ActivationMonitor(max_samples=400)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        h = model.fit(X, y, epochs=3, optimizer=gn.SGD(lr=3.0), verbose=0, seed=0, callbacks=[am])
+    assert h.monitors["activations"] is am
+    assert am.dead[-1][1] > am.dead[0][1]
+    acts = hidden_activations(model, am._X)
+    assert am.dead[-1][1] == int(((acts[1] > 0).sum(axis=0) == 0).sum())
+
+
+def test_saturation_of_sigmoid_layers():
+    rng = np.random.default_rng(0)
+    model = gn.Sequential([gn.Dense(5, 6, seed=0), gn.Sigmoid(), gn.Dense(6, 2, seed=1), gn.Softmax()])
+    model.layers[0].weight.value *= 200                  # pushes pre-activations into the tails
+    X = rng.standard_normal((300, 5)).astype(np.float32)
+    am = ActivationMonitor(X=X)
+    model.fit(X, (X[:, 0] > 0).astype(int), epochs=1, optimizer=gn.SGD(lr=1e-4), verbose=0, seed=0, callbacks=[am])
+    y = gn.Sigmoid().forward(X @ model.layers[0].weight.value + model.layers[0].bias.value)
+    assert am.saturation[-1][1] == pytest.approx(float(saturated(gn.Sigmoid(), y).mean()), abs=1e-6)
+    assert am.saturation[-1][1] > 0.9
+    assert any("flat tails" in a for a in am.advice())
+    assert 3 not in am.saturation[-1]                     # the output layer is not monitored
+
+
+def test_gradient_monitor_records_norms_and_ratios(digits):
+    X, y = digits
+    model = gn.mlp(64, [32], 10, seed=0)
+    gm = GradientMonitor()
+    model.fit(X[:500], y[:500], epochs=3, optimizer=gn.SGD(lr=0.1), verbose=0, seed=0, callbacks=[gm])
+    w0 = model.layers[0].weight.value
+    assert gm.epochs == [1, 2, 3] and set(gm.grad_norm[-1]) == {0, 2}
+    assert gm.grad_norm[-1][0] == pytest.approx(float(np.linalg.norm(model.layers[0].weight.grad)), rel=1e-6)
+    assert 0 < gm.update_ratio[-1][0] < 1 and np.isfinite(w0).all()
+    assert gm.advice() == []
+
+
+def test_vanishing_gradients_are_reported_with_numbers(digits):
+    X, y = digits
+    model = gn.mlp(64, [32] * 6, 10, activation="sigmoid", seed=0)
+    gm = GradientMonitor(vanish_ratio=0.05)
+    with pytest.warns(RuntimeWarning, match="vanishing gradients"):
+        model.fit(X[:300], y[:300], epochs=1, optimizer=gn.SGD(lr=0.01), verbose=0, seed=0, callbacks=[gm])
+    g = gm.grad_norm[-1]
+    assert g[0] < 0.05 * g[12]
+    assert f"{g[0]:.3g}" in gm.advice()[0]
+
+
+def test_exploding_gradients_are_reported():
+    gm = GradientMonitor(explode_norm=10.0, warn=False)
+    gm.dense, gm.epochs, gm.grad_norm, gm.update_ratio = [0, 2], [1], [{0: 50.0, 2: 1.0}], [{0: 3.0, 2: 0.1}]
+    msgs = gm.advice()
+    assert any("exploding" in m and "50" in m for m in msgs) and any("3x their own norm" in m for m in msgs)
