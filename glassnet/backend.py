@@ -65,6 +65,14 @@ def to_numpy(x):
     return np.asarray(x)
 
 
+def on_device_of(x, ref):
+    """``x`` as an array of the module that owns ``ref`` (one host-to-device copy if needed)."""
+    xp = array_module(ref)
+    if array_module(x) is xp:
+        return x
+    return to_numpy(x) if xp is np else xp.asarray(x)
+
+
 def make_rng(seed):
     """A ``numpy.random.Generator`` from a seed, a Generator, or None (fresh entropy)."""
     from ._validation import check_rng

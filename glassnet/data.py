@@ -3,6 +3,7 @@
 import numpy as np
 
 from ._validation import check_scalar
+from .backend import array_module
 from .errors import ValidationError
 
 
@@ -15,6 +16,8 @@ def batches(X, Y, batch_size, rng=None):
     """
     n = X.shape[0]
     order = rng.permutation(n) if rng is not None else None
+    if order is not None and not isinstance(X, np.ndarray):
+        order = array_module(X).asarray(order)       # CuPy: index on the device, one copy per epoch
     for start in range(0, n, batch_size):
         if order is None:
             yield X[start:start + batch_size], Y[start:start + batch_size]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import check_array, check_rng, check_scalar
-from .backend import array_module, to_numpy
+from .backend import array_module, on_device_of, to_numpy
 from .callbacks import NaNGuard, ProgressPrinter
 from .data import batches, train_val_split
 from .errors import GlassnetTypeError, ValidationError
@@ -221,6 +221,8 @@ def prepare_data(model, loss, X, y, where):
     """Validate (X, y) and return (X in the model dtype, targets Y, integer labels or None)."""
     dtype = model.dtype
     X = check_input(X, model.n_features, where, dtype)
+    if model.parameters():                 # data move to the model's device once, here (GPU)
+        X = on_device_of(X, model.parameters()[0].value)
     if y is None:
         raise ValidationError(f"{where} needs targets y; got None.")
     y = check_array(y, "y", where=where)
@@ -278,6 +280,8 @@ def evaluate(model, X, y, *, loss=None, batch_size=4096, prepared=False):
 def predict(model, X, *, batch_size=4096):
     """The model's outputs in evaluation mode, as a NumPy array (probabilities for a classifier)."""
     X = check_input(X, model.n_features, "predict", model.dtype)
+    if model.parameters():
+        X = on_device_of(X, model.parameters()[0].value)
     model.eval()
     outs = [to_numpy(model.forward(X[i:i + batch_size])) for i in range(0, len(X), batch_size)]
     return np.concatenate(outs, axis=0)

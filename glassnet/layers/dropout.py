@@ -35,11 +35,20 @@ class Dropout(Layer):
         if self.fixed_mask is not None:
             keep = self.fixed_mask
         else:
-            keep = self.rng.random(x.shape, dtype=x.dtype) >= self.p
-            keep = array_module(x).asarray(keep)
+            keep = self._rng_for(array_module(x)).random(x.shape, dtype=x.dtype) >= self.p
         self._scale = keep * (1.0 / (1.0 - self.p))
         self._scale = self._scale.astype(x.dtype, copy=False)
         return x * self._scale
+
+    def _rng_for(self, xp):
+        # CuPy draws the mask on the device from a generator seeded once from self.rng,
+        # so a seed still fixes the run and no mask crosses the bus.
+        if xp.__name__ == "numpy":
+            return self.rng
+        cached = getattr(self, "_device_rng", None)
+        if cached is None or cached[0] is not self.rng:
+            self._device_rng = cached = (self.rng, xp.random.default_rng(int(self.rng.integers(2**63))))
+        return cached[1]
 
     def backward(self, grad_output):
         return grad_output * self._cached(self._scale)
