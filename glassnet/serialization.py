@@ -6,7 +6,9 @@ range, and ``__metadata__`` holds the architecture as JSON. Loading parses JSON 
 copies bytes; it never executes code. Files are readable by the ``safetensors`` package.
 """
 
+import hashlib
 import json
+import math
 import os
 import struct
 import tempfile
@@ -14,7 +16,7 @@ import tempfile
 import numpy as np
 
 from .backend import to_numpy
-from .errors import ModelFileError, ValidationError
+from .errors import GlassnetTypeError, ModelFileError, ValidationError
 
 FORMAT = "glassnet"
 FORMAT_VERSION = "1"
@@ -40,9 +42,39 @@ def atomic_write(path, data):
         raise
 
 
+def _strict_json(text):
+    """json.loads that refuses duplicate keys and NaN/Infinity: a hostile file cannot smuggle values."""
+    def pairs(items):
+        keys = [k for k, _ in items]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"duplicate key {next(k for k in keys if keys.count(k) > 1)[:80]!r}")
+        return dict(items)
+
+    def constant(name):
+        raise ValueError(f"{name} is not allowed")
+
+    return json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+
+
+def _checksum(header, body):
+    # sha256 over the canonical header (without the checksum) and the tensor bytes: any flipped
+    # bit in a file that still parses is caught. Stored in the metadata, which other readers ignore.
+    h = hashlib.sha256(json.dumps(header, sort_keys=True, separators=(",", ":")).encode())
+    h.update(body)
+    return h.hexdigest()
+
+
+def _check_path(path, where):
+    if not isinstance(path, (str, os.PathLike)):
+        # NOTE: open(3) would silently read file descriptor 3 (and open(0) standard input).
+        raise GlassnetTypeError(f"The path passed to {where} must be a str or os.PathLike; got "
+                                f"{type(path).__name__} {str(path)[:80]!r}.")
+    return os.fspath(path)
+
+
 def pack(tensors, metadata):
-    """Serialize {name: ndarray} and {str: str} metadata to safetensors bytes."""
-    header, chunks, offset = {"__metadata__": metadata}, [], 0
+    """Serialize {name: ndarray} and {str: str} metadata to safetensors bytes (with a sha256 checksum)."""
+    header, chunks, offset = {"__metadata__": dict(metadata)}, [], 0
     for name, arr in tensors.items():
         arr = np.ascontiguousarray(to_numpy(arr))
         if arr.dtype.newbyteorder("<") not in _CODES:
@@ -52,6 +84,7 @@ def pack(tensors, metadata):
                         "data_offsets": [offset, offset + len(raw)]}
         chunks.append(raw)
         offset += len(raw)
+    header["__metadata__"]["sha256"] = _checksum(header, b"".join(chunks))
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)                      # the format aligns the data to 8 bytes
     return struct.pack("<Q", len(text)) + text + b"".join(chunks)
@@ -72,10 +105,10 @@ def unpack(data, source="model file"):
                              f"({len(data) - 8} bytes after the length, limit {MAX_HEADER}); the file is "
                              "truncated, damaged, or not a safetensors file.")
     try:
-        header = json.loads(data[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise ModelFileError(f"{source}: the header is not valid JSON ({type(e).__name__}); the file is "
-                             "damaged or not a safetensors file.") from None
+        header = _strict_json(data[8:8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:  # ValueError: JSONDecodeError, 4300+ digits
+        raise ModelFileError(f"{source}: the header is not valid JSON ({type(e).__name__}: {str(e)[:100]}); "
+                             "the file is damaged or not a safetensors file.") from None
     if not isinstance(header, dict):
         raise ModelFileError(f"{source}: the header must be a JSON object; got {type(header).__name__}.")
     metadata = header.pop("__metadata__", {})
@@ -86,18 +119,32 @@ def unpack(data, source="model file"):
     for name, info in header.items():
         try:
             dtype, shape, (a, b) = _DTYPES[info["dtype"]], info["shape"], info["data_offsets"]
-            if not all(isinstance(s, int) and 0 <= s < 2**40 for s in shape):
+            if not isinstance(shape, list) or not all(type(s) is int and 0 <= s < 2**40 for s in shape):
                 raise ValueError
             if not (isinstance(a, int) and isinstance(b, int) and 0 <= a <= b <= len(body)):
                 raise ValueError
         except (KeyError, TypeError, ValueError):
             raise ModelFileError(f"{source}: entry {name!r} has a bad dtype, shape or data_offsets "
                                  f"({str(info)[:200]}), or points past the end of the file (truncated?).") from None
-        if b - a != int(np.prod(shape, dtype=np.int64)) * dtype.itemsize:
+        if b - a != math.prod(shape) * dtype.itemsize:       # exact: np.prod would wrap around int64
             raise ModelFileError(f"{source}: tensor {name!r} has {b - a} bytes but shape {shape} needs "
-                                 f"{int(np.prod(shape)) * dtype.itemsize}.")
-        tensors[name] = np.frombuffer(body[a:b], dtype=dtype).reshape(shape).copy()
+                                 f"{math.prod(shape) * dtype.itemsize}.")
         spans.append((a, b))
+    ends = [0] + [b for _, b in sorted(spans)]
+    if any(a != end for (a, _), end in zip(sorted(spans), ends)) or ends[-1] != len(body):
+        raise ModelFileError(f"{source}: the tensors overlap, leave holes or do not cover the data "
+                             f"({len(body)} bytes); the file is damaged.")
+    expected = metadata.pop("sha256", None)
+    # The checksum scheme is part of format version 1: a file of another version gets the
+    # caller's "version X; this glassnet reads Y" error rather than "damaged".
+    if metadata.get("format_version", FORMAT_VERSION) == FORMAT_VERSION and str(metadata.get("format")).startswith(FORMAT):
+        if expected != _checksum({**header, "__metadata__": metadata}, body):
+            raise ModelFileError(f"{source}: {'no checksum' if expected is None else 'checksum mismatch'}; the file "
+                                 "was modified or damaged after it was written (a flipped bit, a partial copy). "
+                                 "Use an intact copy.")
+    for name, info in header.items():
+        (a, b), dtype = info["data_offsets"], _DTYPES[info["dtype"]]
+        tensors[name] = np.frombuffer(body[a:b], dtype=dtype).reshape(info["shape"]).copy()
     return tensors, metadata
 
 
@@ -109,7 +156,15 @@ def save(model, path, metadata=None):
     ``load(path, with_metadata=True)``.
     """
     from . import __version__
+    from .layers import Sequential
 
+    if not isinstance(model, Sequential):
+        raise GlassnetTypeError(f"save() needs a glassnet Sequential model; got {type(model).__name__}.")
+    path = _check_path(path, "save()")
+    for name, p in model.named_parameters():
+        if not bool(np.isfinite(to_numpy(p.value)).all()):
+            raise ValidationError(f"Cannot save: {name} contains NaN or infinite values, and load() would "
+                                  "refuse the file. Restore good weights (NaNGuard, EarlyStopping) first.")
     arch = {"layers": [{"type": type(layer).__name__, "config": layer.config()} for layer in model.layers],
             "dtype": str(model.dtype)}
     user = metadata
@@ -133,6 +188,7 @@ def load(path, with_metadata=False):
     With ``with_metadata=True`` return ``(model, metadata)``, where ``metadata`` is the dict
     given to ``save(..., metadata=)`` ({} when none was stored).
     """
+    path = _check_path(path, "load()")
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -143,8 +199,8 @@ def load(path, with_metadata=False):
     if not with_metadata:
         return model
     try:
-        user = json.loads(meta.get("user", "{}"))
-    except (json.JSONDecodeError, RecursionError):
+        user = _strict_json(meta.get("user", "{}"))
+    except (ValueError, RecursionError):
         user = None
     if not isinstance(user, dict):
         raise ModelFileError(f"model file {os.fspath(path)!r}: the 'user' metadata is not a JSON object; "
@@ -163,19 +219,27 @@ def build_model(tensors, meta, source="model file"):
         raise ModelFileError(f"{source} uses glassnet model format version {meta.get('format_version')!r}; "
                              f"this glassnet reads version {FORMAT_VERSION!r}. Re-save it with a matching glassnet.")
     try:
-        arch = json.loads(meta["architecture"])
+        arch = _strict_json(meta["architecture"])
         specs, dtype = arch["layers"], arch.get("dtype", "float32")
         if not isinstance(specs, list) or not specs or dtype not in ("float32", "float64"):
             raise ValueError
         layers = []
-        for spec in specs:
+        for i, spec in enumerate(specs):
             cls = LAYERS.get(spec["type"]) if isinstance(spec.get("type"), str) else None
             if cls is None:
                 raise ModelFileError(f"{source}: unknown layer type {str(spec.get('type'))[:80]!r}; known: "
                                      f"{sorted(LAYERS)}.")
             config = spec.get("config", {})
-            if not isinstance(config, dict) or set(config) - set(cls.config_keys):
-                raise ValueError
+            if not isinstance(config, dict):
+                raise ValueError(f"layer {i} config is a {type(config).__name__}, not an object")
+            if set(config) - set(cls.config_keys):
+                raise ModelFileError(f"{source}: layer {i} ({spec['type']}) has unexpected config keys "
+                                     f"{sorted(set(config) - set(cls.config_keys))[:5]}; it takes {list(cls.config_keys)}.")
+            weight = tensors.get(f"layers.{i}.weight")
+            if spec["type"] == "Dense" and (weight is None or [config.get("n_in"), config.get("n_out")] != list(weight.shape)):
+                # Checked before Dense() allocates: a hostile n_in=10**12 must not reach the allocator.
+                raise ModelFileError(f"{source}: layer {i} is Dense({config.get('n_in')!r} -> {config.get('n_out')!r}) "
+                                     f"but its weight has shape {None if weight is None else weight.shape}.")
             kw = {"dtype": dtype} if spec["type"] == "Dense" else {}
             layers.append(cls(**config, **kw))
         model = Sequential(layers)
