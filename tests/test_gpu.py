@@ -12,6 +12,7 @@ import pytest
 
 import glassnet as g
 
+
 def _unwrap(x, strict=True):
     if isinstance(x, FakeDeviceArray):
         return x._a
