@@ -16,7 +16,6 @@ file) ends with exit status 1 and one line on stderr; usage errors exit with 2.
 """
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -195,7 +194,7 @@ def _split(n, fraction, rng, labels):
 
 
 def cmd_train(args, out):
-    from . import Adam, EarlyStopping, RMSprop, SGD, mlp, save
+    from . import SGD, Adam, EarlyStopping, RMSprop, mlp, save
 
     if args.target is None and os.path.splitext(args.data)[1].lower() in TABLE_SUFFIXES:
         raise CLIError(f"give --target COLUMN: which column of {args.data} to predict.")
