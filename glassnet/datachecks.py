@@ -126,11 +126,11 @@ def _check_labels(y, inverse, counts, imbalance_ratio, min_per_class, max_classe
         return issues
     classes, n = np.unique(labels, return_counts=True)
     if len(classes) > 1 and n.max() > imbalance_ratio * n.min():
-        shares = ", ".join(f"{c}: {100 * k / n.sum():.1f}%" for c, k in zip(classes, n))
+        shares = ", ".join(f"{c}: {100 * k / n.sum():.1f}%" for c, k in zip(classes, n, strict=True))
         issues.append(DataIssue("class_imbalance", "warning", f"class imbalance: {shares} (largest/smallest = "
                                 f"{n.max() / n.min():.1f}x). Accuracy will flatter the model; weigh the classes, "
                                 "resample, or report per-class recall.", {"counts": dict(zip(classes.tolist(),
-                                                                                           n.tolist()))}))
+                                                                                           n.tolist(), strict=True))}))
     rare = classes[n < min_per_class]
     if len(rare):
         issues.append(DataIssue("rare_classes", "error" if n.min() < 2 else "warning",
@@ -141,8 +141,8 @@ def _check_labels(y, inverse, counts, imbalance_ratio, min_per_class, max_classe
 
 
 def _check_model(model, loss, y):
-    from .training import _n_outputs, check_output_and_loss, default_loss
     from .losses import get_loss
+    from .training import _n_outputs, check_output_and_loss, default_loss
 
     issues = []
     loss = default_loss(model) if loss is None else get_loss(loss)

@@ -50,8 +50,13 @@ def build_report(model, history, X, y, *, title="glassnet report", image_shape=N
     """The report as an HTML string; see :func:`write_report`."""
     from .attributions import integrated_gradients
     from .datachecks import check_data
-    from .plots import (AttributionDisplay, ConfusionMatrixDisplay, DeadUnitsDisplay, GradientFlowDisplay,
-                        LearningCurveDisplay)
+    from .plots import (
+        AttributionDisplay,
+        ConfusionMatrixDisplay,
+        DeadUnitsDisplay,
+        GradientFlowDisplay,
+        LearningCurveDisplay,
+    )
     from .trace import backprop_trace
     from .training import default_loss
 
@@ -100,7 +105,7 @@ def build_report(model, history, X, y, *, title="glassnet report", image_shape=N
     for i in range(min(n_examples, len(X))):
         a = integrated_gradients(model, X[i])
         notes.append(f"sample {i}: {a}")
-        imgs.append(_figure(lambda ax: AttributionDisplay.from_attribution(a, image_shape, x=X[i], ax=ax),
+        imgs.append(_figure(lambda ax, a=a, x=X[i]: AttributionDisplay.from_attribution(a, image_shape, x=x, ax=ax),
                             (4, 3.4) if image_shape else (5, 3.6)))
     section("attributions", "Example attributions", f'<div class="grid">{"".join(imgs)}</div>{_list(notes)}')
     target = int(y[0]) if classifier else y[0]

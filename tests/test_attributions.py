@@ -4,8 +4,13 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.attributions import (gradient_x_input, integrated_gradients, neuron_trace, output_gradient,
-                                   permutation_importance)
+from glassnet.attributions import (
+    gradient_x_input,
+    integrated_gradients,
+    neuron_trace,
+    output_gradient,
+    permutation_importance,
+)
 from glassnet.errors import ValidationError
 from glassnet.trace import backprop_trace
 

@@ -1,0 +1,70 @@
+"""Cost of the glass-box monitors on the benchmark MLP (784-512-256-10, 60,000 float32 rows, batch 128).
+
+Runs single epochs with the monitors off and on, interleaved (off, on, off, on, ...), and reports the
+median of each and the overhead. The data are random (the cost does not depend on the values).
+
+    python benchmarks/monitor_cost.py [--repeats 3] [--samples 60000]
+"""
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import glassnet as gn
+from glassnet.diagnostics import CleanTrainLoss
+from glassnet.monitors import ActivationMonitor, GradientMonitor
+
+
+class Timed(gn.Callback):
+    """Wraps a callback and adds the seconds spent in its hooks to ``spent[0]``: the monitors' own cost,
+    which, unlike whole-epoch times, a busy shared machine does not blur."""
+
+    def __init__(self, cb, spent):
+        self.cb, self.spent = cb, spent
+        for hook in ("on_train_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end", "on_train_end"):
+            setattr(self, hook, self._timed(getattr(cb, hook)))
+
+    def _timed(self, fn):
+        def run(state):
+            t = time.perf_counter()
+            fn(state)
+            self.spent[0] += time.perf_counter() - t
+        return run
+
+
+def epoch_seconds(model, X, y, callbacks):
+    t = time.perf_counter()
+    model.fit(X, y, epochs=1, batch_size=128, optimizer=gn.SGD(lr=0.01, momentum=0.9), verbose=0, seed=0,
+              callbacks=callbacks)
+    return time.perf_counter() - t
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--samples", type=int, default=60000)
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    X = rng.random((args.samples, 784), dtype=np.float32)
+    y = rng.integers(0, 10, args.samples)
+    model = gn.mlp(784, [512, 256], 10, seed=0)
+    epoch_seconds(model, X[:2000], y[:2000], [])                 # warm-up
+    off, on, hooks = [], [], []
+    for _ in range(args.repeats):
+        off.append(epoch_seconds(model, X, y, []))
+        spent = [0.0]
+        cbs = [CleanTrainLoss(), ActivationMonitor(), GradientMonitor(warn=False)]
+        on.append(epoch_seconds(model, X, y, [Timed(cb, spent) for cb in cbs]))
+        hooks.append(spent[0])
+    m_off, m_on = statistics.median(off), statistics.median(on)
+    print(f"epochs off: {', '.join(f'{t:.2f}' for t in off)} s; on: {', '.join(f'{t:.2f}' for t in on)} s")
+    print(f"median epoch: off {m_off:.3f} s, on {m_on:.3f} s, overhead {100 * (m_on / m_off - 1):+.1f}%")
+    m_hooks = statistics.median(hooks)
+    print(f"time inside the monitors' hooks: median {m_hooks:.3f} s per epoch = {100 * m_hooks / m_off:.2f}% "
+          "of an epoch with them off")
+
+
+if __name__ == "__main__":
+    main()
