@@ -3,15 +3,16 @@
 import numpy as np
 
 
-def accuracy(pred, labels):
+def accuracy(pred, labels, threshold=0.5):
     """Share of rows whose predicted class equals the label.
 
-    pred : (N, K) scores/probabilities (argmax), or (N, 1) sigmoid outputs (> 0.5 is class 1).
+    pred : (N, K) scores/probabilities (argmax), or (N, 1) sigmoid outputs (> threshold is class 1;
+        pass threshold=0 for logits).
     labels : (N,) integer labels, or (N, K) one-hot rows.
     """
     labels = labels.argmax(axis=-1) if labels.ndim == 2 and labels.shape[-1] > 1 else labels.reshape(-1)
     if pred.shape[-1] == 1:
-        guess = (pred.reshape(-1) > 0.5).astype(labels.dtype)
+        guess = (pred.reshape(-1) > threshold).astype(labels.dtype)
     else:
         guess = pred.argmax(axis=-1)
     return float((guess == labels).mean())

@@ -7,14 +7,16 @@ Vocabulary, used everywhere in glassnet:
 """
 
 import warnings
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ._fastpath import build_fast_step
 from ._validation import check_array, check_rng, check_scalar
 from .backend import array_module, on_device_of, to_numpy
-from .callbacks import NaNGuard, ProgressPrinter
+from .callbacks import Callback, NaNGuard, ProgressPrinter
 from .data import batches, train_val_split
 from .errors import GlassnetTypeError, ValidationError
 from .layers import Dense, Sequential, Sigmoid, Softmax
@@ -111,6 +113,9 @@ def fit(model, X, y, *, loss=None, optimizer="sgd", epochs=10, batch_size=32, va
     epochs = check_scalar(epochs, "epochs", int, min_val=1, caller="fit")
     batch_size = check_scalar(batch_size, "batch_size", int, min_val=1, caller="fit")
     rng = check_rng(seed)
+    if not isinstance(callbacks, (list, tuple)) or not all(isinstance(cb, Callback) for cb in callbacks):
+        raise GlassnetTypeError(f"fit(callbacks=...) must be a list of Callback instances, e.g. [EarlyStopping()]; "
+                                f"got {str(callbacks)[:100]}. Instantiate classes: EarlyStopping() not EarlyStopping.")
     loss = default_loss(model) if loss is None else get_loss(loss)
     optimizer = get_optimizer(optimizer).setup(model.parameters())
     fused = check_output_and_loss(model, loss)
@@ -121,13 +126,20 @@ def fit(model, X, y, *, loss=None, optimizer="sgd", epochs=10, batch_size=32, va
         X, Y = X[train], Y[train]
         labels = None if labels is None else labels[train]
     elif validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            size = f" of length {len(validation_data)}" if isinstance(validation_data, (tuple, list)) else ""
+            raise GlassnetTypeError(f"fit(validation_data=...) must be a pair (X_val, y_val); got a "
+                                    f"{type(validation_data).__name__}{size}.")
         validation_data = prepare_data(model, loss, *validation_data, "fit(validation_data)")[:2]
     history = History(batch_size)
     state = TrainState(model, loss, optimizer, history, epochs, X, Y, validation_data)
     callbacks = [NaNGuard(), *callbacks] + ([ProgressPrinter()] if verbose else [])
     state.extra.update(rng=rng, callbacks=callbacks)      # what a checkpoint saves and restores
-    stop = len(model.layers) - 1 if fused else None      # fused: the loss applies the output layer
     has_penalty = any(layer.penalty() for layer in model.layers) or _has_reg(model)
+    # The hot path (glassnet/_fastpath.py) when the model qualifies; the readable one otherwise.
+    step = build_fast_step(model, loss, optimizer, X) or partial(
+        plain_step, model, loss, optimizer, fused, has_penalty, labels is not None)
+    batch_callbacks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
     for cb in callbacks:
         cb.on_train_begin(state)
     first_epoch = 0
@@ -139,20 +151,14 @@ def fit(model, X, y, *, loss=None, optimizer="sgd", epochs=10, batch_size=32, va
         model.train()
         for cb in callbacks:
             cb.on_epoch_begin(state)
-        total, correct = 0.0, 0.0
+        total, correct = 0.0, 0
         # A callback may install another sampler in on_train_begin (glassnet.distributed does).
         for xb, yb in state.extra.get("batches", batches)(X, Y, batch_size, rng if shuffle else None):
-            out = model.forward(xb, stop=stop)                    # each layer caches its input
-            state.batch_loss = loss.forward(out, yb, from_logits=fused)
-            if has_penalty:
-                state.batch_loss += model.penalty()
-            model.backward(loss.backward(), stop=stop)            # each layer sets its p.grad
-            optimizer.step()                                      # p.value updated in place
+            state.batch_loss, n_correct = step(xb, yb)       # forward, loss, backward, update
             state.iteration += 1
             total += state.batch_loss * len(xb)
-            if labels is not None:
-                correct += accuracy(out, yb) * len(xb)
-            for cb in callbacks:
+            correct += n_correct or 0
+            for cb in batch_callbacks:
                 cb.on_batch_end(state)
             if state.stop:
                 break
@@ -173,6 +179,18 @@ def fit(model, X, y, *, loss=None, optimizer="sgd", epochs=10, batch_size=32, va
         cb.on_train_end(state)
     model.eval()
     return history
+
+
+def plain_step(model, loss, optimizer, fused, has_penalty, count_correct, xb, yb):
+    """One iteration, layer by layer: returns (batch loss, correctly classified rows or None)."""
+    stop = len(model.layers) - 1 if fused else None      # fused: the loss applies the output layer
+    out = model.forward(xb, stop=stop)                    # each layer caches what backward needs
+    value = loss.forward(out, yb, from_logits=fused)
+    if has_penalty:
+        value += model.penalty()
+    model.backward(loss.backward(), stop=stop)            # each layer sets its p.grad
+    optimizer.step()                                      # p.value updated in place
+    return value, (round(accuracy(out, yb, 0.0 if fused else 0.5) * len(xb)) if count_correct else None)
 
 
 def _has_reg(model):
@@ -270,7 +288,7 @@ def evaluate(model, X, y, *, loss=None, batch_size=4096, prepared=False):
         out = model.forward(xb, stop=stop)
         total += loss.forward(out, yb, from_logits=fused) * len(xb)
         if loss.output_layer is not None:
-            correct += accuracy(out, yb) * len(xb)
+            correct += accuracy(out, yb, 0.0 if fused else 0.5) * len(xb)
     result = {"loss": total / len(X)}
     if loss.output_layer is not None:
         result["accuracy"] = correct / len(X)

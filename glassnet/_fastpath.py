@@ -1,0 +1,231 @@
+"""The hot path: one fused, allocation-free training step for Dense + activation stacks.
+
+This is the one place where glassnet trades readability for speed. It computes exactly
+what the layers, the fused loss and the optimizer compute (tests/test_fastpath.py checks
+agreement to 1e-10 in float64), but:
+
+- every intermediate lives in a workspace preallocated per batch size (no allocation
+  per batch), and every product is ``np.matmul(..., out=buffer)``;
+- activations are applied in place; their backward is fused into the incoming gradient
+  (ReLU: one bool mask and one multiply);
+- the output layer and the loss are fused: g = (softmax(z) - y) / N written over z;
+- the first layer's input gradient (dL/dX) is never computed: nothing consumes it;
+- bias gradients are GEMVs with a ones vector (faster than ``sum(axis=0)`` here);
+- the optimizer update runs in place with one scratch buffer per parameter.
+
+Each trick's measured effect is in BENCHMARKS.md. The fast path applies when the model is
+a NumPy Sequential of Dense layers and Linear/ReLU/LeakyReLU/Tanh/Sigmoid activations
+ending in Softmax+CrossEntropy, Sigmoid+BinaryCrossEntropy or (Linear)+MSE, with inputs
+of shape (n, features), and the optimizer is SGD, Adam or RMSprop; anything else (Dropout,
+GPU arrays, custom layers or optimizers) takes the plain layer-by-layer path.
+"""
+
+import numpy as np
+
+from .layers import Dense, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from .losses import MSE, BinaryCrossEntropy, CrossEntropy
+from .optimizers import SGD, Adam, RMSprop
+
+_ACTS = (Linear, ReLU, LeakyReLU, Tanh, Sigmoid)
+
+
+def build_fast_step(model, loss, optimizer, X):
+    """A :class:`FastStep` when the model/loss/optimizer/data qualify, else None."""
+    if not isinstance(X, np.ndarray) or X.ndim != 2 or type(optimizer) not in (SGD, Adam, RMSprop):
+        return None
+    layers = list(model.layers)
+    out = layers.pop() if isinstance(layers[-1], (Softmax, Sigmoid)) else None
+    pairs = []
+    while layers:
+        dense = layers.pop(0)
+        if type(dense) is not Dense:
+            return None
+        act = layers.pop(0) if layers and type(layers[0]) in _ACTS else Linear()
+        pairs.append((dense, act))
+    if out is not None and type(pairs[-1][1]) is not Linear:
+        return None                                # an activation right before the output layer
+    ok_loss = (type(out) is Softmax and type(loss) is CrossEntropy) or (
+        type(out) is Sigmoid and type(loss) is BinaryCrossEntropy) or (out is None and type(loss) is MSE)
+    if not ok_loss or any(p.value.dtype != X.dtype for p in model.parameters()):
+        return None
+    return FastStep(pairs, loss, optimizer)
+
+
+class _Workspace:
+    """Buffers for one batch size: pre-activations/activations, gradients, masks."""
+
+    def __init__(self, pairs, n, dtype):
+        self.a = [np.empty((n, d.n_out), dtype) for d, _ in pairs]          # layer outputs
+        self.g = [np.empty((n, d.n_out), dtype) for d, _ in pairs]          # dL/d(output)
+        self.mask = [np.empty((n, d.n_out), bool) for d, _ in pairs]
+        self.ones = np.ones(n, dtype)
+        self.row = np.empty((n, 1), dtype)
+
+
+class FastStep:
+    """Callable ``step(xb, yb) -> (batch_loss, n_correct or None)``; updates the weights."""
+
+    def __init__(self, pairs, loss, optimizer):
+        self.pairs, self.loss, self.opt = pairs, loss, optimizer
+        self.params = [p for d, _ in pairs for p in (d.weight, d.bias)]
+        for p in self.params:                      # gradients live in fixed buffers
+            p.grad = np.zeros_like(p.value)
+        self.scratch = [np.empty_like(p.value) for p in self.params]
+        self.reg = any(d.l1 or d.l2 for d, _ in pairs)
+        self.spaces = {}
+        self.update = {SGD: self._sgd, Adam: self._adam, RMSprop: self._rmsprop}[type(optimizer)]
+
+    def __call__(self, x, y):
+        n = x.shape[0]
+        ws = self.spaces.get(n) or self.spaces.setdefault(n, _Workspace(self.pairs, n, x.dtype))
+        h = x
+        for (dense, act), a, m in zip(self.pairs, ws.a, ws.mask):          # forward
+            np.matmul(h, dense.weight.value, out=a)
+            a += dense.bias.value
+            _act_forward(act, a, m)
+            h = a
+        value, correct = self._loss_grad(ws.a[-1], y, ws)                   # g_L written in ws.g[-1]
+        _act_backward(self.pairs[-1][1], ws.g[-1], ws.a[-1], ws.mask[-1])   # e.g. Tanh output + MSE
+        for i in range(len(self.pairs) - 1, -1, -1):                        # backward
+            dense, act = self.pairs[i]
+            g = ws.g[i]
+            h = ws.a[i - 1] if i else x
+            np.matmul(h.T, g, out=dense.weight.grad)
+            np.matmul(ws.ones, g, out=dense.bias.grad)
+            if i:
+                np.matmul(g, dense.weight.value.T, out=ws.g[i - 1])
+                _act_backward(self.pairs[i - 1][1], ws.g[i - 1], ws.a[i - 1], ws.mask[i - 1])
+        if self.reg:
+            value += self._penalty()
+        self.update()
+        return value, correct
+
+    # -- fused output layer + loss ---------------------------------------------------
+    def _loss_grad(self, z, Y, ws):
+        n, g = z.shape[0], ws.g[-1]
+        loss = self.loss
+        if isinstance(loss, CrossEntropy):                 # z: logits of the final Softmax
+            correct = int((z.argmax(axis=1) == Y.argmax(axis=1)).sum())
+            np.max(z, axis=1, keepdims=True, out=ws.row)
+            np.subtract(z, ws.row, out=g)                  # shift: exp never overflows
+            np.exp(g, out=z)
+            np.sum(z, axis=1, keepdims=True, out=ws.row)
+            value = float((Y * (np.log(ws.row) - g)).sum()) / n          # -mean(y . log p)
+            np.divide(z, ws.row, out=g)                    # p = softmax(z)
+            g -= Y
+            g *= 1.0 / n                                   # (p - y) / N
+            return value, correct
+        if isinstance(loss, BinaryCrossEntropy):           # z: logits of the final Sigmoid
+            correct = int(((z > 0) == (Y > 0.5)).sum()) if z.shape[1] == 1 else None
+            value = float((np.maximum(z, 0) - Y * z + np.log1p(np.exp(-np.abs(z)))).mean())
+            _sigmoid(z, g)
+            g -= Y
+            g *= 1.0 / z.size
+            return value, correct
+        np.subtract(z, Y, out=g)                           # MSE on the linear output
+        value = float(np.vdot(g, g)) / z.size
+        g *= 2.0 / z.size
+        return value, None
+
+    def _penalty(self):
+        total = 0.0
+        for (dense, _), s in zip(self.pairs, self.scratch[::2]):
+            W, grad = dense.weight.value, dense.weight.grad
+            if dense.l2:
+                np.multiply(W, dense.l2, out=s)
+                grad += s
+                total += 0.5 * dense.l2 * float(np.vdot(W, W))
+            if dense.l1:
+                np.sign(W, out=s)
+                s *= dense.l1
+                grad += s
+                total += dense.l1 * float(np.abs(W).sum())
+        return total
+
+    # -- in-place optimizer updates (same rules as glassnet.optimizers) -------------
+    def _sgd(self):
+        opt = self.opt
+        opt.t += 1
+        for p, v, s in zip(self.params, opt.velocity or self.params, self.scratch):
+            np.multiply(p.grad, opt.lr, out=s)             # s = lr g
+            if not opt.momentum:
+                p.value -= s
+                continue
+            v *= opt.momentum
+            v -= s                                         # v = m v - lr g
+            if opt.nesterov:
+                p.value -= s
+                np.multiply(v, opt.momentum, out=s)
+            else:
+                s = v
+            p.value += s
+
+    def _adam(self):
+        opt = self.opt
+        opt.t += 1
+        c1, c2 = 1.0 - opt.beta1**opt.t, 1.0 - opt.beta2**opt.t
+        for p, m, v, s in zip(self.params, opt.m, opt.s, self.scratch):
+            g = p.grad
+            m *= opt.beta1
+            np.multiply(g, 1.0 - opt.beta1, out=s)
+            m += s                                         # m = b1 m + (1 - b1) g
+            v *= opt.beta2
+            np.multiply(g, g, out=s)
+            s *= 1.0 - opt.beta2
+            v += s                                         # s = b2 s + (1 - b2) g^2
+            np.multiply(v, 1.0 / c2, out=s)
+            np.sqrt(s, out=s)
+            s += opt.eps
+            np.divide(m, s, out=s)
+            s *= opt.lr / c1
+            p.value -= s                                   # w -= lr m_hat / (sqrt(s_hat) + eps)
+
+    def _rmsprop(self):
+        opt = self.opt
+        opt.t += 1
+        for p, v, s in zip(self.params, opt.s, self.scratch):
+            g = p.grad
+            v *= opt.rho
+            np.multiply(g, g, out=s)
+            s *= 1.0 - opt.rho
+            v += s                                         # s = rho s + (1 - rho) g^2
+            np.sqrt(v, out=s)
+            s += opt.eps
+            np.divide(g, s, out=s)
+            s *= opt.lr
+            p.value -= s
+
+
+def _sigmoid(z, out):
+    # 1/(1+e^-z) = (1 + tanh(z/2)) / 2: stable for any z, computed in place.
+    np.multiply(z, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1.0
+    out *= 0.5
+
+
+def _act_forward(act, a, mask):
+    t = type(act)
+    if t is ReLU:
+        np.maximum(a, 0, out=a)
+    elif t is LeakyReLU:
+        np.greater(a, 0, out=mask)
+        np.maximum(a, act.alpha * a, out=a)            # alpha <= 1, checked by LeakyReLU
+    elif t is Tanh:
+        np.tanh(a, out=a)
+    elif t is Sigmoid:
+        _sigmoid(a, a)
+
+
+def _act_backward(act, g, a, mask):
+    """g <- g * f'(z), using the layer output a = f(z) (or the cached mask)."""
+    t = type(act)
+    if t is ReLU:
+        np.greater(a, 0, out=mask)
+        g *= mask
+    elif t is LeakyReLU:
+        np.putmask(g, ~mask, g * act.alpha)
+    elif t is Tanh:
+        g *= 1.0 - a * a
+    elif t is Sigmoid:
+        g *= a * (1.0 - a)
