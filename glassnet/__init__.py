@@ -38,9 +38,14 @@ def mlp(n_in, hidden, n_out, *, activation="relu", output="softmax", dropout=0.0
     dropout : float
         Dropout probability after each hidden activation (0 = none).
     """
-    from ._validation import check_choice
+    from ._validation import check_choice, check_scalar
     from .layers import ACTIVATIONS
 
+    if isinstance(hidden, str) or not hasattr(hidden, "__iter__"):
+        raise GlassnetTypeError(f"mlp(hidden=...) must be a sequence of widths, e.g. (64, 32); got {hidden!r}.")
+    if not isinstance(activation, str) and not hasattr(activation, "__iter__"):
+        raise GlassnetTypeError(f"mlp(activation=...) must be a name or one name per hidden layer; got {activation!r}.")
+    dropout = check_scalar(dropout, "dropout", float, min_val=0.0, max_val=1.0, include_max=False, caller="mlp")
     hidden = list(hidden)
     acts = [activation] * len(hidden) if isinstance(activation, str) else list(activation)
     if len(acts) != len(hidden):

@@ -24,7 +24,7 @@ def check_scalar(value, name, kind, *, caller="", min_val=None, max_val=None,
             f"Got {value!r} of type {type(value).__name__} instead."
         )
     value = kind(value)
-    bad = not np.isfinite(value)
+    bad = kind is float and not np.isfinite(value)     # an int is finite (np.isfinite fails beyond int64)
     if min_val is not None:
         bad |= value < min_val if include_min else value <= min_val
     if max_val is not None:

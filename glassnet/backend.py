@@ -16,8 +16,12 @@ def resolve_dtype(dtype):
 
     if dtype is None:
         return np.dtype(DEFAULT_DTYPE)
-    dt = np.dtype(dtype)
-    check_choice(dt.name, "dtype", ("float32", "float64"))
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:                     # np.dtype('nope'): report it like any other bad choice
+        name = dtype
+    check_choice(name, "dtype", ("float32", "float64"))
+    dt = np.dtype(name)
     return dt
 
 

@@ -9,6 +9,7 @@ any logits.
 
 import numpy as np
 
+from ._validation import check_array
 from .backend import array_module
 from .errors import ShapeError, ValidationError
 
@@ -18,8 +19,23 @@ class Loss:
 
     name = "loss"
     output_layer = None        # the final layer this loss fuses with (Softmax / Sigmoid)
+    target_range = None        # (low, high) allowed for targets, checked by __call__
 
     def __call__(self, pred, target, **kw):
+        """Check ``pred`` and ``target`` (arrays, finite, same batch size), then :meth:`forward`.
+
+        The training loop calls ``forward`` directly on data it has already checked.
+        """
+        who = type(self).__name__
+        pred = check_array(pred, "pred", where=who)
+        target = check_array(target, "target", where=who)
+        if pred.shape[0] != target.shape[0]:
+            raise ShapeError(f"{who}: pred has {pred.shape[0]} rows but target has {target.shape[0]}; give one "
+                             "target per prediction.")
+        if self.target_range is not None and bool(((target < self.target_range[0]) |
+                                                   (target > self.target_range[1])).any()):
+            raise ValidationError(f"{who} targets must lie in {list(self.target_range)}; got values from "
+                                  f"{float(target.min()):g} to {float(target.max()):g}. Encode the classes as 0 and 1.")
         return self.forward(pred, target, **kw)
 
     def _cached(self, value):
@@ -73,6 +89,7 @@ class BinaryCrossEntropy(Loss):
 
     name = "binary_crossentropy"
     output_layer = "Sigmoid"
+    target_range = (0.0, 1.0)
 
     def __init__(self):
         self._grad = None

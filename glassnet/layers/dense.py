@@ -44,7 +44,7 @@ class Dense(Layer):
         self.l2 = check_scalar(l2, "l2", float, min_val=0.0, caller="Dense")
         self.l1 = check_scalar(l1, "l1", float, min_val=0.0, caller="Dense")
         self.init = init if init is None or isinstance(init, str) else getattr(init, "__name__", "custom")
-        self._init_fn = get_init(init or "glorot_uniform")
+        self._init_fn = get_init("glorot_uniform" if init is None else init)
         self.dtype = resolve_dtype(dtype)
         self.weight = Parameter(None, "weight")
         self.bias = Parameter(zeros(self.n_out, dtype=self.dtype), "bias")

@@ -50,6 +50,9 @@ class Sequential(Layer):
     """
 
     def __init__(self, layers, *, seed=None):
+        if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+            raise GlassnetTypeError(f"Sequential takes a list of layers, e.g. Sequential([Dense(4, 8), ReLU()]); "
+                                    f"got {type(layers).__name__}.")
         layers = list(layers)
         if not layers:
             raise ValidationError("Sequential needs at least one layer; got an empty list.")
