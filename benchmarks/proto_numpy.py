@@ -30,7 +30,7 @@ F32 = np.float32
 
 DEFAULT_OPTS = dict(
     layout="oi",          # 'oi': W (out,in), forward a @ W.T ; 'io': W (in,out)
-    relu_bwd="sign",      # 'sign' | 'bool_mul' | 'copyto' | 'index'
+    relu_bwd="bool_buf",  # 'bool_buf' | 'sign' | 'bool_mul' | 'copyto' | 'index'
     bias_grad="gemv",     # 'gemv' (ones @ g) | 'sum' (g.sum(0))
     lr_fold=True,         # fold lr into the softmax gradient
     skip_first_dx=True,   # no input-gradient GEMM for layer 0
@@ -51,6 +51,7 @@ class Workspace:
         # g[i] : gradient w.r.t. a[i] (i >= 1); g[L] aliases the logits buffer
         self.g = [None] + [np.empty((B, sizes[i]), F32) for i in range(1, L)] + [self.a[L]]
         self.mask = [None] + [np.empty((B, sizes[i]), F32) for i in range(1, L)]
+        self.bmask = [None] + [np.empty((B, sizes[i]), bool) for i in range(1, L)]
         self.ones = np.ones(B, F32)
         self.rows = np.arange(B)
         self.rowmax = np.empty((B, 1), F32)
@@ -148,7 +149,10 @@ class MLP:
             np.matmul(gi, W[i] if oi else W[i].T, out=go)
             # ReLU backward: a[i] = relu(z) so (a > 0) is the mask
             rb = o["relu_bwd"]
-            if rb == "sign":
+            if rb == "bool_buf":
+                np.greater(a[i], 0, out=ws.bmask[i])
+                np.multiply(go, ws.bmask[i], out=go)
+            elif rb == "sign":
                 np.sign(a[i], out=ws.mask[i])             # 0/1 float (a >= 0)
                 np.multiply(go, ws.mask[i], out=go)
             elif rb == "bool_mul":
@@ -241,6 +245,7 @@ def ablate(n=60000, reps=3, batches=(32, 128, 512)):
         "default": {},
         "layout=io": {"layout": "io"},
         "relu=bool_mul": {"relu_bwd": "bool_mul"},
+        "relu=sign": {"relu_bwd": "sign"},
         "relu=copyto": {"relu_bwd": "copyto"},
         "relu=index": {"relu_bwd": "index"},
         "bias=sum": {"bias_grad": "sum"},
