@@ -217,7 +217,7 @@ def _restore(tensors, meta, state, rng, source):
         if len(arrays) != len(saved[key]):
             raise ValidationError(f"{source}: optimizer state {key!r} has {len(saved[key])} arrays, the "
                                   f"optimizer has {len(arrays)}. Resume with the same optimizer settings.")
-        for i, (a, b) in enumerate(zip(arrays, saved[key])):
+        for i, (a, b) in enumerate(zip(arrays, saved[key], strict=True)):
             _copy_into(a, b, f"optimizer {key}[{i}]", source)
     opt.t, opt.lr = int(meta["optimizer"]["t"]), float(meta["optimizer"]["lr"])
     if meta["rng"] is not None:
@@ -235,7 +235,7 @@ def _restore(tensors, meta, state, rng, source):
     if got != want:
         raise ValidationError(f"{source} saved the states of callbacks {want} but fit got {got}. "
                               "Resume with the same callbacks in the same order.")
-    for cb, c in zip(stateful, meta["callbacks"]):
+    for cb, c in zip(stateful, meta["callbacks"], strict=True):
         cb.load_state_dict(_join(c["state"], tensors))
     state.epoch, state.iteration, state.stop = meta["epoch"], int(meta["iteration"]), bool(meta["stop"])
 

@@ -134,7 +134,7 @@ def unpack(data, source="model file"):
                                  f"{math.prod(shape) * dtype.itemsize}.")
         spans.append((a, b))
     ends = [0] + [b for _, b in sorted(spans)]
-    if any(a != end for (a, _), end in zip(sorted(spans), ends)) or ends[-1] != len(body):
+    if any(a != end for (a, _), end in zip(sorted(spans), ends, strict=False)) or ends[-1] != len(body):
         raise ModelFileError(f"{source}: the tensors overlap, leave holes or do not cover the data "
                              f"({len(body)} bytes); the file is damaged.")
     expected = metadata.pop("sha256", None)

@@ -25,6 +25,7 @@ COUNTS = collections.Counter()
 FUZZ = settings(max_examples=70, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
+
 def record_counts(config, key, value):
     """Store a count in pytest's cache (glassnet/reliability) and, if set, $GLASSNET_RELIABILITY_COUNTS."""
     cache = getattr(config, "cache", None)        # None under -p no:cacheprovider
@@ -448,7 +449,7 @@ def test_fuzz_sklearn_data(case):
 def cli_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cli")
     X, y = _good_xy(30)
-    rows = ["a,b,c,label"] + [f"{a},{b},{c},{t}" for (a, b, c), t in zip(X, y)]
+    rows = ["a,b,c,label"] + [f"{a},{b},{c},{t}" for (a, b, c), t in zip(X, y, strict=True)]
     (folder / "data.csv").write_text("\n".join(rows) + "\n")
     (folder / "damaged.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}      ")
     return folder

@@ -15,6 +15,7 @@ from glassnet.serialization import MAX_HEADER, build_model, pack, unpack
 
 DAMAGED = {"truncated": 0, "bit_flipped": 0, "hostile": 0}
 
+
 def record_counts(config, key, value):
     """Store a count in pytest's cache (glassnet/reliability) and, if set, $GLASSNET_RELIABILITY_COUNTS."""
     cache = getattr(config, "cache", None)        # None under -p no:cacheprovider

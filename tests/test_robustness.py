@@ -83,7 +83,7 @@ def test_all_zero_gradients_leave_weights_unchanged(opt):
     with np.errstate(**LOUD):
         for _ in range(3):
             opt.step()
-    for p, b in zip(model.parameters(), before):
+    for p, b in zip(model.parameters(), before, strict=True):
         np.testing.assert_array_equal(p.value, b)
     for arrays in opt.state().values():
         assert all(np.isfinite(a).all() for a in arrays)
@@ -131,7 +131,7 @@ def test_huge_learning_rate_is_detected_and_explained(loss, opt):
     assert h.diverged.startswith("Training diverged at epoch 4")
     assert "lr=1e+06" in h.diverged and "try lr=100000" in h.diverged
     assert h.epochs == 3 and len(h["loss"]) == 3
-    for p, w in zip(model.parameters(), rec.weights[2]):           # end of epoch 3: the last good weights
+    for p, w in zip(model.parameters(), rec.weights[2], strict=True):           # end of epoch 3: the last good weights
         np.testing.assert_array_equal(p.value, w)
     assert np.isfinite(model.evaluate(X, y, loss=loss)["loss"])
 
@@ -149,7 +149,7 @@ def test_divergence_with_early_stopping_keeps_the_best_epoch():
                       callbacks=[sched, g.EarlyStopping(monitor="loss", patience=10), rec])
     best = int(np.argmin(h["loss"]))
     assert h.best_epoch == best < h.epochs - 1 and h.diverged is not None    # the best is not the last
-    for p, w in zip(model.parameters(), rec.weights[best]):
+    for p, w in zip(model.parameters(), rec.weights[best], strict=True):
         np.testing.assert_array_equal(p.value, w)
 
 
@@ -172,7 +172,7 @@ def test_float32_overflow_inside_the_network_is_caught_by_the_guard():
         warnings.simplefilter("ignore", RuntimeWarning)       # numpy's own overflow warnings
         h = model.fit(X, np.ones(8), epochs=2, verbose=0, seed=0)
     assert "the loss became inf" in h.diverged or "the loss became nan" in h.diverged
-    for p, w in zip(model.parameters(), initial):
+    for p, w in zip(model.parameters(), initial, strict=True):
         np.testing.assert_array_equal(p.value, w)
 
 
