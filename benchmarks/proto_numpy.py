@@ -239,7 +239,6 @@ def time_epoch(model, X, Y, B, rng):
 
 def ablate(n=60000, reps=3, batches=(32, 128, 512)):
     """Interleaved ablation: each variant differs from DEFAULT_OPTS by one key."""
-    import time
     X, Y = synthetic(n)
     variants = {
         "default": {},

@@ -1,9 +1,7 @@
 """glassnet: deep learning from first principles on NumPy, as a glass box."""
 
-from .callbacks import (Callback, EarlyStopping, LearningRateScheduler, NaNGuard, ProgressPrinter,
-                        ReduceLROnPlateau)
-from .errors import (DivergenceError, GlassnetError, GlassnetTypeError, ModelFileError, ShapeError,
-                     ValidationError)
+from .callbacks import Callback, EarlyStopping, LearningRateScheduler, NaNGuard, ProgressPrinter, ReduceLROnPlateau
+from .errors import DivergenceError, GlassnetError, GlassnetTypeError, ModelFileError, ShapeError, ValidationError
 from .layers import Dense, Dropout, Layer, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Softmax, Tanh
 from .losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
 from .optimizers import SGD, Adam, ExponentialDecay, Optimizer, RMSprop, StepDecay
@@ -61,3 +59,21 @@ def mlp(n_in, hidden, n_out, *, activation="relu", output="softmax", dropout=0.0
     check_choice(output, "output", ("softmax", "sigmoid", "linear"), caller="mlp")
     layers += [Dense(width, n_out, l2=l2, l1=l1, dtype=dtype), ACTIVATIONS[output]()]
     return Sequential(layers, seed=seed)
+
+
+# Adapters reachable from the top level without importing them (or their optional
+# dependencies) when glassnet itself is imported: the core stays NumPy-only.
+_LAZY = {
+    "ModelCheckpoint": "checkpoint", "diagnose": "diagnostics", "CleanTrainLoss": "diagnostics",
+    "ActivationMonitor": "monitors", "GradientMonitor": "monitors", "DataCheck": "datachecks",
+    "check_data": "datachecks", "integrated_gradients": "attributions", "backprop_trace": "trace",
+    "write_report": "report",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'glassnet' has no attribute {name!r}")

@@ -455,8 +455,15 @@ def _ints(text):
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if any(v < 0 for v in values):
-        raise argparse.ArgumentTypeError(f"expected non-negative integers, got {text!r}")
+    if not values or any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected comma-separated non-negative integers, got {text!r}")
+    return values
+
+
+def _widths(text):
+    values = _ints(text)
+    if any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive widths such as 64,32, got {text!r}")
     return values
 
 
@@ -481,7 +488,7 @@ def build_parser():
     data_args(t, default="digits")
     t.add_argument("--features", type=_names, help="comma-separated feature columns (default: all but the target)")
     t.add_argument("--task", default="auto", choices=["auto", "classification", "regression"])
-    t.add_argument("--hidden", type=_ints, default=[128, 64], help="hidden widths, e.g. 64,32 (default 128,64)")
+    t.add_argument("--hidden", type=_widths, default=[128, 64], help="hidden widths, e.g. 64,32 (default 128,64)")
     t.add_argument("--activation", type=_names, default=["relu"],
                    help="relu, leaky_relu, tanh, sigmoid, linear; one, or one per hidden layer (comma-separated)")
     t.add_argument("--epochs", type=int, default=30)

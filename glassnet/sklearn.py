@@ -59,6 +59,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
     raise ImportError("glassnet.sklearn needs scikit-learn (>= 1.6): pip install 'glassnet[sklearn]' "
                       f"(or pip install scikit-learn). ({exc})") from exc
 
+from ._validation import check_scalar
 from .callbacks import Callback, EarlyStopping
 from .errors import GlassnetTypeError, ValidationError
 from .layers import ACTIVATIONS
@@ -71,22 +72,8 @@ _HIDDEN_ACTIVATIONS = tuple(sorted(set(ACTIVATIONS) - {"softmax"}))
 
 def _check_number(value, name, kind, owner, *, low=None, high=None, low_open=False, high_open=False):
     """Validate one hyper-parameter in fit (scikit-learn's rule: __init__ stores, fit checks)."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if kind is int:
-        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    bad_range = ok and (
-        not np.isfinite(value)
-        or (low is not None and (value <= low if low_open else value < low))
-        or (high is not None and (value >= high if high_open else value > high))
-    )
-    if not ok or bad_range:
-        lo = "" if low is None else ("(" if low_open else "[") + str(low)
-        hi = "" if high is None else str(high) + (")" if high_open else "]")
-        span = f" in {lo or '(-inf'}, {hi or 'inf)'}"
-        kind_name = "an int" if kind is int else "a float"
-        err = GlassnetTypeError if not ok else ValidationError
-        raise err(f"The '{name}' parameter of {owner} must be {kind_name}{span}. Got {value!r} instead.")
-    return kind(value)
+    return check_scalar(value, name, kind, caller=owner, min_val=low, max_val=high,
+                        include_min=not low_open, include_max=not high_open)
 
 
 class _CarryOptimizerState(Callback):
@@ -159,6 +146,9 @@ class _BaseMLP(BaseEstimator):
                                     f"ints, e.g. (100,) or (64, 32). Got {sizes!r}.") from None
         sizes = [_check_number(h, "hidden_layer_sizes", int, owner, low=1) for h in sizes]
         acts = self.activation
+        if not isinstance(acts, (str, list, tuple)):
+            raise GlassnetTypeError(f"The 'activation' parameter of {owner} must be a name such as 'relu' or a "
+                                    f"list of names, one per hidden layer. Got {acts!r}.")
         acts = [acts] * len(sizes) if isinstance(acts, str) else list(acts)
         if len(acts) != len(sizes):
             raise ValidationError(f"{owner} got {len(acts)} activations for {len(sizes)} hidden layers "

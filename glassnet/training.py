@@ -7,8 +7,8 @@ Vocabulary, used everywhere in glassnet:
 """
 
 import warnings
-from functools import partial
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np

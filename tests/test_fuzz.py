@@ -375,12 +375,12 @@ def test_fuzz_bad_paths(tmp_path_factory, path, entry):
     assert list(folder.iterdir()) == []                  # no partial or stray file
 
 
-# Ints stay within int64 here: see test_sklearn_huge_int_known_bug.
+# Huge ints beyond int64: see test_sklearn_huge_int_is_a_glassnet_error.
 NOT_INT64 = st.one_of(st.floats(allow_nan=True), st.text(max_size=5), st.none(), st.booleans(), st.just([1]),
                       st.integers(-2**62, 0))
 SKLEARN_BAD = {
     "hidden_layer_sizes": st.one_of(st.just((0,)), st.just((-3, 4)), st.just("wide"), st.just((2.5,)), st.none()),
-    # Not fuzzed here: activation=<int> (a plain TypeError; see test_sklearn_activation_int_known_bug).
+    # activation=<int>: see test_sklearn_activation_int_is_a_glassnet_error.
     "activation": st.text(max_size=6).filter(lambda s: s not in g.layers.ACTIVATIONS),
     "optimizer": st.one_of(st.text(max_size=6).filter(lambda s: s not in ("adam", "sgd", "rmsprop")), st.integers()),
     "alpha": st.one_of(st.floats(max_value=-1e-9), st.just(float("nan")), st.text(max_size=3)),
@@ -406,19 +406,14 @@ def test_fuzz_sklearn_hyperparameters(case, estimator):
     expect_glassnet_error(f"sklearn_{name}", est.fit, X, y)
 
 
-@pytest.mark.xfail(strict=True, reason="glassnet/sklearn.py (not this file's owner) turns activation=0 into a "
-                                       "plain TypeError ('int' object is not iterable); reported to the lead")
-def test_sklearn_activation_int_known_bug():
+def test_sklearn_activation_int_is_a_glassnet_error():
     sk = pytest.importorskip("glassnet.sklearn")
     X, y = _good_xy(12)
     with pytest.raises(g.GlassnetError):
         sk.MLPClassifier(hidden_layer_sizes=(4,), activation=0, epochs=2).fit(X, y)
 
 
-@pytest.mark.xfail(strict=True, reason="glassnet/sklearn.py's _check_number calls np.isfinite on a Python int "
-                                       "beyond int64 (plain TypeError); the core's check_scalar had the same bug, "
-                                       "fixed; reported to the lead")
-def test_sklearn_huge_int_known_bug():
+def test_sklearn_huge_int_is_a_glassnet_error():
     sk = pytest.importorskip("glassnet.sklearn")
     X, y = _good_xy(12)
     with pytest.raises(g.GlassnetError):
