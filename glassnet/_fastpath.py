@@ -63,19 +63,42 @@ class _Workspace:
 
 
 class FastStep:
-    """Callable ``step(xb, yb) -> (batch_loss, n_correct or None)``; updates the weights."""
+    """Callable ``step(xb, yb) -> (batch_loss, n_correct or None)``; updates the weights.
+
+    The parameters, their gradients, the optimizer state and a scratch buffer each live in
+    one flat array (``p.value`` etc. become views into it), so an optimizer update is a
+    handful of whole-buffer operations whatever the number of layers.
+    """
 
     def __init__(self, pairs, loss, optimizer):
         self.pairs, self.loss, self.opt = pairs, loss, optimizer
         self.params = [p for d, _ in pairs for p in (d.weight, d.bias)]
-        for p in self.params:                      # gradients live in fixed buffers
-            p.grad = np.zeros_like(p.value)
-        self.scratch = [np.empty_like(p.value) for p in self.params]
+        self.flat_w, self.views = _flatten([p.value for p in self.params])
+        self.flat_g, grads = _flatten([np.zeros_like(p.value) for p in self.params])
+        for p, w, g in zip(self.params, self.views, grads):
+            p.value, p.grad = w, g
+        # Optimizer state arrays become views too (the lists are the optimizer's own, so
+        # checkpoints and the readable step still see them).
+        self.flat_state = {}
+        for key, arrays in optimizer.state().items():
+            if arrays:
+                self.flat_state[key], views = _flatten(arrays)
+                arrays[:] = views
+        self.scratch = np.empty_like(self.flat_w)
         self.reg = any(d.l1 or d.l2 for d, _ in pairs)
         self.spaces = {}
         self.update = {SGD: self._sgd, Adam: self._adam, RMSprop: self._rmsprop}[type(optimizer)]
 
+    def _adopt(self):
+        # A callback may have replaced a parameter array (rather than writing into it):
+        # take its values into the flat buffer so the step keeps updating the real weights.
+        for p, view in zip(self.params, self.views):
+            if p.value is not view:
+                view[...] = p.value
+                p.value = view
+
     def __call__(self, x, y):
+        self._adopt()
         n = x.shape[0]
         ws = self.spaces.get(n) or self.spaces.setdefault(n, _Workspace(self.pairs, n, x.dtype))
         h = x
@@ -129,8 +152,9 @@ class FastStep:
 
     def _penalty(self):
         total = 0.0
-        for (dense, _), s in zip(self.pairs, self.scratch[::2]):
+        for dense, _ in self.pairs:
             W, grad = dense.weight.value, dense.weight.grad
+            s = self.scratch[:W.size].reshape(W.shape)
             if dense.l2:
                 np.multiply(W, dense.l2, out=s)
                 grad += s
@@ -142,58 +166,74 @@ class FastStep:
                 total += dense.l1 * float(np.abs(W).sum())
         return total
 
-    # -- in-place optimizer updates (same rules as glassnet.optimizers) -------------
+    # -- in-place optimizer updates on the flat buffers (same rules as glassnet.optimizers)
     def _sgd(self):
-        opt = self.opt
+        opt, w, g, s = self.opt, self.flat_w, self.flat_g, self.scratch
         opt.t += 1
-        for p, v, s in zip(self.params, opt.velocity or self.params, self.scratch):
-            np.multiply(p.grad, opt.lr, out=s)             # s = lr g
-            if not opt.momentum:
-                p.value -= s
-                continue
-            v *= opt.momentum
-            v -= s                                         # v = m v - lr g
-            if opt.nesterov:
-                p.value -= s
-                np.multiply(v, opt.momentum, out=s)
-            else:
-                s = v
-            p.value += s
+        np.multiply(g, opt.lr, out=s)                      # s = lr g
+        if not opt.momentum:
+            w -= s
+            return
+        v = self.flat_state["velocity"]
+        v *= opt.momentum
+        v -= s                                             # v = m v - lr g
+        if opt.nesterov:
+            w -= s
+            np.multiply(v, opt.momentum, out=s)
+            w += s                                         # w += m v - lr g
+        else:
+            w += v                                         # w += v
 
     def _adam(self):
-        opt = self.opt
+        opt, w, g, s = self.opt, self.flat_w, self.flat_g, self.scratch
+        m, v = self.flat_state["m"], self.flat_state["s"]
         opt.t += 1
         c1, c2 = 1.0 - opt.beta1**opt.t, 1.0 - opt.beta2**opt.t
-        for p, m, v, s in zip(self.params, opt.m, opt.s, self.scratch):
-            g = p.grad
-            m *= opt.beta1
-            np.multiply(g, 1.0 - opt.beta1, out=s)
-            m += s                                         # m = b1 m + (1 - b1) g
-            v *= opt.beta2
-            np.multiply(g, g, out=s)
-            s *= 1.0 - opt.beta2
-            v += s                                         # s = b2 s + (1 - b2) g^2
-            np.multiply(v, 1.0 / c2, out=s)
-            np.sqrt(s, out=s)
-            s += opt.eps
-            np.divide(m, s, out=s)
-            s *= opt.lr / c1
-            p.value -= s                                   # w -= lr m_hat / (sqrt(s_hat) + eps)
+        m *= opt.beta1
+        np.multiply(g, 1.0 - opt.beta1, out=s)
+        m += s                                             # m = b1 m + (1 - b1) g
+        v *= opt.beta2
+        np.multiply(g, g, out=s)
+        s *= 1.0 - opt.beta2
+        v += s                                             # s = b2 s + (1 - b2) g^2
+        np.multiply(v, 1.0 / c2, out=s)
+        np.sqrt(s, out=s)
+        s += opt.eps
+        np.divide(m, s, out=s)
+        s *= opt.lr / c1
+        w -= s                                             # w -= lr m_hat / (sqrt(s_hat) + eps)
 
     def _rmsprop(self):
-        opt = self.opt
+        opt, w, g, s = self.opt, self.flat_w, self.flat_g, self.scratch
+        v = self.flat_state["s"]
         opt.t += 1
-        for p, v, s in zip(self.params, opt.s, self.scratch):
-            g = p.grad
-            v *= opt.rho
-            np.multiply(g, g, out=s)
-            s *= 1.0 - opt.rho
-            v += s                                         # s = rho s + (1 - rho) g^2
-            np.sqrt(v, out=s)
-            s += opt.eps
-            np.divide(g, s, out=s)
-            s *= opt.lr
-            p.value -= s
+        v *= opt.rho
+        np.multiply(g, g, out=s)
+        s *= 1.0 - opt.rho
+        v += s                                             # s = rho s + (1 - rho) g^2
+        np.sqrt(v, out=s)
+        s += opt.eps
+        np.divide(g, s, out=s)
+        s *= opt.lr
+        w -= s
+
+
+def _flatten(arrays, align=16):
+    """Copy ``arrays`` into one zero-padded flat buffer; return (buffer, views shaped like them).
+
+    Each view starts on a 64-byte boundary (align=16 float32 elements), which BLAS prefers.
+    """
+    offsets, total = [], 0
+    for a in arrays:
+        offsets.append(total)
+        total += -(-a.size // align) * align
+    flat = np.zeros(total, dtype=arrays[0].dtype)
+    views = []
+    for a, off in zip(arrays, offsets):
+        view = flat[off:off + a.size].reshape(a.shape)
+        view[...] = a
+        views.append(view)
+    return flat, views
 
 
 def _sigmoid(z, out):
