@@ -96,8 +96,11 @@ def check_array(x, name, *, dtype=None, ndim_min=1, where="", allow_nan=False):
         raise ValidationError(f"{name}{_where(where)} is empty (shape {arr.shape}); give at least one sample.")
     if not allow_nan and np.issubdtype(arr.dtype, np.floating):
         xp = np if isinstance(arr, np.ndarray) else __import__("cupy")
-        finite = xp.isfinite(arr)
-        if not bool(finite.all()):
+        with np.errstate(over="ignore", invalid="ignore"):
+            # A finite sum proves every value finite without a data-sized boolean temporary.
+            total_finite = bool(xp.isfinite(arr.sum()))
+        finite = None if total_finite else xp.isfinite(arr)
+        if finite is not None and not bool(finite.all()):
             bad = int((~finite).sum())
             first = tuple(int(i) for i in np.argwhere(np.asarray(~finite if xp is np else (~finite).get()))[0])
             raise ValidationError(

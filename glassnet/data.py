@@ -12,15 +12,24 @@ def batches(X, Y, batch_size, rng=None):
 
     One epoch is one pass of this generator; each yielded batch is one iteration,
     so there are ceil(n / batch_size) iterations per epoch (the last batch may be smaller).
-    Shuffling permutes indices, never the data itself.
+    Shuffling permutes indices, never the data itself. On NumPy the shuffled rows are
+    gathered into two buffers reused for every batch (valid until the next batch), so
+    training allocates no new batch arrays.
     """
     n = X.shape[0]
     order = rng.permutation(n) if rng is not None else None
     if order is not None and not isinstance(X, np.ndarray):
         order = array_module(X).asarray(order)       # CuPy: index on the device, one copy per epoch
+    elif order is not None:
+        xbuf = np.empty((min(batch_size, n),) + X.shape[1:], X.dtype)
+        ybuf = np.empty((min(batch_size, n),) + Y.shape[1:], Y.dtype)
     for start in range(0, n, batch_size):
         if order is None:
             yield X[start:start + batch_size], Y[start:start + batch_size]
+        elif isinstance(X, np.ndarray):
+            idx = order[start:start + batch_size]
+            k = len(idx)
+            yield np.take(X, idx, axis=0, out=xbuf[:k]), np.take(Y, idx, axis=0, out=ybuf[:k])
         else:
             idx = order[start:start + batch_size]
             yield X[idx], Y[idx]
