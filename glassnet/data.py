@@ -29,7 +29,9 @@ def batches(X, Y, batch_size, rng=None):
         elif isinstance(X, np.ndarray):
             idx = order[start:start + batch_size]
             k = len(idx)
-            yield np.take(X, idx, axis=0, out=xbuf[:k]), np.take(Y, idx, axis=0, out=ybuf[:k])
+            # mode="clip": the indices are valid, and the default mode would buffer (allocate) the output.
+            yield (np.take(X, idx, axis=0, out=xbuf[:k], mode="clip"),
+                   np.take(Y, idx, axis=0, out=ybuf[:k], mode="clip"))
         else:
             idx = order[start:start + batch_size]
             yield X[idx], Y[idx]
