@@ -139,7 +139,9 @@ def fit(model, X, y, *, loss=None, optimizer="sgd", epochs=10, batch_size=32, va
     # The hot path (glassnet/_fastpath.py) when the model qualifies; the readable one otherwise.
     step = build_fast_step(model, loss, optimizer, X) or partial(
         plain_step, model, loss, optimizer, fused, has_penalty, labels is not None)
-    batch_callbacks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
+    # Only callbacks that do something per batch are called per batch (the base hook is a no-op).
+    batch_callbacks = [cb for cb in callbacks
+                       if getattr(cb.on_batch_end, "__func__", None) is not Callback.on_batch_end]
     for cb in callbacks:
         cb.on_train_begin(state)
     first_epoch = 0

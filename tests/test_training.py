@@ -169,3 +169,13 @@ def test_evaluate_and_predict_shapes():
     assert set(out) == {"loss", "accuracy"}
     p = model.predict(Xte)
     assert p.shape == (len(Xte), 10) and np.allclose(p.sum(1), 1, atol=1e-5)
+
+
+def test_per_batch_hooks_set_on_instances_are_called():
+    X = np.zeros((20, 2), np.float32)
+    y = np.zeros(20, int)
+    seen = []
+    cb = g.Callback()
+    cb.on_batch_end = lambda state: seen.append(state.iteration)   # a wrapper may set hooks per instance
+    g.mlp(2, [3], 2, seed=0).fit(X, y, epochs=2, batch_size=10, callbacks=[cb], verbose=0)
+    assert seen == [1, 2, 3, 4]
