@@ -26,7 +26,7 @@ import numpy as np
 from .backend import to_numpy
 from .callbacks import Callback, ProgressPrinter
 from .errors import GlassnetTypeError, ModelFileError, ValidationError
-from .serialization import atomic_write, pack, unpack
+from .serialization import _strict_json, atomic_write, pack, unpack
 
 FORMAT = "glassnet-checkpoint"
 FORMAT_VERSION = "1"
@@ -168,7 +168,7 @@ def read_checkpoint(path):
         raise ModelFileError(f"{source} has checkpoint format version {metadata.get('format_version')!r}; "
                              f"this glassnet reads version {FORMAT_VERSION!r}.")
     try:
-        meta = json.loads(metadata["state"])
+        meta = _strict_json(metadata["state"])
         if not isinstance(meta, dict):
             raise ValueError("state is not an object")
     except (KeyError, ValueError, RecursionError) as e:

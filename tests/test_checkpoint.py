@@ -14,23 +14,10 @@ import pytest
 import glassnet as g
 from glassnet.checkpoint import ModelCheckpoint, read_checkpoint
 from glassnet.serialization import pack
+from tests.conftest import record_counts
 
 ROOT = Path(g.__file__).resolve().parents[1]
 FAULTS = {"sigkill_mid_epoch": 0, "sigkill_during_write": 0, "io_error_during_write": 0}
-
-
-def record_counts(config, key, value):
-    """Store a count in pytest's cache (glassnet/reliability) and, if set, $GLASSNET_RELIABILITY_COUNTS."""
-    cache = getattr(config, "cache", None)        # None under -p no:cacheprovider
-    counts = cache.get("glassnet/reliability", {}) if cache is not None else {}
-    counts[key] = value
-    if cache is not None:
-        cache.set("glassnet/reliability", counts)
-    out = os.environ.get("GLASSNET_RELIABILITY_COUNTS")
-    if out:
-        old = json.loads(open(out).read()) if os.path.exists(out) else {}
-        with open(out, "w") as f:
-            json.dump({**old, key: value}, f, indent=1, sort_keys=True)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -7,7 +7,6 @@ counted for real and stored in pytest's cache under ``glassnet/reliability``.
 """
 
 import collections
-import json
 import os
 import signal
 
@@ -20,24 +19,11 @@ from hypothesis import strategies as st  # noqa: E402
 
 import glassnet as g  # noqa: E402
 from glassnet.serialization import build_model, unpack  # noqa: E402
+from tests.conftest import record_counts  # noqa: E402
 
 COUNTS = collections.Counter()
 FUZZ = settings(max_examples=70, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-
-
-def record_counts(config, key, value):
-    """Store a count in pytest's cache (glassnet/reliability) and, if set, $GLASSNET_RELIABILITY_COUNTS."""
-    cache = getattr(config, "cache", None)        # None under -p no:cacheprovider
-    counts = cache.get("glassnet/reliability", {}) if cache is not None else {}
-    counts[key] = value
-    if cache is not None:
-        cache.set("glassnet/reliability", counts)
-    out = os.environ.get("GLASSNET_RELIABILITY_COUNTS")
-    if out:
-        old = json.loads(open(out).read()) if os.path.exists(out) else {}
-        with open(out, "w") as f:
-            json.dump({**old, key: value}, f, indent=1, sort_keys=True)
 
 
 @pytest.fixture(scope="module", autouse=True)

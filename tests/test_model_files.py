@@ -12,22 +12,9 @@ import pytest
 
 import glassnet as g
 from glassnet.serialization import MAX_HEADER, build_model, pack, unpack
+from tests.conftest import record_counts
 
 DAMAGED = {"truncated": 0, "bit_flipped": 0, "hostile": 0}
-
-
-def record_counts(config, key, value):
-    """Store a count in pytest's cache (glassnet/reliability) and, if set, $GLASSNET_RELIABILITY_COUNTS."""
-    cache = getattr(config, "cache", None)        # None under -p no:cacheprovider
-    counts = cache.get("glassnet/reliability", {}) if cache is not None else {}
-    counts[key] = value
-    if cache is not None:
-        cache.set("glassnet/reliability", counts)
-    out = os.environ.get("GLASSNET_RELIABILITY_COUNTS")
-    if out:
-        old = json.loads(open(out).read()) if os.path.exists(out) else {}
-        with open(out, "w") as f:
-            json.dump({**old, key: value}, f, indent=1, sort_keys=True)
 
 
 @pytest.fixture(scope="module", autouse=True)
