@@ -194,7 +194,13 @@ def _split(n, fraction, rng, labels):
 
 
 def cmd_train(args, out):
-    from . import SGD, Adam, EarlyStopping, RMSprop, mlp, save
+    from . import SGD, Adam, EarlyStopping, RMSprop, distributed, mlp, save
+
+    # Under mpirun/mpiexec every rank runs this command on the same data and seed; the ranks
+    # split each global batch, and only rank 0 prints and writes files.
+    is_root = not distributed.is_distributed() or distributed.rank_and_size()[0] == 0
+    if not is_root:
+        out, args.quiet, args.report = open(os.devnull, "w"), True, False
 
     if args.target is None and os.path.splitext(args.data)[1].lower() in TABLE_SUFFIXES:
         raise CLIError(f"give --target COLUMN: which column of {args.data} to predict.")
@@ -245,14 +251,16 @@ def cmd_train(args, out):
     optimizer = {"sgd": lambda: SGD(lr=args.lr, momentum=args.momentum, nesterov=False),
                  "adam": lambda: Adam(lr=args.lr), "rmsprop": lambda: RMSprop(lr=args.lr)}[args.optimizer]()
     callbacks, verbose = progress(args.quiet)
-    try:
-        from .diagnostics import CleanTrainLoss
+    from .diagnostics import CleanTrainLoss
+    from .monitors import ActivationMonitor, GradientMonitor
 
-        callbacks.insert(0, CleanTrainLoss(seed=args.seed))
-    except ImportError:
-        pass
+    # The glass box is on by default: it costs well under 1% of an epoch (BENCHMARKS.md).
+    callbacks[:0] = [CleanTrainLoss(seed=args.seed), ActivationMonitor(seed=args.seed), GradientMonitor()]
     if args.early_stopping:
         callbacks.append(EarlyStopping("val_loss", patience=args.patience, restore_best=True))
+    if distributed.is_distributed():
+        d = distributed.setup(model, optimizer, callbacks, verbose=verbose)
+        optimizer, callbacks, verbose = d.optimizer, d.callbacks, d.verbose
     if not args.quiet:
         print(f"data: {args.data}: {len(X)} training samples, {X.shape[1]} features, task {task}"
               + (f", {len(classes)} classes" if classes else ""), file=out)
@@ -260,6 +268,10 @@ def cmd_train(args, out):
     history = model.fit(Xs, y_fit, optimizer=optimizer, epochs=args.epochs, batch_size=args.batch_size,
                         validation_split=args.validation_split, seed=rng, callbacks=callbacks, verbose=verbose)
     _fold_scaling(model, mean, scale, y_mean, y_scale)
+    if not is_root:
+        return 0
+    if not args.quiet:
+        print(history.diagnose(), file=out)
     result = {}
     if test is not None:
         result = _metrics(model, *test, task)

@@ -245,8 +245,8 @@ def _verdict(d, t, v, base, diverged, gap_tol, gap_ratio, underfit_tol, high_tol
     # 5. still improving: the curve still goes down at the end.
     r_fall = (sref[-k - 1] - sref[-1]) / max(abs(sref[-k - 1]), 1e-12) / k if n > k else 0.0
     if r_fall > improve_tol and (sref[-k - 1] - sref[-1]) > 2 * noise:
-        d.evidence.append(f"{ref_name} still falling at the end: {sref[-k - 1]:.4g} -> {sref[-1]:.4g} over the "
-                          f"last {k} epochs ({100 * r_fall:.2g}% per epoch)")
+        d.evidence.append(f"{ref_name} still falling at the end: {ref[-k - 1]:.4g} -> {ref[-1]:.4g} over the "
+                          f"last {k} epochs (smoothed trend {100 * r_fall:.2g}% per epoch)")
         if near_base:
             d.evidence.append("the training loss is still near the baseline: keep training before judging")
         return "still improving"

@@ -185,3 +185,16 @@ def test_a_hung_rank_makes_the_waiting_rank_explain_and_exit(tmp_path):
     assert "rank 0 of 2 waited 3 s in the gradient Allreduce" in proc.stderr, proc.stderr[-2000:]
     assert "another rank has died or hung" in proc.stderr
     assert not (tmp_path / "weights0.npz").exists()
+
+
+def test_mpirun_glassnet_train_writes_once_from_rank_0(tmp_path):
+    exe = _mpiexec()
+    proc, _ = _run([exe, "-n", "2", sys.executable, "-m", "glassnet", "train", "--epochs", "2", "--no-report",
+                    "--out", "m.safetensors"], tmp_path, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("model written to m.safetensors") == 1, proc.stdout
+    assert proc.stdout.count("epoch 2/2") == 1, proc.stdout
+    import glassnet as g
+
+    model = g.load(tmp_path / "m.safetensors")
+    assert model.predict(np.zeros((1, 64), np.float32)).shape == (1, 10)
