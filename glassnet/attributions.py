@@ -196,7 +196,7 @@ def permutation_importance(model, X, y, n_repeats=5, seed=0, scoring=None):
     try:
         from sklearn.inspection import permutation_importance as sk_pi
     except ImportError as e:
-        raise ImportError("permutation_importance needs scikit-learn: pip install 'glassnet[sklearn]'") from e
+        raise ModuleNotFoundError("permutation_importance needs scikit-learn: pip install 'glassnet[sklearn]'") from e
     from .metrics import accuracy
     from .training import default_loss
 

@@ -47,7 +47,7 @@ def get_cupy():
     """Import cupy or explain how to get it."""
     cp = cupy_or_none()
     if cp is None:
-        raise ImportError(
+        raise ModuleNotFoundError(
             "The GPU backend needs CuPy and a CUDA device: pip install 'glassnet[gpu]' "
             "(cupy-cuda12x), then move the model with model.to('gpu')."
         )

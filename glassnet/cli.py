@@ -36,7 +36,7 @@ def _pandas():
     try:
         import pandas as pd
     except ImportError as e:
-        raise ImportError("reading CSV/Parquet files needs pandas: pip install 'glassnet[cli]'") from e
+        raise ModuleNotFoundError("reading CSV/Parquet files needs pandas: pip install 'glassnet[cli]'") from e
     return pd
 
 
@@ -52,7 +52,7 @@ def read_table(path):
         try:
             import pyarrow  # noqa: F401
         except ImportError as e:
-            raise ImportError("reading Parquet needs pyarrow: pip install 'glassnet[cli]'") from e
+            raise ModuleNotFoundError("reading Parquet needs pyarrow: pip install 'glassnet[cli]'") from e
         return pd.read_parquet(path)
     except (ValueError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         raise CLIError(f"cannot read {path!r} as {suffix[1:]}: {e}") from None

@@ -580,7 +580,7 @@ def _generate_mnist1d(seed: int):
     try:
         from mnist1d.data import get_dataset_args, make_dataset
     except ImportError as exc:
-        raise ImportError(
+        raise ModuleNotFoundError(
             "glassnet.datasets.load_mnist1d needs the 'mnist1d' package to generate MNIST-1D: "
             "pip install 'glassnet[datasets]' (or pip install mnist1d), or pass path= a saved "
             f"mnist1d_data.npz. ({exc})") from exc
@@ -678,7 +678,7 @@ def _load_sklearn(name: str) -> Dataset:
     try:
         import sklearn.datasets as skd
     except ImportError as exc:
-        raise ImportError(
+        raise ModuleNotFoundError(
             f"glassnet.datasets.load({name!r}) needs the 'scikit-learn' package: "
             f"pip install 'glassnet[datasets]' (or pip install scikit-learn). ({exc})") from exc
     bunch = getattr(skd, loader_name)()

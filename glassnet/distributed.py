@@ -47,7 +47,7 @@ def get_mpi():
     try:
         from mpi4py import MPI
     except ImportError as e:
-        raise ImportError(
+        raise ModuleNotFoundError(
             "Distributed training needs mpi4py and an MPI library: pip install 'glassnet[mpi]' "
             f"(mpi4py plus the mpich wheel, which provides mpiexec). Import failed with: {e}"
         ) from e

@@ -16,7 +16,7 @@ def _axes(ax):
     try:
         import matplotlib.pyplot as plt
     except ImportError as e:
-        raise ImportError("glassnet's plots need matplotlib: pip install 'glassnet[report]'") from e
+        raise ModuleNotFoundError("glassnet's plots need matplotlib: pip install 'glassnet[report]'") from e
     return plt.subplots(figsize=(6, 4))[1]
 
 

@@ -28,7 +28,7 @@ class TqdmProgress(Callback):
         try:
             import tqdm  # noqa: F401
         except ImportError as e:
-            raise ImportError("TqdmProgress needs the 'tqdm' package: pip install 'glassnet[cli]' "
+            raise ModuleNotFoundError("TqdmProgress needs the 'tqdm' package: pip install 'glassnet[cli]' "
                               "(or pip install tqdm).") from e
         self.file = file
         self.kwargs = tqdm_kwargs

@@ -31,7 +31,7 @@ def _figure(draw, size=(6.4, 3.8)):
     try:
         from matplotlib.figure import Figure
     except ImportError as e:
-        raise ImportError("write_report needs matplotlib: pip install 'glassnet[report]'") from e
+        raise ModuleNotFoundError("write_report needs matplotlib: pip install 'glassnet[report]'") from e
     fig = Figure(figsize=size, layout="constrained")
     draw(fig.add_subplot())
     buf = io.BytesIO()

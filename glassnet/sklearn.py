@@ -56,7 +56,7 @@ try:
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted, validate_data
 except ImportError as exc:  # pragma: no cover - exercised only without scikit-learn
-    raise ImportError("glassnet.sklearn needs scikit-learn (>= 1.6): pip install 'glassnet[sklearn]' "
+    raise ModuleNotFoundError("glassnet.sklearn needs scikit-learn (>= 1.6): pip install 'glassnet[sklearn]' "
                       f"(or pip install scikit-learn). ({exc})") from exc
 
 from ._validation import check_scalar

@@ -46,7 +46,7 @@ def _require(module: str, feature: str = "glassnet.export.onnx"):
         return importlib.import_module(module)
     except ImportError as exc:
         pkg = module.split(".")[0]
-        raise ImportError(
+        raise ModuleNotFoundError(
             f"{feature} needs the {pkg!r} package: pip install 'glassnet[onnx]' "
             f"(or pip install {pkg}). ({exc})") from exc
 
