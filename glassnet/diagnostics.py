@@ -178,6 +178,12 @@ def diagnose(history, *, gap_tol=0.1, gap_ratio=3.0, underfit_tol=0.15, high_tol
                        high_tol, improve_tol, noise_tol)
     d.verdict = verdict
     d.remedies = list(REMEDIES[verdict])
+    best = getattr(history, "best_epoch", None)
+    if best is not None and verdict == "overfitting":
+        # EarlyStopping already ran: say what it kept instead of prescribing it again.
+        d.remedies = [r for r in d.remedies if not r.startswith("early stopping")]
+        d.evidence.append(f"early stopping was on: the model holds the weights of epoch {best + 1}, the lowest "
+                          "val_loss, so it stopped the overfitting from going further")
     return d
 
 

@@ -129,3 +129,19 @@ def test_trivial_loss_values():
     assert trivial_loss(gn.CrossEntropy(), Y) == pytest.approx(np.log(4))
     assert trivial_loss(gn.MSE(), np.array([[1.0], [3.0]])) == pytest.approx(1.0)
     assert trivial_loss(gn.BinaryCrossEntropy(), np.array([[0.0], [1.0]])) == pytest.approx(np.log(2))
+
+
+def test_overfitting_with_early_stopping_says_what_was_kept():
+    from glassnet.diagnostics import diagnose
+    from glassnet.training import History
+
+    h = History(32)
+    h["loss"] = [1.0 / (e + 1) ** 2 for e in range(30)]
+    h["val_loss"] = [0.5 - 0.04 * e if e < 8 else 0.18 + 0.03 * (e - 8) for e in range(30)]
+    plain = diagnose(h)
+    h.best_epoch = 7
+    kept = diagnose(h)
+    assert plain.verdict == kept.verdict == "overfitting"
+    assert any(r.startswith("early stopping") for r in plain.remedies)
+    assert not any(r.startswith("early stopping") for r in kept.remedies)
+    assert any("epoch 8" in e for e in kept.evidence)
