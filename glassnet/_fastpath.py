@@ -11,7 +11,11 @@ agreement to 1e-10 in float64), but:
 - the output layer and the loss are fused: g = (softmax(z) - y) / N written over z;
 - the first layer's input gradient (dL/dX) is never computed: nothing consumes it;
 - bias gradients are GEMVs with a ones vector (faster than ``sum(axis=0)`` here);
-- the optimizer update runs in place with one scratch buffer per parameter.
+- the parameters, gradients and optimizer state each live in one flat buffer, so the
+  optimizer update is a few whole-buffer in-place operations;
+- for SGD the learning rate is folded into the output gradient (SGD is linear in g), so the
+  gradient buffers hold lr * g and the update skips a pass; ``Parameter.grad`` divides it
+  back out when read, so ``p.grad`` is always dL/dW.
 
 Each trick's measured effect is in BENCHMARKS.md. The fast path applies when the model is
 a NumPy Sequential of Dense layers and Linear/ReLU/LeakyReLU/Tanh/Sigmoid activations
@@ -77,6 +81,12 @@ class FastStep:
         self.flat_g, grads = _flatten([np.zeros_like(p.value) for p in self.params])
         for p, w, g in zip(self.params, self.views, grads):
             p.value, p.grad = w, g
+        self.grads = [grads[2 * i:2 * i + 2] for i in range(len(pairs))]     # (dW, db) buffers
+        # SGD is linear in the gradient, so the step scales the output gradient (a small
+        # B x K array) by lr and every gradient buffer then holds lr * g: the update needs no
+        # separate pass to multiply the 2 MB of gradients by lr. p.grad still reads dL/dW.
+        self.fold = lr_fold = type(optimizer) is SGD
+        self.scale = optimizer.lr if lr_fold else 1.0
         # Optimizer state arrays become views too (the lists are the optimizer's own, so
         # checkpoints and the readable step still see them).
         self.flat_state = {}
@@ -99,6 +109,8 @@ class FastStep:
 
     def __call__(self, x, y):
         self._adopt()
+        if self.fold:
+            self.scale = self.opt.lr                       # a schedule may have changed it
         n = x.shape[0]
         ws = self.spaces.get(n) or self.spaces.setdefault(n, _Workspace(self.pairs, n, x.dtype))
         h = x
@@ -113,14 +125,17 @@ class FastStep:
             dense, act = self.pairs[i]
             g = ws.g[i]
             h = ws.a[i - 1] if i else x
-            np.matmul(h.T, g, out=dense.weight.grad)
-            np.matmul(ws.ones, g, out=dense.bias.grad)
+            np.matmul(h.T, g, out=self.grads[i][0])
+            np.matmul(ws.ones, g, out=self.grads[i][1])
             if i:
                 np.matmul(g, dense.weight.value.T, out=ws.g[i - 1])
                 _act_backward(self.pairs[i - 1][1], ws.g[i - 1], ws.a[i - 1], ws.mask[i - 1])
         if self.reg:
             value += self._penalty()
         self.update()
+        if self.fold:
+            for p, buffer in zip(self.params, (b for pair in self.grads for b in pair)):
+                p.set_scaled_grad(buffer, self.scale)
         return value, correct
 
     # -- fused output layer + loss ---------------------------------------------------
@@ -136,41 +151,40 @@ class FastStep:
             value = float((Y * (np.log(ws.row) - g)).sum()) / n          # -mean(y . log p)
             np.divide(z, ws.row, out=g)                    # p = softmax(z)
             g -= Y
-            g *= 1.0 / n                                   # (p - y) / N
+            g *= self.scale / n                            # (p - y) / N  (times lr when folded)
             return value, correct
         if isinstance(loss, BinaryCrossEntropy):           # z: logits of the final Sigmoid
             correct = int(((z > 0) == (Y > 0.5)).sum()) if z.shape[1] == 1 else None
             value = float((np.maximum(z, 0) - Y * z + np.log1p(np.exp(-np.abs(z)))).mean())
             _sigmoid(z, g)
             g -= Y
-            g *= 1.0 / z.size
+            g *= self.scale / z.size
             return value, correct
         np.subtract(z, Y, out=g)                           # MSE on the linear output
         value = float(np.vdot(g, g)) / z.size
-        g *= 2.0 / z.size
+        g *= 2.0 * self.scale / z.size
         return value, None
 
     def _penalty(self):
         total = 0.0
-        for dense, _ in self.pairs:
-            W, grad = dense.weight.value, dense.weight.grad
+        for (dense, _), (grad, _) in zip(self.pairs, self.grads):
+            W = dense.weight.value
             s = self.scratch[:W.size].reshape(W.shape)
             if dense.l2:
-                np.multiply(W, dense.l2, out=s)
+                np.multiply(W, dense.l2 * self.scale, out=s)
                 grad += s
                 total += 0.5 * dense.l2 * float(np.vdot(W, W))
             if dense.l1:
                 np.sign(W, out=s)
-                s *= dense.l1
+                s *= dense.l1 * self.scale
                 grad += s
                 total += dense.l1 * float(np.abs(W).sum())
         return total
 
     # -- in-place optimizer updates on the flat buffers (same rules as glassnet.optimizers)
     def _sgd(self):
-        opt, w, g, s = self.opt, self.flat_w, self.flat_g, self.scratch
+        opt, w, s = self.opt, self.flat_w, self.flat_g          # flat_g holds s = lr g (folded)
         opt.t += 1
-        np.multiply(g, opt.lr, out=s)                      # s = lr g
         if not opt.momentum:
             w -= s
             return
@@ -179,8 +193,8 @@ class FastStep:
         v -= s                                             # v = m v - lr g
         if opt.nesterov:
             w -= s
-            np.multiply(v, opt.momentum, out=s)
-            w += s                                         # w += m v - lr g
+            np.multiply(v, opt.momentum, out=self.scratch)
+            w += self.scratch                              # w += m v - lr g
         else:
             w += v                                         # w += v
 

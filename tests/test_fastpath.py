@@ -72,3 +72,15 @@ def test_fast_path_declines_what_it_does_not_implement():
         assert build_fast_step(model, g.CrossEntropy(), opt(model), X) is None
     float32_model = g.mlp(3, [4], 2, seed=0)
     assert build_fast_step(float32_model, g.CrossEntropy(), opt(float32_model), X) is None   # dtype differs
+
+
+def test_scaled_gradient_storage_reads_as_the_gradient():
+    from glassnet.parameter import Parameter
+
+    p = Parameter(np.zeros(3), "weight")
+    buffer = np.array([0.1, -0.2, 0.3])
+    p.set_scaled_grad(buffer, 0.1)                     # the fast path's SGD: buffer = lr * g
+    np.testing.assert_allclose(p.grad, [1.0, -2.0, 3.0])
+    g = np.ones(3)
+    p.grad = g                                         # a layer's backward sets it plainly again
+    assert p.grad is g
