@@ -26,7 +26,7 @@ import numpy as np
 from .backend import to_numpy
 from .callbacks import Callback, ProgressPrinter
 from .errors import GlassnetTypeError, ModelFileError, ValidationError
-from .serialization import _strict_json, atomic_write, pack, unpack
+from .serialization import _strict_json, atomic_write, check_format, pack, read_bytes, unpack
 
 FORMAT = "glassnet-checkpoint"
 FORMAT_VERSION = "1"
@@ -155,18 +155,9 @@ def read_checkpoint(path):
     """Parse a checkpoint file into (tensors, state dict), with ModelFileError on any damage."""
     path = _check_path(path, "resume_from")
     source = f"checkpoint {path!r}"
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ModelFileError(f"Cannot read {source}: {e.strerror}. Check the resume_from path.") from None
-    tensors, metadata = unpack(data, source=source)
-    if metadata.get("format") != FORMAT:
-        raise ModelFileError(f"{source} is not a glassnet training checkpoint (format "
-                             f"{metadata.get('format')!r}); write one with ModelCheckpoint.")
-    if metadata.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(f"{source} has checkpoint format version {metadata.get('format_version')!r}; "
-                             f"this glassnet reads version {FORMAT_VERSION!r}.")
+    tensors, metadata = unpack(read_bytes(path, source, "Check the resume_from path."), source=source)
+    check_format(metadata, FORMAT, FORMAT_VERSION, source, "glassnet training checkpoint",
+                 "write one with ModelCheckpoint", "write a new one with this glassnet")
     try:
         meta = _strict_json(metadata["state"])
         if not isinstance(meta, dict):

@@ -192,11 +192,7 @@ def load(path, with_metadata=False):
     given to ``save(..., metadata=)`` ({} when none was stored).
     """
     path = _check_path(path, "load()")
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ModelFileError(f"Cannot read model file {os.fspath(path)!r}: {e.strerror}.") from None
+    data = read_bytes(path, f"model file {os.fspath(path)!r}", "Check the path.")
     tensors, meta = unpack(data, source=f"model file {os.fspath(path)!r}")
     model = build_model(tensors, meta, source=os.fspath(path))
     if not with_metadata:
@@ -211,16 +207,31 @@ def load(path, with_metadata=False):
     return model, user
 
 
+def read_bytes(path, source, hint):
+    """The file's bytes, or a ModelFileError naming ``source`` and a ``hint`` to fix it."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise ModelFileError(f"Cannot read {source}: {e.strerror}. {hint}") from None
+
+
+def check_format(metadata, fmt, version, source, what, fix_other, fix_version):
+    """Check a safetensors file's ``format`` / ``format_version`` metadata against what we read."""
+    if metadata.get("format") != fmt:
+        raise ModelFileError(f"{source} is a safetensors file but not a {what} (its metadata has format "
+                             f"{str(metadata.get('format'))[:40]!r}, not {fmt!r}); {fix_other}.")
+    if metadata.get("format_version") != version:
+        raise ModelFileError(f"{source} uses {what} format version {str(metadata.get('format_version'))[:40]!r}; "
+                             f"this glassnet reads version {version!r}: {fix_version}.")
+
+
 def build_model(tensors, meta, source="model file"):
     """Rebuild a Sequential from parsed tensors and metadata, checking it all agrees."""
     from .layers import LAYERS, Sequential
 
-    if meta.get("format") != FORMAT:
-        raise ModelFileError(f"{source} is a safetensors file but not a glassnet model (its metadata has no "
-                             f"format='glassnet'). Load it with the tool that wrote it.")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(f"{source} uses glassnet model format version {meta.get('format_version')!r}; "
-                             f"this glassnet reads version {FORMAT_VERSION!r}. Re-save it with a matching glassnet.")
+    check_format(meta, FORMAT, FORMAT_VERSION, source, "glassnet model",
+                 "load it with the tool that wrote it", "re-save it with a matching glassnet")
     try:
         arch = _strict_json(meta["architecture"])
         specs, dtype = arch["layers"], arch.get("dtype", "float32")
