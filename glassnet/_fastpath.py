@@ -62,6 +62,7 @@ class _Workspace:
         self.a = [np.empty((n, d.n_out), dtype) for d, _ in pairs]          # layer outputs
         self.g = [np.empty((n, d.n_out), dtype) for d, _ in pairs]          # dL/d(output)
         self.mask = [np.empty((n, d.n_out), bool) for d, _ in pairs]
+        self.tmp = np.empty(n * max(d.n_out for d, _ in pairs), dtype)     # scratch for activations
         self.ones = np.ones(n, dtype)
         self.row = np.empty((n, 1), dtype)
 
@@ -117,10 +118,10 @@ class FastStep:
         for (dense, act), a, m in zip(self.pairs, ws.a, ws.mask):          # forward
             np.matmul(h, dense.weight.value, out=a)
             a += dense.bias.value
-            _act_forward(act, a, m)
+            _act_forward(act, a, m, ws.tmp[:a.size].reshape(a.shape))
             h = a
         value, correct = self._loss_grad(ws.a[-1], y, ws)                   # g_L written in ws.g[-1]
-        _act_backward(self.pairs[-1][1], ws.g[-1], ws.a[-1], ws.mask[-1])   # e.g. Tanh output + MSE
+        _act_backward(self.pairs[-1][1], ws.g[-1], ws.a[-1], ws.mask[-1], ws.tmp)   # e.g. Tanh output + MSE
         for i in range(len(self.pairs) - 1, -1, -1):                        # backward
             dense, act = self.pairs[i]
             g = ws.g[i]
@@ -129,7 +130,7 @@ class FastStep:
             np.matmul(ws.ones, g, out=self.grads[i][1])
             if i:
                 np.matmul(g, dense.weight.value.T, out=ws.g[i - 1])
-                _act_backward(self.pairs[i - 1][1], ws.g[i - 1], ws.a[i - 1], ws.mask[i - 1])
+                _act_backward(self.pairs[i - 1][1], ws.g[i - 1], ws.a[i - 1], ws.mask[i - 1], ws.tmp)
         if self.reg:
             value += self._penalty()
         self.update()
@@ -258,28 +259,37 @@ def _sigmoid(z, out):
     out *= 0.5
 
 
-def _act_forward(act, a, mask):
+def _act_forward(act, a, mask, tmp):
+    """a <- f(a) in place (tmp: a scratch array shaped like a)."""
     t = type(act)
     if t is ReLU:
         np.maximum(a, 0, out=a)
     elif t is LeakyReLU:
         np.greater(a, 0, out=mask)
-        np.maximum(a, act.alpha * a, out=a)            # alpha <= 1, checked by LeakyReLU
+        np.multiply(a, act.alpha, out=tmp)
+        np.maximum(a, tmp, out=a)                          # max(z, alpha z): alpha <= 1, checked by LeakyReLU
     elif t is Tanh:
         np.tanh(a, out=a)
     elif t is Sigmoid:
         _sigmoid(a, a)
 
 
-def _act_backward(act, g, a, mask):
-    """g <- g * f'(z), using the layer output a = f(z) (or the cached mask)."""
+def _act_backward(act, g, a, mask, scratch):
+    """g <- g * f'(z), using the layer output a = f(z) (or the cached mask); no allocation."""
     t = type(act)
+    tmp = scratch[:g.size].reshape(g.shape)
     if t is ReLU:
         np.greater(a, 0, out=mask)
         g *= mask
     elif t is LeakyReLU:
-        np.putmask(g, ~mask, g * act.alpha)
+        np.multiply(g, act.alpha, out=tmp)
+        np.logical_not(mask, out=mask)                     # mask is rebuilt by the next forward
+        np.copyto(g, tmp, where=mask)                      # f' = alpha where z <= 0
     elif t is Tanh:
-        g *= 1.0 - a * a
+        np.multiply(a, a, out=tmp)
+        np.subtract(1.0, tmp, out=tmp)
+        g *= tmp                                           # f' = 1 - y^2
     elif t is Sigmoid:
-        g *= a * (1.0 - a)
+        np.subtract(1.0, a, out=tmp)
+        tmp *= a
+        g *= tmp                                           # f' = y (1 - y)

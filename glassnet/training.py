@@ -135,7 +135,7 @@ def fit(model, X, y, *, loss=None, optimizer="sgd", epochs=10, batch_size=32, va
     state = TrainState(model, loss, optimizer, history, epochs, X, Y, validation_data)
     callbacks = [NaNGuard(), *callbacks] + ([ProgressPrinter()] if verbose else [])
     state.extra.update(rng=rng, callbacks=callbacks)      # what a checkpoint saves and restores
-    has_penalty = any(layer.penalty() for layer in model.layers) or _has_reg(model)
+    has_penalty = _has_reg(model)
     # The hot path (glassnet/_fastpath.py) when the model qualifies; the readable one otherwise.
     step = build_fast_step(model, loss, optimizer, X) or partial(
         plain_step, model, loss, optimizer, fused, has_penalty, labels is not None)
