@@ -75,10 +75,3 @@ def on_device_of(x, ref):
     if array_module(x) is xp:
         return x
     return to_numpy(x) if xp is np else xp.asarray(x)
-
-
-def make_rng(seed):
-    """A ``numpy.random.Generator`` from a seed, a Generator, or None (fresh entropy)."""
-    from ._validation import check_rng
-
-    return check_rng(seed)

@@ -64,11 +64,3 @@ def train_val_split(n, fraction, rng, labels=None):
             "set. Use a fraction that keeps at least one sample on each side, or pass validation_data."
         )
     return train, val
-
-
-def one_hot(labels, n_classes, dtype=np.float32):
-    """Integer labels of shape (N,) -> one-hot array of shape (N, n_classes)."""
-    labels = np.asarray(labels, dtype=np.int64)
-    out = np.zeros((labels.shape[0], n_classes), dtype=dtype)
-    out[np.arange(labels.shape[0]), labels] = 1
-    return out
