@@ -6,8 +6,8 @@ It measures, on one GPU, training steps per second of the 784-512-256-10 MLP (Re
 cross-entropy, SGD momentum 0.9) on 60,000 synthetic MNIST-shaped samples at batch 32/128/512/4096:
 
   * glassnet eager on CuPy (``model.to('gpu')`` + ``fit``'s loop body),
-  * glassnet with :class:`glassnet.gpu.FusedOptimizer`,
-  * glassnet :class:`glassnet.gpu.CudaGraphStep`,
+  * glassnet with :class:`glassnet.adapters.gpu.FusedOptimizer`,
+  * glassnet :class:`glassnet.adapters.gpu.CudaGraphStep`,
   * PyTorch CUDA eager and PyTorch with the step captured in a ``torch.cuda.CUDAGraph``;
 
 then TFLOP/s of 784-4096-4096-10 at batch 4096 (6 * params * batch FLOPs per step), and gradient
@@ -22,7 +22,7 @@ import traceback
 import numpy as np
 
 import glassnet as g
-from glassnet.gpu import CudaGraphStep, FusedOptimizer
+from glassnet.adapters.gpu import CudaGraphStep, FusedOptimizer
 
 N, SIZES, BATCHES = 60_000, (784, 512, 256, 10), (32, 128, 512, 4096)
 

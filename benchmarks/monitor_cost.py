@@ -13,8 +13,8 @@ import time
 import numpy as np
 
 import glassnet as gn
-from glassnet.diagnostics import CleanTrainLoss
-from glassnet.monitors import ActivationMonitor, GradientMonitor
+from glassnet.glassbox.diagnostics import CleanTrainLoss
+from glassnet.glassbox.monitors import ActivationMonitor, GradientMonitor
 
 
 class Timed(gn.Callback):

@@ -8,7 +8,7 @@ import argparse
 import numpy as np
 
 import glassnet as g
-from glassnet.datasets import load
+from glassnet.adapters.datasets import load
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--epochs", type=int, default=60)

@@ -2,7 +2,7 @@
 
 Run: python examples/fashion_mnist.py [PATH] [--train-samples N] [--epochs N]
 
-PATH is the folder with the four IDX files. Without it, glassnet.datasets looks where
+PATH is the folder with the four IDX files. Without it, glassnet.adapters.datasets looks where
 Debian's package puts them: apt-get install dataset-fashion-mnist
 (/usr/share/datasets/fashion-mnist). Nothing is downloaded.
 """
@@ -11,7 +11,7 @@ import argparse
 import sys
 
 import glassnet as g
-from glassnet.datasets import load
+from glassnet.adapters.datasets import load
 
 parser = argparse.ArgumentParser()
 parser.add_argument("path", nargs="?", help="folder with the Fashion-MNIST IDX files")

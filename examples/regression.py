@@ -8,7 +8,7 @@ import argparse
 import numpy as np
 
 import glassnet as g
-from glassnet.datasets import load
+from glassnet.adapters.datasets import load
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--epochs", type=int, default=200)
@@ -39,7 +39,7 @@ print(f"{history.epochs} epochs; test RMSE {rmse:.1f} (target std {data.y[test].
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-from glassnet.sklearn import MLPRegressor  # noqa: E402
+from glassnet.adapters.sklearn import MLPRegressor  # noqa: E402
 
 reg = make_pipeline(StandardScaler(), MLPRegressor((32,), alpha=10.0, learning_rate_init=0.01,
                                                    epochs=args.epochs, random_state=0))

@@ -1,79 +1,71 @@
-"""glassnet: deep learning from first principles on NumPy, as a glass box."""
+"""glassnet: deep learning from first principles on NumPy, as a glass box.
 
-from .callbacks import Callback, EarlyStopping, LearningRateScheduler, NaNGuard, ProgressPrinter, ReduceLROnPlateau
-from .errors import DivergenceError, GlassnetError, GlassnetTypeError, ModelFileError, ShapeError, ValidationError
-from .layers import Dense, Dropout, Layer, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Softmax, Tanh
-from .losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
-from .optimizers import SGD, Adam, ExponentialDecay, Optimizer, RMSprop, StepDecay
-from .parameter import Parameter
-from .serialization import load, save
-from .training import History, evaluate, fit, predict
+The package is layered; each folder imports only the ones before it (ARCHITECTURE.md,
+checked in CI by ``tools/layers.py``):
 
-__version__ = "0.1.0"
+    backend -> nn -> optim -> train -> glassbox -> files -> adapters
+
+This module re-exports the names a user needs. The glass box, files and adapters are
+reached lazily, so ``import glassnet`` imports nothing but NumPy.
+"""
+
+import importlib
+
+from glassnet.backend.errors import (
+    DivergenceError,
+    GlassnetError,
+    GlassnetTypeError,
+    ModelFileError,
+    ShapeError,
+    ValidationError,
+)
+from glassnet.nn.layers import Dense, Dropout, Layer, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from glassnet.nn.losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
+from glassnet.nn.parameter import Parameter
+from glassnet.optim.optimizers import SGD, Adam, ExponentialDecay, Optimizer, RMSprop, StepDecay
+from glassnet.train.callbacks import (
+    Callback,
+    EarlyStopping,
+    LearningRateScheduler,
+    NaNGuard,
+    ProgressPrinter,
+    ReduceLROnPlateau,
+)
+from glassnet.train.inference import evaluate, predict
+from glassnet.train.loop import fit
+from glassnet.train.model import Sequential, mlp
+from glassnet.train.state import History
+from glassnet.version import __version__
+
+# Above the training loop: reachable as glassnet.NAME, imported on first use.
+_LAZY = {
+    "diagnose": "glassbox.diagnostics", "CleanTrainLoss": "glassbox.diagnostics",
+    "ActivationMonitor": "glassbox.monitors", "GradientMonitor": "glassbox.monitors",
+    "DataCheck": "glassbox.datachecks", "check_data": "glassbox.datachecks",
+    "integrated_gradients": "glassbox.attributions", "backprop_trace": "glassbox.trace",
+    "write_report": "glassbox.report",
+    "save": "files.serialization", "load": "files.serialization", "ModelCheckpoint": "files.checkpoint",
+    "to_onnx": "files.onnx",
+    "MLPClassifier": "adapters.sklearn", "MLPRegressor": "adapters.sklearn",
+}
 
 __all__ = [
     "MSE", "SGD", "Adam", "BinaryCrossEntropy", "Callback", "CrossEntropy", "Dense", "DivergenceError",
     "Dropout", "EarlyStopping", "ExponentialDecay", "GlassnetError", "GlassnetTypeError", "History",
     "Layer", "LeakyReLU", "LearningRateScheduler", "Linear", "Loss", "ModelFileError", "NaNGuard",
     "Optimizer", "Parameter", "ProgressPrinter", "RMSprop", "ReLU", "ReduceLROnPlateau", "Sequential",
-    "ShapeError", "Sigmoid", "Softmax", "StepDecay", "Tanh", "ValidationError", "evaluate", "fit",
-    "load", "mlp", "predict", "save",
+    "ShapeError", "Sigmoid", "Softmax", "StepDecay", "Tanh", "ValidationError", "__version__", "evaluate",
+    "fit", "mlp", "predict", *sorted(_LAZY),
 ]
-
-
-def mlp(n_in, hidden, n_out, *, activation="relu", output="softmax", dropout=0.0, l2=0.0, l1=0.0,
-        seed=None, dtype=None):
-    """Build the course's multilayer perceptron as a Sequential.
-
-    Parameters
-    ----------
-    n_in, n_out : int
-    hidden : sequence of int
-        Hidden layer widths, e.g. (128, 64).
-    activation : str or sequence of str
-        Hidden activation(s): 'relu', 'leaky_relu', 'tanh', 'sigmoid', 'linear'.
-    output : {'softmax', 'sigmoid', 'linear'}
-    dropout : float
-        Dropout probability after each hidden activation (0 = none).
-    """
-    from ._validation import check_choice, check_scalar
-    from .layers import ACTIVATIONS
-
-    if isinstance(hidden, str) or not hasattr(hidden, "__iter__"):
-        raise GlassnetTypeError(f"mlp(hidden=...) must be a sequence of widths, e.g. (64, 32); got {hidden!r}.")
-    if not isinstance(activation, str) and not hasattr(activation, "__iter__"):
-        raise GlassnetTypeError(f"mlp(activation=...) must be a name or one name per hidden layer; got {activation!r}.")
-    dropout = check_scalar(dropout, "dropout", float, min_val=0.0, max_val=1.0, include_max=False, caller="mlp")
-    hidden = list(hidden)
-    acts = [activation] * len(hidden) if isinstance(activation, str) else list(activation)
-    if len(acts) != len(hidden):
-        raise ValidationError(f"mlp got {len(acts)} activations for {len(hidden)} hidden layers; "
-                              "give one name, or one per hidden layer.")
-    layers, width = [], n_in
-    for h, a in zip(hidden, acts):
-        check_choice(a, "activation", tuple(ACTIVATIONS), caller="mlp")
-        layers += [Dense(width, h, l2=l2, l1=l1, dtype=dtype), ACTIVATIONS[a]()]
-        if dropout:
-            layers.append(Dropout(dropout))
-        width = h
-    check_choice(output, "output", ("softmax", "sigmoid", "linear"), caller="mlp")
-    layers += [Dense(width, n_out, l2=l2, l1=l1, dtype=dtype), ACTIVATIONS[output]()]
-    return Sequential(layers, seed=seed)
-
-
-# Adapters reachable from the top level without importing them (or their optional
-# dependencies) when glassnet itself is imported: the core stays NumPy-only.
-_LAZY = {
-    "ModelCheckpoint": "checkpoint", "diagnose": "diagnostics", "CleanTrainLoss": "diagnostics",
-    "ActivationMonitor": "monitors", "GradientMonitor": "monitors", "DataCheck": "datachecks",
-    "check_data": "datachecks", "integrated_gradients": "attributions", "backprop_trace": "trace",
-    "write_report": "report",
-}
 
 
 def __getattr__(name):
     if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        value = getattr(importlib.import_module(f"glassnet.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'glassnet' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -4,21 +4,21 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.attributions import (
+from glassnet.glassbox.attributions import (
     gradient_x_input,
     integrated_gradients,
     neuron_trace,
     output_gradient,
     permutation_importance,
 )
-from glassnet.errors import ValidationError
-from glassnet.trace import backprop_trace
+from glassnet.backend.errors import ValidationError
+from glassnet.glassbox.trace import backprop_trace
 
 
 @pytest.fixture(scope="module")
 def trained():
     pytest.importorskip("sklearn")
-    from glassnet.datasets import load
+    from glassnet.adapters.datasets import load
 
     ds = load("digits")
     X, y = ds.X / 16.0, ds.y

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import glassnet as g
-from glassnet.checkpoint import ModelCheckpoint, read_checkpoint
-from glassnet.serialization import pack
+from glassnet.files.checkpoint import ModelCheckpoint, read_checkpoint
+from glassnet.files.serialization import pack
 from tests.conftest import record_counts
 
 ROOT = Path(g.__file__).resolve().parents[1]
@@ -188,7 +188,7 @@ CHILD = r"""
 import os, sys, time
 import numpy as np
 import glassnet as g
-from glassnet.checkpoint import ModelCheckpoint
+from glassnet.files.checkpoint import ModelCheckpoint
 sys.path.insert(0, {tests!r})
 from test_checkpoint import _data, _model, _callbacks, OPTIMIZERS
 
@@ -243,7 +243,7 @@ WRITER = r"""
 import sys
 import numpy as np
 import glassnet as g
-from glassnet.checkpoint import save_checkpoint, ModelCheckpoint
+from glassnet.files.checkpoint import save_checkpoint, ModelCheckpoint
 path = sys.argv[1]
 model = g.mlp(64, [512, 512], 10, seed=0)
 X = np.zeros((4, 64)); y = np.arange(4)

@@ -55,7 +55,7 @@ def tables(tmp_path_factory):
 def test_train_without_arguments_writes_model_and_report(digits_run):
     cwd, proc = digits_run
     assert (cwd / "model.safetensors").is_file()
-    if _has("glassnet.report"):
+    if _has("glassnet.glassbox.report"):
         assert (cwd / "report.html").stat().st_size > 1000
     else:
         assert "report skipped" in proc.stdout
@@ -186,7 +186,7 @@ def test_progress_choice(monkeypatch):
 
 def test_tqdm_progress_shows_epochs_batches_and_loss():
     pytest.importorskip("tqdm")
-    from glassnet.progress import TqdmProgress
+    from glassnet.adapters.progress import TqdmProgress
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(64, 3)).astype(np.float32)

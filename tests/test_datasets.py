@@ -1,4 +1,4 @@
-"""Tests of glassnet.datasets: IDX reading, checksums and the loaders."""
+"""Tests of glassnet.adapters.datasets: IDX reading, checksums and the loaders."""
 
 import gzip
 import hashlib
@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glassnet import datasets
-from glassnet.datasets import Dataset, load, load_fashion_mnist, load_mnist, load_mnist1d, read_idx, write_idx
-from glassnet.errors import ValidationError
+from glassnet.adapters import datasets
+from glassnet.adapters.datasets import Dataset, load, load_fashion_mnist, load_mnist, load_mnist1d, read_idx, write_idx
+from glassnet.backend.errors import ValidationError
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MNIST = DATA / "mnist"

@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.diagnostics import VERDICTS, CleanTrainLoss, Diagnosis, diagnose, trivial_loss
-from glassnet.errors import ValidationError
-from glassnet.training import History
+from glassnet.glassbox.diagnostics import VERDICTS, CleanTrainLoss, Diagnosis, diagnose, trivial_loss
+from glassnet.backend.errors import ValidationError
+from glassnet.train.loop import History
 
 
 @pytest.fixture(scope="module")
 def digits():
     pytest.importorskip("sklearn")
-    from glassnet.datasets import load
+    from glassnet.adapters.datasets import load
 
     ds = load("digits")
     perm = np.random.default_rng(0).permutation(len(ds.X))
@@ -132,8 +132,8 @@ def test_trivial_loss_values():
 
 
 def test_overfitting_with_early_stopping_says_what_was_kept():
-    from glassnet.diagnostics import diagnose
-    from glassnet.training import History
+    from glassnet.glassbox.diagnostics import diagnose
+    from glassnet.train.loop import History
 
     h = History(32)
     h["loss"] = [1.0 / (e + 1) ** 2 for e in range(30)]

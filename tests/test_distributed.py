@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import glassnet as g
-from glassnet import distributed
-from glassnet.callbacks import Callback
+from glassnet.adapters import distributed
+from glassnet.train.callbacks import Callback
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,8 +106,8 @@ WORKER = """
 import json, sys
 import numpy as np
 import glassnet as g
-from glassnet import distributed
-from glassnet.callbacks import Callback
+from glassnet.adapters import distributed
+from glassnet.train.callbacks import Callback
 
 rng = np.random.default_rng(0)
 X = rng.standard_normal((203, 6)); y = rng.integers(0, 3, 203)

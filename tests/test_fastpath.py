@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import glassnet as g
-import glassnet.training as training
+import glassnet.train.loop as training
 
 
 def _train(make_model, loss, make_opt, X, y, fast, monkeypatch, epochs=3, batch_size=16):
@@ -18,7 +18,7 @@ def _train(make_model, loss, make_opt, X, y, fast, monkeypatch, epochs=3, batch_
 
 
 def _spy_used_fast(model, loss, opt, X):
-    from glassnet._fastpath import build_fast_step
+    from glassnet.train.fastpath import build_fast_step
 
     return build_fast_step(model, g.losses.get_loss(loss), opt.setup(model.parameters()), X) is not None
 
@@ -62,7 +62,7 @@ def test_fast_path_matches_plain_formulas_float64(name, make_model, loss, make_o
 
 
 def test_fast_path_declines_what_it_does_not_implement():
-    from glassnet._fastpath import build_fast_step
+    from glassnet.train.fastpath import build_fast_step
 
     X = np.zeros((4, 3))
     opt = lambda m: g.SGD(0.1).setup(m.parameters())  # noqa: E731
@@ -75,7 +75,7 @@ def test_fast_path_declines_what_it_does_not_implement():
 
 
 def test_scaled_gradient_storage_reads_as_the_gradient():
-    from glassnet.parameter import Parameter
+    from glassnet.nn.parameter import Parameter
 
     p = Parameter(np.zeros(3), "weight")
     buffer = np.array([0.1, -0.2, 0.3])

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import glassnet as g  # noqa: E402
-from glassnet.serialization import build_model, unpack  # noqa: E402
+from glassnet.files.serialization import build_model, unpack  # noqa: E402
 from tests.conftest import record_counts  # noqa: E402
 
 COUNTS = collections.Counter()
@@ -348,7 +348,7 @@ def test_fuzz_damaged_model_files(model_bytes, data):
 def test_fuzz_bad_paths(tmp_path_factory, path, entry):
     folder = tmp_path_factory.mktemp("paths")
     model = _model()
-    from glassnet.checkpoint import ModelCheckpoint
+    from glassnet.files.checkpoint import ModelCheckpoint
 
     call = {"save": lambda: g.save(model, path), "load": lambda: g.load(path),
             "checkpoint": lambda: ModelCheckpoint(path)}[entry]
@@ -384,7 +384,7 @@ SKLEARN_BAD = {
 @given(st.sampled_from(sorted(SKLEARN_BAD)).flatmap(lambda k: st.tuples(st.just(k), SKLEARN_BAD[k])),
        st.sampled_from(["MLPClassifier", "MLPRegressor"]))
 def test_fuzz_sklearn_hyperparameters(case, estimator):
-    sk = pytest.importorskip("glassnet.sklearn")
+    sk = pytest.importorskip("glassnet.adapters.sklearn")
     name, value = case
     extra = {"optimizer": "sgd"} if name == "momentum" else {}
     X, y = _good_xy(12)
@@ -393,14 +393,14 @@ def test_fuzz_sklearn_hyperparameters(case, estimator):
 
 
 def test_sklearn_activation_int_is_a_glassnet_error():
-    sk = pytest.importorskip("glassnet.sklearn")
+    sk = pytest.importorskip("glassnet.adapters.sklearn")
     X, y = _good_xy(12)
     with pytest.raises(g.GlassnetError):
         sk.MLPClassifier(hidden_layer_sizes=(4,), activation=0, epochs=2).fit(X, y)
 
 
 def test_sklearn_huge_int_is_a_glassnet_error():
-    sk = pytest.importorskip("glassnet.sklearn")
+    sk = pytest.importorskip("glassnet.adapters.sklearn")
     X, y = _good_xy(12)
     with pytest.raises(g.GlassnetError):
         sk.MLPClassifier(hidden_layer_sizes=(4,), batch_size=-2**63 - 1, epochs=2).fit(X, y)
@@ -411,7 +411,7 @@ def test_sklearn_huge_int_is_a_glassnet_error():
 def test_fuzz_sklearn_data(case):
     # scikit-learn's own conventions apply here (check_estimator demands its ValueError messages),
     # so data errors may be plain ValueError/TypeError from sklearn's validate_data.
-    sk = pytest.importorskip("glassnet.sklearn")
+    sk = pytest.importorskip("glassnet.adapters.sklearn")
     kind, X = case
     # Valid for an estimator: any width at fit time; float64 values beyond float32 (float64 input trains a
     # float64 network); datetime64 (sklearn converts it to float, days since 1970).
@@ -452,7 +452,7 @@ CLI_TRAIN_BAD = {
     st.tuples(st.sampled_from(["evaluate", "summary", "diagnose", "export", "predict"]),
               st.sampled_from(["damaged.safetensors", "missing.safetensors", "data.csv"]), st.none())))
 def test_fuzz_cli(cli_files, capsys, case):
-    cli = pytest.importorskip("glassnet.cli")
+    cli = pytest.importorskip("glassnet.adapters.cli")
     command, arg, value = case
     cwd = os.getcwd()
     os.chdir(cli_files)

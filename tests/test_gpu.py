@@ -209,7 +209,7 @@ def test_dropout_draws_its_masks_on_the_device_from_the_seed(fake_cupy):
 
 def test_distributed_optimizer_stages_device_gradients_through_a_host_buffer(fake_cupy):
     pytest.importorskip("mpi4py")
-    from glassnet.distributed import DistributedOptimizer
+    from glassnet.adapters.distributed import DistributedOptimizer
 
     class OneRank:
         def Get_rank(self):
@@ -267,7 +267,7 @@ def test_gpu_gradients_match_cpu():
                                  lambda: g.Adam(0.01), lambda: g.RMSprop(0.01)])
 def test_fused_optimizers_match_the_plain_rules(opt):
     _real_cupy()
-    from glassnet.gpu import FusedOptimizer
+    from glassnet.adapters.gpu import FusedOptimizer
 
     X, y = _data()
     a, b = _model().to("gpu"), _model().to("gpu")
@@ -280,7 +280,7 @@ def test_fused_optimizers_match_the_plain_rules(opt):
 
 def test_cuda_graph_step_matches_eager_steps():
     cp = _real_cupy()
-    from glassnet.gpu import CudaGraphStep, FusedOptimizer
+    from glassnet.adapters.gpu import CudaGraphStep, FusedOptimizer
 
     X, y = _data(64)
     Y = np.eye(3)[y]

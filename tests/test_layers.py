@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import glassnet as g
-from glassnet.gradcheck import GradientCheckError, check_layer, check_model
+from glassnet.nn.gradcheck import GradientCheckError, check_layer, check_model
 from tests.conftest import away_from_zero
 
 LAYERS = [

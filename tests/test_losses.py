@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import glassnet as g
-from glassnet.gradcheck import check_loss
+from glassnet.nn.gradcheck import check_loss
 
 
 def test_gradcheck_losses(rng):

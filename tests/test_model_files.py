@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import glassnet as g
-from glassnet.serialization import MAX_HEADER, build_model, pack, unpack
+from glassnet.files.serialization import MAX_HEADER, build_model, pack, unpack
 from tests.conftest import record_counts
 
 DAMAGED = {"truncated": 0, "bit_flipped": 0, "hostile": 0}

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.monitors import ActivationMonitor, GradientMonitor, hidden_activations, saturated
+from glassnet.glassbox.monitors import ActivationMonitor, GradientMonitor, hidden_activations, saturated
 
 
 @pytest.fixture(scope="module")
 def digits():
     pytest.importorskip("sklearn")
-    from glassnet.datasets import load
+    from glassnet.adapters.datasets import load
 
     ds = load("digits")
     return ds.X / 16.0, ds.y

@@ -1,4 +1,4 @@
-"""Tests of glassnet.export.onnx: the exported graph computes what model.predict computes."""
+"""Tests of glassnet.files.onnx: the exported graph computes what model.predict computes."""
 
 import sys
 import types
@@ -9,9 +9,9 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from glassnet.errors import ValidationError  # noqa: E402
-from glassnet.export.onnx import LAYER_TO_ONNX, quantize_dynamic_int8, to_onnx  # noqa: E402
-from glassnet.layers import Dense, Dropout, Layer, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Softmax, Tanh  # noqa: E402
+from glassnet.backend.errors import ValidationError  # noqa: E402
+from glassnet.files.onnx import LAYER_TO_ONNX, quantize_dynamic_int8, to_onnx  # noqa: E402
+from glassnet.nn.layers import Dense, Dropout, Layer, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Softmax, Tanh  # noqa: E402
 
 ACTIVATIONS = {
     "Linear": Linear, "Sigmoid": Sigmoid, "Tanh": Tanh, "Softmax": Softmax, "ReLU": ReLU,
@@ -165,7 +165,7 @@ def test_missing_onnx_message(monkeypatch):
 @pytest.fixture(scope="module")
 def digits_model():
     pytest.importorskip("sklearn")
-    from glassnet.datasets import load
+    from glassnet.adapters.datasets import load
 
     data = load("digits")
     X = data.X / np.float32(16.0)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import glassnet as g
-from glassnet.parameter import Parameter
+from glassnet.nn.parameter import Parameter
 
 
 def _param(w, grad):
@@ -56,7 +56,7 @@ def test_bad_learning_rate(bad):
 
 
 def test_optimizer_by_name_and_unknown():
-    from glassnet.optimizers import get_optimizer
+    from glassnet.optim.optimizers import get_optimizer
 
     assert isinstance(get_optimizer("adam"), g.Adam)
     with pytest.raises(g.ValidationError, match="Unknown optimizer"):

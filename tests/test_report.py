@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.diagnostics import CleanTrainLoss
-from glassnet.monitors import ActivationMonitor, GradientMonitor
+from glassnet.glassbox.diagnostics import CleanTrainLoss
+from glassnet.glassbox.monitors import ActivationMonitor, GradientMonitor
 
 pytest.importorskip("matplotlib")
-from glassnet.report import SECTIONS, write_report  # noqa: E402
+from glassnet.glassbox.report import SECTIONS, write_report  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -21,7 +21,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    from glassnet.datasets import load
+    from glassnet.adapters.datasets import load
 
     pytest.importorskip("sklearn")
     ds = load("digits")

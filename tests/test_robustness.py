@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import glassnet as g
-from glassnet.losses import BinaryCrossEntropy, CrossEntropy
+from glassnet.nn.losses import BinaryCrossEntropy, CrossEntropy
 
 LOUD = dict(over="raise", invalid="raise", divide="raise")       # underflow to 0 is fine and expected
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import glassnet as g
-from glassnet.serialization import pack
+from glassnet.files.serialization import pack
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""glassnet.sklearn: scikit-learn's estimator checks, meta-estimators, pandas, dtypes, real data."""
+"""glassnet.adapters.sklearn: scikit-learn's estimator checks, meta-estimators, pandas, dtypes, real data."""
 
 import warnings
 
@@ -16,7 +16,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 import glassnet as g  # noqa: E402
-from glassnet.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
+from glassnet.adapters.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 # No expected failures: every check scikit-learn 1.9 yields for these estimators passes.
 # (multi-label classification is not supported, so the classifier keeps the default
@@ -231,7 +231,7 @@ def test_optimizer_instance_is_not_mutated(iris):
 
 
 def test_diagnosis_attribute(iris):
-    pytest.importorskip("glassnet.diagnostics")
+    pytest.importorskip("glassnet.glassbox.diagnostics")
     Xtr, _, ytr, _ = iris
     clf = MLPClassifier((16,), early_stopping=True, epochs=40, learning_rate_init=0.01, random_state=0)
     clf.fit(Xtr, ytr)

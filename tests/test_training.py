@@ -35,7 +35,7 @@ def test_digits_accuracy_at_least_097(optimizer):
 
 
 def test_diabetes_regression_r2():
-    from glassnet.metrics import r2_score
+    from glassnet.train.metrics import r2_score
 
     # Split random_state=1: ordinary least squares scores R^2 = 0.444 on it (0.36-0.47 over seeds 0-4);
     # the bar of 0.45 asks the network to match a linear model on this noisy 442-sample set.

@@ -1,0 +1,332 @@
+"""Export a glassnet :class:`~glassnet.layers.Sequential` model to ONNX.
+
+The graph has one input ``"input"`` of shape ``("batch", n_features)`` and one
+output ``"output"``; the batch dimension is dynamic. Each layer becomes at most
+one ONNX node, chosen from a single table (:data:`LAYER_TO_ONNX`):
+
+=============  =========================================================
+glassnet       ONNX
+=============  =========================================================
+Dense          ``Gemm`` (transB=0), initializers ``layer{i}.weight`` / ``layer{i}.bias``
+ReLU           ``Relu``
+LeakyReLU      ``LeakyRelu`` (alpha)
+Sigmoid        ``Sigmoid``
+Tanh           ``Tanh``
+Softmax        ``Softmax`` (axis=-1)
+Linear         ``Identity``
+Dropout        skipped (an inference graph has no dropout)
+=============  =========================================================
+
+Layers are recognised by class name, so any object with a ``layers`` list
+works. The exported graph computes what ``model.predict`` computes (evaluation
+mode).
+
+Needs the optional ``onnx`` package (``pip install 'glassnet[onnx]'``);
+:func:`quantize_dynamic_int8` also needs ``onnxruntime``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from glassnet.backend.errors import ValidationError
+
+__all__ = ["LAYER_TO_ONNX", "to_onnx", "quantize_dynamic_int8"]
+
+_MIN_OPSET = 13  # Softmax with a true per-axis definition (axis=-1) starts at opset 13.
+
+
+def _require(module: str, feature: str = "glassnet.export.onnx"):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        pkg = module.split(".")[0]
+        raise ModuleNotFoundError(
+            f"{feature} needs the {pkg!r} package: pip install 'glassnet[onnx]' "
+            f"(or pip install {pkg}). ({exc})") from exc
+
+
+def _to_numpy(value) -> np.ndarray:
+    if type(value).__module__.startswith("cupy"):  # parameters living on the GPU
+        value = value.get()
+    return np.asarray(value)
+
+
+# --------------------------------------------------------------------------- #
+# One builder per layer type
+# --------------------------------------------------------------------------- #
+
+class _Graph:
+    """Nodes and initializers collected while walking the layers."""
+
+    def __init__(self, onnx, dtype: np.dtype):
+        self.onnx = onnx
+        self.dtype = dtype
+        self.nodes = []
+        self.initializers = []
+
+    def node(self, op, inputs, index, layer, **attrs):
+        out = f"layer{index}.out"
+        self.nodes.append(self.onnx.helper.make_node(
+            op, inputs, [out], name=f"layer{index}.{type(layer).__name__}", **attrs))
+        return out
+
+    def tensor(self, name, value):
+        self.initializers.append(self.onnx.numpy_helper.from_array(
+            np.ascontiguousarray(_to_numpy(value), dtype=self.dtype), name=name))
+        return name
+
+
+def _dense(g: _Graph, layer, i: int, x: str, width: int | None):
+    W = _to_numpy(layer.weight.value)
+    b = _to_numpy(layer.bias.value)
+    if W.ndim != 2 or b.shape != (W.shape[1],):
+        raise ValidationError(
+            f"Layer {i} ({type(layer).__name__}) has weight shape {W.shape} and bias shape {b.shape}; "
+            f"expected (n_in, n_out) and (n_out,).")
+    if width is not None and W.shape[0] != width:
+        raise ValidationError(
+            f"Layer {i} ({type(layer).__name__}) takes {W.shape[0]} inputs but receives {width} "
+            f"(from n_features or the previous Dense layer). Pass n_features={W.shape[0]} "
+            f"or fix the model.")
+    w = g.tensor(f"layer{i}.weight", W)
+    c = g.tensor(f"layer{i}.bias", b)
+    return g.node("Gemm", [x, w, c], i, layer, alpha=1.0, beta=1.0, transA=0, transB=0), W.shape[1]
+
+
+def _unary(op, **attrs):
+    def build(g: _Graph, layer, i: int, x: str, width):
+        return g.node(op, [x], i, layer, **attrs), width
+    return build
+
+
+def _leaky_relu(g: _Graph, layer, i: int, x: str, width):
+    return g.node("LeakyRelu", [x], i, layer, alpha=float(layer.alpha)), width
+
+
+def _skip(g: _Graph, layer, i: int, x: str, width):
+    return x, width
+
+
+#: Class name -> builder ``(graph, layer, index, input_name, width) -> (output_name, width)``.
+#: The one place that says how each glassnet layer is written in ONNX.
+LAYER_TO_ONNX = {
+    "Dense": _dense,
+    "ReLU": _unary("Relu"),
+    "LeakyReLU": _leaky_relu,
+    "Sigmoid": _unary("Sigmoid"),
+    "Tanh": _unary("Tanh"),
+    "Softmax": _unary("Softmax", axis=-1),
+    "Linear": _unary("Identity"),
+    "Dropout": _skip,
+}
+
+
+# --------------------------------------------------------------------------- #
+# Export
+# --------------------------------------------------------------------------- #
+
+def to_onnx(model, path=None, *, n_features: int | None = None, opset: int = 17,
+            dtype: str = "float32"):
+    """Convert a Sequential model to an ONNX graph, and optionally save it.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model; anything with a ``layers`` list of Dense / activation /
+        Dropout layers (matched by class name, see :data:`LAYER_TO_ONNX`).
+    path : str or os.PathLike, optional
+        Where to write the ``.onnx`` file. Parent folders must exist.
+    n_features : int, optional
+        Input width. Default: ``n_in`` of the first Dense layer; required when
+        the model has no Dense layer.
+    opset : int, default 17
+        ONNX opset of the default domain, from 13 (first opset whose Softmax
+        works on one axis) to the newest one the installed ``onnx`` knows.
+    dtype : {"float32", "float64"}, default "float32"
+        Element type of the input, weights and output.
+
+    Returns
+    -------
+    onnx.ModelProto
+        The checked model (``onnx.checker.check_model`` passed). Input
+        ``"input"`` of shape ``("batch", n_features)``, output ``"output"``.
+
+    Raises
+    ------
+    ValidationError
+        A layer type has no ONNX mapping (the message names it), the layer
+        widths do not chain, or an argument is out of range.
+    ImportError
+        The ``onnx`` package is missing.
+
+    Examples
+    --------
+    >>> proto = to_onnx(model, "model.onnx")              # doctest: +SKIP
+    >>> import onnxruntime as ort                          # doctest: +SKIP
+    >>> sess = ort.InferenceSession("model.onnx")          # doctest: +SKIP
+    >>> sess.run(None, {"input": X.astype("float32")})[0]  # doctest: +SKIP
+    """
+    onnx = _require("onnx")
+    layers = getattr(model, "layers", None)
+    if layers is None or isinstance(layers, (str, bytes)):
+        raise ValidationError(
+            f"to_onnx expects a Sequential model (an object with a 'layers' list); got "
+            f"{type(model).__name__}. Wrap the layers: Sequential([Dense(4, 3), Softmax()]).")
+    layers = list(layers)
+    if not layers:
+        raise ValidationError("to_onnx got a model with no layers; add at least one layer.")
+    try:
+        np_dtype = np.dtype(dtype)
+    except TypeError:
+        np_dtype = None
+    if np_dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValidationError(f"The 'dtype' parameter of to_onnx must be 'float32' or 'float64'. Got {dtype!r}.")
+    newest = onnx.defs.onnx_opset_version()
+    if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)) or not _MIN_OPSET <= opset <= newest:
+        raise ValidationError(
+            f"The 'opset' parameter of to_onnx must be an int from {_MIN_OPSET} to {newest} "
+            f"(the newest opset of onnx {onnx.__version__}). Got {opset!r}.")
+
+    # Reject unknown layers up front, naming every offender.
+    unknown = [f"layer {i} ({type(l).__name__})" for i, l in enumerate(layers)
+               if type(l).__name__ not in LAYER_TO_ONNX]
+    if unknown:
+        raise ValidationError(
+            f"to_onnx cannot export {', '.join(unknown)}: no ONNX mapping for this layer type. "
+            f"Supported layers: {', '.join(LAYER_TO_ONNX)}. Replace the layer, or add a builder "
+            f"to glassnet.export.onnx.LAYER_TO_ONNX.")
+
+    if n_features is None:
+        first = next((l for l in layers if type(l).__name__ == "Dense"), None)
+        if first is None:
+            raise ValidationError(
+                "to_onnx cannot infer the input width: the model has no Dense layer. Pass n_features=.")
+        n_features = int(_to_numpy(first.weight.value).shape[0])
+    elif isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)) or n_features < 1:
+        raise ValidationError(f"The 'n_features' parameter of to_onnx must be a positive int. Got {n_features!r}.")
+    n_features = int(n_features)
+
+    g = _Graph(onnx, np_dtype)
+    name, width = "input", n_features
+    for i, layer in enumerate(layers):
+        name, width = LAYER_TO_ONNX[type(layer).__name__](g, layer, i, name, width)
+    # The graph output gets a fixed name; a model made only of skipped layers
+    # still needs one node to connect input to output.
+    if g.nodes and g.nodes[-1].output[0] == name:
+        g.nodes[-1].output[0] = "output"
+    else:
+        g.nodes.append(onnx.helper.make_node("Identity", [name], ["output"], name="output"))
+
+    elem = onnx.helper.np_dtype_to_tensor_dtype(np_dtype)
+    graph = onnx.helper.make_graph(
+        g.nodes, "glassnet_sequential",
+        [onnx.helper.make_tensor_value_info("input", elem, ["batch", n_features])],
+        [onnx.helper.make_tensor_value_info("output", elem, ["batch", width])],
+        initializer=g.initializers,
+    )
+    opset_ids = [onnx.helper.make_opsetid("", int(opset))]
+    proto = onnx.helper.make_model(
+        graph, opset_imports=opset_ids, producer_name="glassnet",
+        # The oldest IR version that can carry this opset: readable by the
+        # widest range of runtimes.
+        ir_version=onnx.helper.find_min_ir_version_for(opset_ids),
+    )
+    proto.doc_string = "Exported by glassnet.export.onnx.to_onnx: " + " -> ".join(
+        type(l).__name__ for l in layers)
+    onnx.checker.check_model(proto, full_check=True)
+    if path is not None:
+        onnx.save_model(proto, os.fspath(path))
+    return proto
+
+
+# --------------------------------------------------------------------------- #
+# Quantization
+# --------------------------------------------------------------------------- #
+
+def _gemm_to_matmul_add(onnx, proto):
+    """Rewrite plain Gemm nodes (alpha=beta=1, no transpose) as MatMul + Add.
+
+    onnxruntime's dynamic quantizer handles MatMul but not Gemm; the two forms
+    compute the same thing.
+    """
+    proto = type(proto).FromString(proto.SerializeToString())  # deep copy
+    new_nodes = []
+    for node in proto.graph.node:
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        plain = (node.op_type == "Gemm" and node.domain in ("", "ai.onnx")
+                 and attrs.get("alpha", 1.0) == 1.0 and attrs.get("beta", 1.0) == 1.0
+                 and not attrs.get("transA", 0) and not attrs.get("transB", 0))
+        if not plain:
+            new_nodes.append(node)
+            continue
+        a, b, *c = node.input
+        if not c or not c[0]:
+            new_nodes.append(onnx.helper.make_node("MatMul", [a, b], list(node.output), name=node.name))
+            continue
+        mid = f"{node.name or node.output[0]}.matmul"
+        new_nodes.append(onnx.helper.make_node("MatMul", [a, b], [mid], name=mid))
+        new_nodes.append(onnx.helper.make_node("Add", [mid, c[0]], list(node.output),
+                                               name=f"{node.name or node.output[0]}.add"))
+    del proto.graph.node[:]
+    proto.graph.node.extend(new_nodes)
+    return proto
+
+
+def quantize_dynamic_int8(src, dst):
+    """Quantize a model's weights to int8 with onnxruntime's dynamic quantization.
+
+    Weights become int8 (per tensor); activations are quantized to uint8 on
+    the fly at run time. Gemm nodes are first rewritten as MatMul + Add, the
+    form onnxruntime's dynamic quantizer handles.
+
+    Parameters
+    ----------
+    src : str, os.PathLike or onnx.ModelProto
+        The float model (a file, or the object returned by :func:`to_onnx`).
+    dst : str or os.PathLike
+        Where to write the quantized ``.onnx`` file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``dst``. Load it with ``onnxruntime.InferenceSession(str(dst))``.
+
+    Raises
+    ------
+    ImportError
+        ``onnx`` or ``onnxruntime`` is missing.
+    ValidationError
+        ``src`` is not a readable ONNX model.
+    """
+    onnx = _require("onnx", "glassnet.export.onnx.quantize_dynamic_int8")
+    quant = _require("onnxruntime.quantization", "glassnet.export.onnx.quantize_dynamic_int8")
+    if isinstance(src, onnx.ModelProto):
+        proto = src
+    elif isinstance(src, (str, os.PathLike)):
+        if not Path(src).is_file():
+            raise ValidationError(f"quantize_dynamic_int8: {src} does not exist or is not a file. "
+                                  f"Pass the .onnx file written by to_onnx(model, path).")
+        try:
+            proto = onnx.load_model(os.fspath(src))
+        except Exception as exc:
+            raise ValidationError(f"quantize_dynamic_int8: cannot read {src} as an ONNX model "
+                                  f"({type(exc).__name__}: {exc}).") from None
+    else:
+        raise ValidationError(f"quantize_dynamic_int8: 'src' must be a path or an onnx.ModelProto; "
+                              f"got {type(src).__name__}.")
+    proto = _gemm_to_matmul_add(onnx, proto)
+    dst = Path(dst)
+    import tempfile
+
+    # Older onnxruntime releases take only a file path as input.
+    with tempfile.TemporaryDirectory(prefix="glassnet-quant-") as tmp:
+        src_file = Path(tmp) / "float.onnx"
+        onnx.save_model(proto, os.fspath(src_file))
+        quant.quantize_dynamic(os.fspath(src_file), os.fspath(dst), weight_type=quant.QuantType.QInt8)
+    return dst

@@ -1,0 +1,227 @@
+"""Training monitors: dead ReLU units, saturated sigmoid/tanh units, gradient flow.
+
+Both monitors are callbacks and cost almost nothing per batch: the activation monitor runs one
+forward pass over a fixed monitoring sample (a few hundred rows) at the end of each epoch; the
+gradient monitor reads ``p.grad`` of the last batch of the epoch (``backward`` already left it
+there) and compares the weights with a snapshot taken when the epoch began.
+
+Each monitor registers itself in ``history.monitors`` (a dict: 'activations', 'gradients') so
+that :func:`glassnet.report.write_report` and the plots find it from the history alone.
+"""
+
+import warnings
+
+import numpy as np
+
+from glassnet.backend.arrays import to_numpy
+from glassnet.nn.layers import Dense, Sigmoid, Tanh
+from glassnet.nn.layers.activations import RELU_FAMILY
+from glassnet.train.callbacks import Callback
+
+
+def _register(history, name, monitor):
+    if not hasattr(history, "monitors"):
+        history.monitors = {}
+    history.monitors[name] = monitor
+
+
+def _describe(model, i):
+    """'layer 1 (ReLU after Dense(64 -> 32))': how advice names a layer."""
+    prev = next((model.layers[j] for j in range(i - 1, -1, -1) if isinstance(model.layers[j], Dense)), None)
+    return f"layer {i} ({type(model.layers[i]).__name__}" + (f" after {prev!r})" if prev is not None else ")")
+
+
+def hidden_activations(model, X):
+    """Outputs of the hidden activation layers for X, in evaluation mode.
+
+    Returns
+    -------
+    dict
+        {layer index: array of shape (n, units)} for every ReLU-family, Sigmoid or Tanh layer
+        except the last layer (the output layer's saturation is just confidence).
+    """
+    out, h = {}, X
+    was_training = getattr(model, "training", True)
+    model.eval()
+    last = len(model.layers) - 1
+    for i, layer in enumerate(model.layers):
+        h = layer.forward(h)
+        if i < last and isinstance(layer, (*RELU_FAMILY, Sigmoid, Tanh)):
+            out[i] = to_numpy(h)
+    if was_training:
+        model.train()
+    return out
+
+
+def saturated(layer, y):
+    """Boolean mask of outputs in the flat tails, where the slope is below 10% of its peak.
+
+    Sigmoid: y (1 - y) <= 0.1 * 0.25, i.e. y <= 0.026 or y >= 0.974.
+    Tanh: 1 - y^2 <= 0.1, i.e. |y| >= 0.949.
+    """
+    if isinstance(layer, Sigmoid):
+        return y * (1 - y) <= 0.025
+    return 1 - y * y <= 0.1
+
+
+class ActivationMonitor(Callback):
+    """Per-unit activity of ReLU-family layers and saturation of Sigmoid/Tanh layers, per epoch.
+
+    A ReLU unit is *active* on a sample when its output is > 0 (for LeakyReLU: when its input
+    is > 0), and *dead* when it is active on none of the monitoring samples: its gradient is
+    then zero (or alpha) everywhere and it cannot recover.
+
+    Parameters
+    ----------
+    X : array of shape (n, n_features), optional
+        Monitoring data; by default a fixed random sample of the training set.
+    max_samples : int, default 512
+    seed : int, default 0
+
+    Attributes
+    ----------
+    epochs : list of int
+        Epoch numbers (1-based) of the records; epoch 0 is the state before training.
+    active_fraction : list of dict
+        Per record, {layer index: array (units,) of the share of samples activating each unit}.
+    dead : list of dict
+        Per record, {layer index: number of dead units}.
+    saturation : list of dict
+        Per record, {layer index: share of outputs in the flat tails} (Sigmoid/Tanh layers).
+    units : dict
+        {layer index: number of units}.
+    """
+
+    def __init__(self, X=None, max_samples=512, seed=0):
+        self.X = X
+        self.max_samples = max_samples
+        self.seed = seed
+
+    def on_train_begin(self, state):
+        X = state.X if self.X is None else np.asarray(self.X, dtype=state.model.dtype)
+        if self.X is None and len(X) > self.max_samples:
+            idx = np.sort(np.random.default_rng(self.seed).choice(len(X), self.max_samples, replace=False))
+            X = X[idx]
+        self._X = X
+        self.model = state.model
+        self.epochs, self.active_fraction, self.dead, self.saturation, self.units = [], [], [], [], {}
+        _register(state.history, "activations", self)
+        self.record(state.model, 0)
+
+    def on_epoch_end(self, state):
+        self.record(state.model, state.epoch + 1)
+
+    def record(self, model, epoch):
+        """Measure the model now and append one record for ``epoch``."""
+        acts = hidden_activations(model, self._X)
+        active, dead, sat = {}, {}, {}
+        for i, h in acts.items():
+            layer = model.layers[i]
+            self.units[i] = h.shape[1]
+            if isinstance(layer, RELU_FAMILY):
+                frac = (h > 0).mean(axis=0)
+                active[i] = frac
+                dead[i] = int((frac == 0).sum())
+            else:
+                sat[i] = float(saturated(layer, h).mean())
+        self.epochs.append(epoch)
+        self.active_fraction.append(active)
+        self.dead.append(dead)
+        self.saturation.append(sat)
+
+    def advice(self):
+        """Readable findings with their numbers (empty when nothing looks wrong)."""
+        if not self.epochs:
+            return []
+        out = []
+        for i, n_dead in self.dead[-1].items():
+            if n_dead:
+                first = self.dead[0].get(i, 0)
+                out.append(f"{_describe(self.model, i)}: {n_dead} of {self.units[i]} units dead "
+                           f"({100 * n_dead / self.units[i]:.0f}%) at epoch {self.epochs[-1]} ({first} before "
+                           "training); they output 0 for every monitored sample, so they get no gradient. "
+                           "Try LeakyReLU(0.01), a lower learning rate, or He initialization (init='he_normal').")
+        for i, share in self.saturation[-1].items():
+            if share > 0.25:
+                out.append(f"{_describe(self.model, i)}: {100 * share:.0f}% of outputs in the flat tails (slope "
+                           "< 10% of its peak), where gradients vanish. Standardize the inputs, use Glorot "
+                           "initialization, or switch to ReLU.")
+        return out
+
+
+class GradientMonitor(Callback):
+    """Per-layer gradient norm and update/weight ratio per epoch, with vanishing/exploding warnings.
+
+    For each Dense layer: ``grad_norm`` = ||dL/dW|| of the epoch's last batch, and
+    ``update_ratio`` = ||W_end - W_begin|| / ||W_begin|| over the epoch.
+
+    Parameters
+    ----------
+    vanish_ratio : float, default 1e-3
+        Warn when the first Dense layer's gradient norm is below this times the last one's.
+    explode_norm : float, default 1e3
+        Warn when a gradient norm exceeds this.
+    max_update_ratio : float, default 1.0
+        Warn when an epoch changed a weight matrix by more than its own size.
+    warn : bool, default True
+        Issue the findings as RuntimeWarnings at the end of training.
+
+    Attributes
+    ----------
+    epochs : list of int
+    grad_norm, update_ratio : list of dict
+        Per epoch, {layer index: value}.
+    """
+
+    def __init__(self, vanish_ratio=1e-3, explode_norm=1e3, max_update_ratio=1.0, warn=True):
+        self.vanish_ratio = vanish_ratio
+        self.explode_norm = explode_norm
+        self.max_update_ratio = max_update_ratio
+        self.warn = warn
+
+    def on_train_begin(self, state):
+        self.model = state.model
+        self.dense = [i for i, layer in enumerate(state.model.layers) if isinstance(layer, Dense)]
+        self.epochs, self.grad_norm, self.update_ratio = [], [], []
+        _register(state.history, "gradients", self)
+
+    def on_epoch_begin(self, state):
+        self._start = {i: state.model.layers[i].weight.value.copy() for i in self.dense}
+
+    def on_epoch_end(self, state):
+        layers = state.model.layers
+        norms, ratios = {}, {}
+        for i in self.dense:
+            W, g = layers[i].weight.value, layers[i].weight.grad
+            norms[i] = float(np.linalg.norm(to_numpy(g))) if g is not None else float("nan")
+            ratios[i] = float(np.linalg.norm(to_numpy(W - self._start[i])) /
+                              max(float(np.linalg.norm(to_numpy(self._start[i]))), 1e-12))
+        self.epochs.append(state.epoch + 1)
+        self.grad_norm.append(norms)
+        self.update_ratio.append(ratios)
+
+    def on_train_end(self, state):
+        if self.warn:
+            for msg in self.advice():
+                warnings.warn(msg, RuntimeWarning, stacklevel=2)
+
+    def advice(self):
+        """Vanishing / exploding findings with the numbers behind them."""
+        if not self.epochs or not self.dense:
+            return []
+        out, last = [], self.grad_norm[-1]
+        first_i, last_i = self.dense[0], self.dense[-1]
+        g_first, g_last = last[first_i], last[last_i]
+        if len(self.dense) > 1 and g_last > 0 and g_first < self.vanish_ratio * g_last:
+            out.append(f"vanishing gradients: ||dL/dW|| is {g_first:.3g} in layer {first_i} but {g_last:.3g} in "
+                       f"layer {last_i} ({g_first / g_last:.2g}x) at epoch {self.epochs[-1]}: the first layers "
+                       "barely learn. Use ReLU instead of sigmoid/tanh, He initialization, or fewer layers.")
+        for i, g in last.items():
+            if not np.isfinite(g) or g > self.explode_norm:
+                out.append(f"exploding gradients: ||dL/dW|| = {g:.3g} in layer {i} at epoch {self.epochs[-1]} "
+                           f"(above {self.explode_norm:g}). Lower the learning rate or standardize the inputs.")
+        for i, r in self.update_ratio[-1].items():
+            if r > self.max_update_ratio:
+                out.append(f"layer {i}'s weights changed by {r:.3g}x their own norm in epoch {self.epochs[-1]}: "
+                           "the learning rate is too high for this layer.")
+        return out

@@ -1,0 +1,18 @@
+"""Layers: each one a forward formula with its derivative beside it.
+
+Dense and activation layers, Dropout, and the container ``Sequential``. Convolutional and
+recurrent layer families get a module each here (``conv.py``, ``recurrent.py``), with their
+fast forms in ``glassnet/train/fastpath/`` when they need any.
+"""
+
+from glassnet.nn.layers.activations import ACTIVATIONS, RELU_FAMILY, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from glassnet.nn.layers.base import Layer
+from glassnet.nn.layers.container import Neuron, Sequential
+from glassnet.nn.layers.dense import Dense
+from glassnet.nn.layers.dropout import Dropout
+
+# Layer types a model file may name (glassnet.files.serialization rebuilds them by name).
+LAYERS = {c.__name__: c for c in (Dense, Linear, Sigmoid, Tanh, Softmax, ReLU, LeakyReLU, Dropout)}
+
+__all__ = ["ACTIVATIONS", "LAYERS", "RELU_FAMILY", "Dense", "Dropout", "Layer", "LeakyReLU", "Linear", "Neuron",
+           "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh"]

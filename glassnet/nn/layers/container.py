@@ -1,0 +1,212 @@
+"""A stack of layers: forward in order, backward in reverse (the chain rule)."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from glassnet.backend.arrays import to_device, to_numpy
+from glassnet.backend.checks import check_scalar
+from glassnet.backend.errors import GlassnetTypeError, ValidationError
+from glassnet.nn.layers.activations import RELU_FAMILY, Linear, Sigmoid, Softmax, Tanh
+from glassnet.nn.layers.base import Layer
+from glassnet.nn.layers.dense import Dense, check_input
+
+
+@dataclass
+class Neuron:
+    """One neuron of a Dense layer, as the course draws it: z = w . x + b, a = f(z)."""
+
+    layer: int
+    unit: int
+    weights: np.ndarray
+    bias: float
+    activation: str
+    weighted_sum: np.ndarray | None = None
+    output: np.ndarray | None = None
+
+    def __str__(self):
+        lines = [f"neuron {self.unit} of layer {self.layer}: a = {self.activation}(w . x + b)",
+                 f"  {len(self.weights)} weights, |w| mean {np.abs(self.weights).mean():.4g}, b = {self.bias:.4g}"]
+        if self.weighted_sum is not None:
+            lines.append(f"  z = w . x + b = {np.array2string(self.weighted_sum, precision=4)}")
+            lines.append(f"  a = {self.activation}(z) = {np.array2string(self.output, precision=4)}")
+        return "\n".join(lines)
+
+
+class Sequential(Layer):
+    """Layers applied one after the other.
+
+    ``backward`` walks the layers in reverse, passing each one the gradient of the
+    loss with respect to its output: that walk is backpropagation. An error raised
+    inside a layer gets a note naming the layer's index and repr.
+
+    A container never changes the layers it is given: their weights, seeds and settings stay
+    as they were made (choose initializers and seeds when creating the layers, or use the
+    builder :func:`glassnet.mlp`).
+
+    Parameters
+    ----------
+    layers : list of Layer
+    """
+
+    def __init__(self, layers):
+        if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+            raise GlassnetTypeError(f"Sequential takes a list of layers, e.g. Sequential([Dense(4, 8), ReLU()]); "
+                                    f"got {type(layers).__name__}.")
+        layers = list(layers)
+        if not layers:
+            raise ValidationError("Sequential needs at least one layer; got an empty list.")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise GlassnetTypeError(
+                    f"Sequential layer {i} must be a glassnet Layer (e.g. Dense(4, 8), ReLU()); "
+                    f"got {type(layer).__name__}. Instantiate classes: ReLU() not ReLU."
+                )
+        self.layers = layers
+        self._check_chain()
+
+    def _check_chain(self):
+        n = None
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Dense):
+                if n is not None and layer.n_in != n:
+                    raise ValidationError(
+                        f"Layer {i} ({layer!r}) takes {layer.n_in} inputs but the previous Dense layer "
+                        f"gives {n}. Make n_in of layer {i} equal to {n}."
+                    )
+                n = layer.n_out
+
+    # -- the contract ---------------------------------------------------------------
+    def forward(self, x, stop=None):
+        """Run layers[:stop] (all by default) on x and return the output."""
+        for i, layer in enumerate(self.layers[:stop]):
+            try:
+                x = layer.forward(x)
+            except Exception as e:
+                e.add_note(f"in layer {i} ({layer!r}) during forward")
+                raise
+        return x
+
+    def backward(self, grad_output, stop=None):
+        """Backpropagate through layers[:stop] in reverse; return dL/dx of the input."""
+        layers = self.layers[:stop]
+        for i in range(len(layers) - 1, -1, -1):
+            try:
+                grad_output = layers[i].backward(grad_output)
+            except Exception as e:
+                e.add_note(f"in layer {i} ({layers[i]!r}) during backward")
+                raise
+        return grad_output
+
+    def parameters(self):
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def named_parameters(self):
+        """[(f"layers.{i}.{name}", Parameter)] in a stable order."""
+        return [(f"layers.{i}.{p.name}", p) for i, l in enumerate(self.layers) for p in l.parameters()]
+
+    def penalty(self):
+        return sum(layer.penalty() for layer in self.layers)
+
+    def train(self):
+        """Training mode: Dropout active."""
+        for layer in self.layers:
+            layer.training = True
+        self.training = True
+        return self
+
+    def eval(self):
+        """Evaluation mode: Dropout passes inputs through."""
+        for layer in self.layers:
+            layer.training = False
+        self.training = False
+        return self
+
+    # -- conveniences ----------------------------------------------------------------
+    @property
+    def n_features(self):
+        """Input width of the first Dense layer (None if there is none)."""
+        first = next((l for l in self.layers if isinstance(l, Dense)), None)
+        return None if first is None else first.n_in
+
+    @property
+    def dtype(self):
+        ps = self.parameters()
+        return ps[0].value.dtype if ps else np.dtype(np.float32)
+
+    def to(self, device):
+        """Move every parameter to 'cpu' or 'gpu' (CuPy); returns self."""
+        for p in self.parameters():
+            p.value = to_device(p.value, device)
+            p.grad = None
+        self.device = device
+        return self
+
+    def neuron(self, layer, unit, x=None):
+        """The course's view of one neuron: weights, bias, activation, z and a for input x.
+
+        Parameters
+        ----------
+        layer : int
+            Index in ``self.layers`` of a Dense layer.
+        unit : int
+            Which output neuron of that layer.
+        x : array of shape (n_samples, n_features) or (n_features,), optional
+            Model input; when given, z = w . h + b and a = f(z) are computed for the
+            input h that reaches this layer.
+        """
+        check_scalar(layer, "layer", int, min_val=0, max_val=len(self.layers) - 1, caller="neuron")
+        dense = self.layers[layer]
+        if not isinstance(dense, Dense):
+            raise ValidationError(f"neuron(layer={layer}) must point at a Dense layer; it is {dense!r}. "
+                                  f"Dense layers are at {[i for i, l in enumerate(self.layers) if isinstance(l, Dense)]}.")
+        check_scalar(unit, "unit", int, min_val=0, max_val=dense.n_out - 1, caller="neuron")
+        nxt = self.layers[layer + 1] if layer + 1 < len(self.layers) else Linear()
+        act = nxt if isinstance(nxt, (Linear, Sigmoid, Tanh, Softmax, *RELU_FAMILY)) else Linear()
+        w = to_numpy(dense.weight.value[:, unit])
+        b = float(to_numpy(dense.bias.value)[unit])
+        out = Neuron(layer, unit, w, b, repr(act).split("(")[0].lower())
+        if x is not None:
+            x = check_input(np.atleast_2d(x), self.n_features, "neuron", self.dtype)
+            self.eval()
+            h = self.forward(x, stop=layer)
+            z = h @ dense.weight.value + dense.bias.value
+            out.weighted_sum = to_numpy(z[:, unit])
+            out.output = to_numpy(act.forward(z)[:, unit])
+        return out
+
+    def summary(self, print_fn=None):
+        """A table of layers, output shapes and parameter counts; returned as a string."""
+        rows, shape = [], ("batch", self.n_features)
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Dense):
+                shape = ("batch", layer.n_out)
+            n = sum(int(np.prod(p.value.shape)) for p in layer.parameters())
+            rows.append((str(i), repr(layer), str(shape).replace("'", ""), f"{n:,}"))
+        total = sum(int(np.prod(p.value.shape)) for p in self.parameters())
+        head = ("#", "layer", "output shape", "params")
+        widths = [max(len(r[c]) for r in rows + [head]) for c in range(4)]
+        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+        lines = [fmt.format(*head), "-" * (sum(widths) + 6)] + [fmt.format(*r) for r in rows]
+        lines += ["-" * (sum(widths) + 6), f"total parameters: {total:,} ({self.dtype})"]
+        text = "\n".join(lines)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(repr(layer) for layer in self.layers)})"
+
+    def __str__(self):
+        inner = "\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        return f"{type(self).__name__}(\n{inner}\n)"
+

@@ -1,0 +1,203 @@
+"""Callbacks: new training behaviour without new ``fit`` flags.
+
+A callback overrides any of five hooks; each receives the one :class:`TrainState`
+(model, optimizer, history, epoch, iteration, batch_loss, stop). Setting
+``state.stop = True`` ends training after the current batch/epoch.
+"""
+
+import math
+import sys
+import warnings
+
+from glassnet.backend.arrays import array_module
+from glassnet.backend.checks import check_choice, check_scalar
+from glassnet.backend.errors import ValidationError
+
+
+class Callback:
+    """Base class with five no-op hooks."""
+
+    def on_train_begin(self, state):
+        pass
+
+    def on_epoch_begin(self, state):
+        pass
+
+    def on_batch_end(self, state):
+        pass
+
+    def on_epoch_end(self, state):
+        pass
+
+    def on_train_end(self, state):
+        pass
+
+    def state_dict(self):
+        """The callback's mutable state (JSON values and arrays), for checkpoints."""
+        return {}
+
+    def load_state_dict(self, state):
+        """Restore what :meth:`state_dict` returned (called after ``on_train_begin``)."""
+        self.__dict__.update(state)
+
+
+def _snapshot(model):
+    return [p.value.copy() for p in model.parameters()]
+
+
+def _restore(model, values):
+    for p, v in zip(model.parameters(), values):
+        p.value[...] = v
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    With ``restore_best=True`` the weights of the best epoch are written back at the end.
+    ``mode='auto'`` maximizes metrics named like accuracy and minimizes the rest.
+    """
+
+    def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, restore_best=True, mode="auto"):
+        self.monitor = monitor
+        self.patience = check_scalar(patience, "patience", int, min_val=0, caller="EarlyStopping")
+        self.min_delta = check_scalar(min_delta, "min_delta", float, min_val=0.0, caller="EarlyStopping")
+        self.restore_best = bool(restore_best)
+        self.mode = check_choice(mode, "mode", ("auto", "min", "max"), caller="EarlyStopping")
+
+    def on_train_begin(self, state):
+        self.sign = -1.0 if self.mode == "max" or (self.mode == "auto" and "acc" in self.monitor) else 1.0
+        self.best, self.best_epoch, self.wait, self.best_weights = math.inf, None, 0, None
+        self.stopped_epoch = None
+
+    def on_epoch_end(self, state):
+        if self.monitor not in state.history:
+            raise ValidationError(
+                f"EarlyStopping monitors {self.monitor!r} but the history has only {sorted(state.history)}. "
+                "Pass validation_split/validation_data for 'val_*' keys, or monitor 'loss'."
+            )
+        value = self.sign * state.history[self.monitor][-1]
+        if value < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = value, state.epoch, 0
+            if self.restore_best:
+                self.best_weights = _snapshot(state.model)
+        else:
+            self.wait += 1
+            if self.wait > self.patience:
+                self.stopped_epoch = state.epoch
+                state.stop = True
+
+    def on_train_end(self, state):
+        if self.restore_best and self.best_weights is not None:
+            _restore(state.model, self.best_weights)
+        state.history.best_epoch = self.best_epoch
+        state.history.stopped_epoch = self.stopped_epoch
+
+    def state_dict(self):
+        keys = ("best", "best_epoch", "wait", "best_weights", "stopped_epoch")
+        return {k: getattr(self, k) for k in keys}
+
+
+class NaNGuard(Callback):
+    """On by default: stop when the loss becomes NaN/inf or explodes; restore the last good weights.
+
+    The weights are snapshotted at the start and after every finite epoch. A batch loss
+    that is not finite, or that exceeds ``explode_factor`` times max(1, first batch loss),
+    restores them, stops training, warns (RuntimeWarning) and sets ``history.diverged``.
+    """
+
+    def __init__(self, explode_factor=1e4):
+        self.explode_factor = explode_factor
+
+    def on_train_begin(self, state):
+        self.good = _snapshot(state.model)
+        self.good_epoch = state.epoch - 1
+        self.first = None
+
+    def on_batch_end(self, state):
+        loss = state.batch_loss
+        if self.first is None and math.isfinite(loss):
+            self.first = max(loss, 1.0)
+        if math.isfinite(loss) and loss <= self.explode_factor * (self.first or 1.0):
+            return
+        _restore(state.model, self.good)
+        what = f"became {loss}" if not math.isfinite(loss) else f"exploded from {self.first:.4g} to {loss:.4g}"
+        lr = getattr(state.optimizer, "lr", None)
+        hint = f"(lr={lr:g}): try lr={lr / 10:g}" if isinstance(lr, float) else ": lower it"
+        msg = (f"Training diverged at epoch {state.epoch + 1}, iteration {state.iteration}: the loss {what}. "
+               f"The weights from the end of epoch {self.good_epoch + 1} were restored (0 = the initial "
+               f"weights). The usual cause is a learning rate that is too high {hint}, or unscaled inputs "
+               "(standardize them).")
+        state.history.diverged = msg
+        state.stop = True
+        warnings.warn(msg, RuntimeWarning, stacklevel=2)
+
+    def on_epoch_end(self, state):
+        if state.history.diverged is None and all(
+            bool(array_module(p.value).isfinite(p.value).all()) for p in state.model.parameters()
+        ):
+            self.good = _snapshot(state.model)
+            self.good_epoch = state.epoch
+
+    def state_dict(self):
+        return {"good": self.good, "good_epoch": self.good_epoch, "first": self.first}
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` stalls for ``patience`` epochs."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=3, min_lr=0.0, min_delta=1e-4):
+        self.monitor = monitor
+        self.factor = check_scalar(factor, "factor", float, min_val=0.0, max_val=1.0,
+                                   include_min=False, include_max=False, caller="ReduceLROnPlateau")
+        self.patience = check_scalar(patience, "patience", int, min_val=0, caller="ReduceLROnPlateau")
+        self.min_lr = check_scalar(min_lr, "min_lr", float, min_val=0.0, caller="ReduceLROnPlateau")
+        self.min_delta = min_delta
+
+    def on_train_begin(self, state):
+        self.best, self.wait = math.inf, 0
+
+    def on_epoch_end(self, state):
+        if self.monitor not in state.history:
+            raise ValidationError(f"ReduceLROnPlateau monitors {self.monitor!r}; the history has {sorted(state.history)}.")
+        value = state.history[self.monitor][-1]
+        if value < self.best - self.min_delta:
+            self.best, self.wait = value, 0
+        else:
+            self.wait += 1
+            if self.wait > self.patience:
+                state.optimizer.lr = max(state.optimizer.lr * self.factor, self.min_lr)
+                self.wait = 0
+
+    def state_dict(self):
+        return {"best": self.best, "wait": self.wait}
+
+
+class LearningRateScheduler(Callback):
+    """Set ``optimizer.lr = schedule(lr0, epoch)`` at the start of each epoch."""
+
+    def __init__(self, schedule):
+        self.schedule = schedule
+
+    def on_train_begin(self, state):
+        self.lr0 = state.optimizer.lr
+
+    def on_epoch_begin(self, state):
+        state.optimizer.lr = float(self.schedule(self.lr0, state.epoch))
+        state.history.setdefault("lr", []).append(state.optimizer.lr)
+
+    def state_dict(self):
+        return {"lr0": self.lr0}
+
+
+class ProgressPrinter(Callback):
+    """One line per epoch: the course's numbers (epoch, iterations, losses, metrics)."""
+
+    def __init__(self, file=None):
+        self.file = file
+
+    def on_epoch_end(self, state):
+        h = state.history
+        parts = [f"epoch {state.epoch + 1}/{state.epochs}", f"iterations {state.iteration}"]
+        parts += [f"{k} {v[-1]:.4f}" for k, v in h.items() if v and k != "lr"]
+        print("  ".join(parts), file=self.file or sys.stdout, flush=True)
+

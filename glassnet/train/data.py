@@ -1,0 +1,66 @@
+"""Mini-batches, train/validation splits and label encoding."""
+
+import numpy as np
+
+from glassnet.backend.arrays import array_module
+from glassnet.backend.checks import check_scalar
+from glassnet.backend.errors import ValidationError
+
+
+def batches(X, Y, batch_size, rng=None):
+    """Yield (X[idx], Y[idx]) mini-batches; shuffled when ``rng`` is given.
+
+    One epoch is one pass of this generator; each yielded batch is one iteration,
+    so there are ceil(n / batch_size) iterations per epoch (the last batch may be smaller).
+    Shuffling permutes indices, never the data itself. On NumPy the shuffled rows are
+    gathered into two buffers reused for every batch (valid until the next batch), so
+    training allocates no new batch arrays.
+    """
+    n = X.shape[0]
+    order = rng.permutation(n) if rng is not None else None
+    if order is not None and not isinstance(X, np.ndarray):
+        order = array_module(X).asarray(order)       # CuPy: index on the device, one copy per epoch
+    elif order is not None:
+        xbuf = np.empty((min(batch_size, n),) + X.shape[1:], X.dtype)
+        ybuf = np.empty((min(batch_size, n),) + Y.shape[1:], Y.dtype)
+    for start in range(0, n, batch_size):
+        if order is None:
+            yield X[start:start + batch_size], Y[start:start + batch_size]
+        elif isinstance(X, np.ndarray):
+            idx = order[start:start + batch_size]
+            k = len(idx)
+            # mode="clip": the indices are valid, and the default mode would buffer (allocate) the output.
+            yield (np.take(X, idx, axis=0, out=xbuf[:k], mode="clip"),
+                   np.take(Y, idx, axis=0, out=ybuf[:k], mode="clip"))
+        else:
+            idx = order[start:start + batch_size]
+            yield X[idx], Y[idx]
+
+
+def train_val_split(n, fraction, rng, labels=None):
+    """Indices (train, val) with ``fraction`` of the n samples held out for validation.
+
+    The split is shuffled; with ``labels`` it is stratified (every class keeps its
+    share in both parts), which a course's sorted datasets need.
+    """
+    check_scalar(fraction, "validation_split", float, min_val=0.0, max_val=1.0,
+                 include_min=False, include_max=False, caller="fit")
+    if labels is None:
+        order = rng.permutation(n)
+        n_val = int(round(n * fraction))
+        val, train = order[:n_val], order[n_val:]
+    else:
+        val_parts, train_parts = [], []
+        for c in np.unique(labels):
+            idx = rng.permutation(np.flatnonzero(labels == c))
+            k = int(round(len(idx) * fraction))
+            val_parts.append(idx[:k])
+            train_parts.append(idx[k:])
+        val = rng.permutation(np.concatenate(val_parts))
+        train = rng.permutation(np.concatenate(train_parts))
+    if len(val) == 0 or len(train) == 0:
+        raise ValidationError(
+            f"validation_split={fraction} of {n} samples leaves an empty {'validation' if len(val) == 0 else 'training'} "
+            "set. Use a fraction that keeps at least one sample on each side, or pass validation_data."
+        )
+    return train, val

@@ -1,0 +1,100 @@
+"""Using a model without training it: data preparation, ``evaluate`` and ``predict``.
+
+``fit`` prepares its data and measures validation loss with the same functions, so training and
+evaluation see the data the same way.
+"""
+
+import numpy as np
+
+from glassnet.backend.arrays import array_module, on_device_of, to_numpy
+from glassnet.backend.checks import check_array, check_scalar
+from glassnet.backend.errors import ValidationError
+from glassnet.nn.layers import Dense
+from glassnet.nn.layers.dense import check_input
+from glassnet.nn.losses import (
+    BinaryCrossEntropy,
+    CrossEntropy,
+    check_output_and_loss,
+    default_loss,
+    get_loss,
+    one_hot_targets,
+)
+from glassnet.train.data import batches
+from glassnet.train.metrics import accuracy
+
+__all__ = ["evaluate", "n_outputs", "predict", "prepare_data"]
+
+
+def n_outputs(model):
+    dense = [layer for layer in model.layers if isinstance(layer, Dense)]
+    return dense[-1].n_out if dense else None
+
+
+def prepare_data(model, loss, X, y, where):
+    """Validate (X, y) and return (X in the model dtype, targets Y, integer labels or None)."""
+    dtype = model.dtype
+    X = check_input(X, model.n_features, where, dtype)
+    if model.parameters():                 # data move to the model's device once, here (GPU)
+        X = on_device_of(X, model.parameters()[0].value)
+    if y is None:
+        raise ValidationError(f"{where} needs targets y; got None.")
+    y = check_array(y, "y", where=where)
+    if y.shape[0] != X.shape[0]:
+        raise ValidationError(f"X and y passed to {where} have different numbers of samples: "
+                              f"{X.shape[0]} and {y.shape[0]}. Give one target per row of X.")
+    xp = array_module(X)
+    y = xp.asarray(y)
+    k = n_outputs(model)
+    labels = None
+    if isinstance(loss, CrossEntropy):
+        Y = one_hot_targets(y, k, dtype, xp)
+        labels = to_numpy(Y.argmax(axis=1))
+    elif isinstance(loss, BinaryCrossEntropy):
+        Y = y.reshape(len(y), -1).astype(dtype)
+        if bool(((Y != 0) & (Y != 1)).any()):
+            raise ValidationError(f"BinaryCrossEntropy targets must be 0 or 1; got values {np.unique(to_numpy(Y))[:5]}. "
+                                  "Encode the two classes as 0 and 1.")
+        labels = to_numpy(Y[:, 0]).astype(np.int64) if Y.shape[1] == 1 else None
+    else:
+        Y = y.reshape(len(y), -1).astype(dtype)
+    if k is not None and Y.shape[1] != k:
+        raise ValidationError(f"The model has {k} output units but the targets have {Y.shape[1]} columns "
+                              f"(in {where}). Make the last Dense layer {Y.shape[1]} wide.")
+    return X, Y, labels
+
+
+def evaluate(model, X, y, *, loss=None, batch_size=4096, prepared=False):
+    """Loss (data term, without penalties) and accuracy for classification, in evaluation mode.
+
+    Returns
+    -------
+    dict
+        ``{'loss': float}`` plus ``'accuracy'`` for classifiers.
+    """
+    loss = default_loss(model) if loss is None else get_loss(loss)
+    fused = check_output_and_loss(model, loss)
+    if not prepared:
+        X, y, _ = prepare_data(model, loss, X, y, "evaluate")
+    batch_size = check_scalar(batch_size, "batch_size", int, min_val=1, caller="evaluate")
+    model.eval()
+    stop = len(model.layers) - 1 if fused else None
+    total, correct = 0.0, 0.0
+    for xb, yb in batches(X, y, batch_size):
+        out = model.forward(xb, stop=stop)
+        total += loss.forward(out, yb, from_logits=fused) * len(xb)
+        if loss.output_layer is not None:
+            correct += accuracy(out, yb, 0.0 if fused else 0.5) * len(xb)
+    result = {"loss": total / len(X)}
+    if loss.output_layer is not None:
+        result["accuracy"] = correct / len(X)
+    return result
+
+
+def predict(model, X, *, batch_size=4096):
+    """The model's outputs in evaluation mode, as a NumPy array (probabilities for a classifier)."""
+    X = check_input(X, model.n_features, "predict", model.dtype)
+    if model.parameters():
+        X = on_device_of(X, model.parameters()[0].value)
+    model.eval()
+    outs = [to_numpy(model.forward(X[i:i + batch_size])) for i in range(0, len(X), batch_size)]
+    return np.concatenate(outs, axis=0)
