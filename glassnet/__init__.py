@@ -20,6 +20,16 @@ from glassnet.backend.errors import (
     ValidationError,
 )
 from glassnet.nn.layers import Dense, Dropout, Layer, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from glassnet.nn.layers import (
+    AvgPool2D,
+    BatchNorm,
+    Conv1D,
+    Conv2D,
+    Flatten,
+    GlobalAveragePool2D,
+    MaxPool1D,
+    MaxPool2D,
+)
 from glassnet.nn.losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
 from glassnet.nn.parameter import Parameter
 from glassnet.optim.optimizers import SGD, Adam, ExponentialDecay, Optimizer, RMSprop, StepDecay
@@ -57,6 +67,8 @@ __all__ = [
     "ShapeError", "Sigmoid", "Softmax", "StepDecay", "Tanh", "ValidationError", "__version__", "evaluate",
     "fit", "mlp", "predict", *sorted(_LAZY),
 ]
+__all__ += ["AvgPool2D", "BatchNorm", "Conv1D", "Conv2D", "Flatten", "GlobalAveragePool2D", "MaxPool1D",
+            "MaxPool2D"]
 
 
 def __getattr__(name):

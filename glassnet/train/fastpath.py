@@ -35,6 +35,7 @@ import numpy as np
 from glassnet.nn.layers import Dense, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
 from glassnet.nn.losses import MSE, BinaryCrossEntropy, CrossEntropy
 from glassnet.optim.optimizers import SGD, Adam, RMSprop
+from glassnet.train import fastconv
 
 __all__ = ["FastStep", "build_fast_step", "engaged", "readable"]
 
@@ -81,6 +82,8 @@ def engaged(model, loss, optimizer, X):
 
 def build_fast_step(model, loss, optimizer, X):
     """A :class:`FastStep` when the model/loss/optimizer/data qualify, else None."""
+    if fastconv.is_convolutional(model):                 # the convolutional family's own fast path
+        return fastconv.build_fast_step(model, loss, optimizer, X)
     if not isinstance(X, np.ndarray) or X.ndim != 2 or type(optimizer) not in (SGD, Adam, RMSprop):
         return None
     layers = list(model.layers)

@@ -30,6 +30,18 @@ class Layer:
         """Trainable :class:`~glassnet.parameter.Parameter` objects, in a stable order."""
         return []
 
+    def buffers(self):
+        """Arrays a layer keeps but does not train (BatchNorm's running statistics), saved with the model."""
+        return []
+
+    def output_shape(self, input_shape):
+        """Per-sample output shape for a per-sample ``input_shape`` (a tuple without the batch axis).
+
+        ``None`` for an unknown shape and ``None`` entries for unknown sizes; raises ShapeError
+        when the layer cannot take that input. Element-wise layers keep the shape (this default).
+        """
+        return input_shape
+
     def penalty(self):
         """Regularization term this layer adds to the objective (0 for most layers)."""
         return 0.0

@@ -66,15 +66,24 @@ class Sequential(Layer):
         self._check_chain()
 
     def _check_chain(self):
-        n = None
+        # Sizes the layers fix themselves (channels, units) are checked now; spatial sizes once
+        # an input shape is known (output_shape, summary).
+        self.output_shape(None)
+
+    def output_shape(self, input_shape):
+        """Per-sample output shape of the stack for a per-sample ``input_shape`` (e.g. (28, 28, 1)).
+
+        Walks every layer's ``output_shape``; a ValidationError names the first layer that cannot take
+        what the layer before it gives. ``None`` entries (or ``input_shape=None``) are unknown sizes.
+        """
+        shape = None if input_shape is None else tuple(input_shape)
         for i, layer in enumerate(self.layers):
-            if isinstance(layer, Dense):
-                if n is not None and layer.n_in != n:
-                    raise ValidationError(
-                        f"Layer {i} ({layer!r}) takes {layer.n_in} inputs but the previous Dense layer "
-                        f"gives {n}. Make n_in of layer {i} equal to {n}."
-                    )
-                n = layer.n_out
+            try:
+                shape = layer.output_shape(shape)
+            except ValidationError as e:
+                where = "the input" if i == 0 else f"the output of layer {i - 1} ({self.layers[i - 1]!r})"
+                raise ValidationError(f"Layer {i} ({layer!r}) does not fit {where}: {e}") from None
+        return shape
 
     # -- the contract ---------------------------------------------------------------
     def forward(self, x, stop=None):
@@ -105,6 +114,13 @@ class Sequential(Layer):
         """[(f"layers.{i}.{name}", Parameter)] in a stable order."""
         return [(f"layers.{i}.{p.name}", p) for i, l in enumerate(self.layers) for p in l.parameters()]
 
+    def buffers(self):
+        return [b for layer in self.layers for b in layer.buffers()]
+
+    def named_buffers(self):
+        """[(f"layers.{i}.{name}", Parameter)] of the untrained arrays (BatchNorm running statistics)."""
+        return [(f"layers.{i}.{b.name}", b) for i, l in enumerate(self.layers) for b in l.buffers()]
+
     def penalty(self):
         return sum(layer.penalty() for layer in self.layers)
 
@@ -125,9 +141,18 @@ class Sequential(Layer):
     # -- conveniences ----------------------------------------------------------------
     @property
     def n_features(self):
-        """Input width of the first Dense layer (None if there is none)."""
-        first = next((l for l in self.layers if isinstance(l, Dense)), None)
-        return None if first is None else first.n_in
+        """Size of the input's last axis: n_in of a first Dense, in_channels of a first convolution.
+
+        None when the stack does not fix it before its first such layer.
+        """
+        for layer in self.layers:
+            if isinstance(layer, Dense):
+                return layer.n_in
+            if hasattr(layer, "in_channels"):
+                return layer.in_channels
+            if type(layer).output_shape is not Layer.output_shape:     # a layer that may change the shape
+                return None
+        return None
 
     @property
     def dtype(self):
@@ -136,7 +161,7 @@ class Sequential(Layer):
 
     def to(self, device):
         """Move every parameter to 'cpu' or 'gpu' (CuPy); returns self."""
-        for p in self.parameters():
+        for p in self.parameters() + self.buffers():
             p.value = to_device(p.value, device)
             p.grad = None
         self.device = device
@@ -175,14 +200,21 @@ class Sequential(Layer):
             out.output = to_numpy(act.forward(z)[:, unit])
         return out
 
-    def summary(self, print_fn=None):
-        """A table of layers, output shapes and parameter counts; returned as a string."""
-        rows, shape = [], ("batch", self.n_features)
+    def summary(self, print_fn=None, input_shape=None):
+        """A table of layers, output shapes and parameter counts; returned as a string.
+
+        ``input_shape`` is one sample's shape, e.g. (28, 28, 1); without it sizes the layers do not fix
+        are shown as '?'.
+        """
+        if input_shape is None and self.n_features is not None and isinstance(self.layers[0], Dense):
+            input_shape = (self.n_features,)
+        self.output_shape(input_shape)                      # a mismatch names its layer
+        rows, shape = [], None if input_shape is None else tuple(input_shape)
         for i, layer in enumerate(self.layers):
-            if isinstance(layer, Dense):
-                shape = ("batch", layer.n_out)
+            shape = layer.output_shape(shape)
             n = sum(int(np.prod(p.value.shape)) for p in layer.parameters())
-            rows.append((str(i), repr(layer), str(shape).replace("'", ""), f"{n:,}"))
+            text = "(batch" + "".join(f", {'?' if d is None else d}" for d in (shape or ("?",))) + ")"
+            rows.append((str(i), repr(layer), text, f"{n:,}"))
         total = sum(int(np.prod(p.value.shape)) for p in self.parameters())
         head = ("#", "layer", "output shape", "params")
         widths = [max(len(r[c]) for r in rows + [head]) for c in range(4)]

@@ -84,6 +84,16 @@ class Dense(Layer):
     def parameters(self):
         return [self.weight, self.bias]
 
+    def output_shape(self, input_shape):
+        """(..., n_in) -> (..., n_out)."""
+        if input_shape is None:
+            return (self.n_out,)
+        if not input_shape or input_shape[-1] not in (None, self.n_in):
+            raise ShapeError(f"{self!r} takes {self.n_in} features in the last axis; got "
+                             f"{tuple(input_shape)}. Make n_in equal to {input_shape[-1] if input_shape else '?'}"
+                             f"{' (add a Flatten() before it)' if len(input_shape) > 1 else ''}.")
+        return (*input_shape[:-1], self.n_out)
+
     def penalty(self):
         W = self.weight.value
         total = 0.0

@@ -1,0 +1,273 @@
+"""CNN training and inference speed: glassnet against PyTorch (and JAX) in the same run.
+
+    python benchmarks/cnn.py                       # train + infer, all peers found
+    python benchmarks/cnn.py --steps 100 --reps 5  # more steps per timed block
+    python benchmarks/cnn.py --tricks              # also: each fast-path trick on/off, and the data layout
+    python benchmarks/cnn.py --torch-path DIR --jax-path DIR   # peers installed outside the venv
+
+The net (issue 14): conv 3x3 1->32, ReLU, max-pool 2, conv 3x3 32->64, ReLU, max-pool 2, flatten,
+dense 1600->128, ReLU, dense 128->10, softmax cross-entropy, SGD momentum 0.9 (lr 0.01), batch 128,
+float32, 28x28x1 inputs (Fashion-MNIST's training images when ../shared/data/fashion-mnist is there,
+else uniform noise: the speed does not depend on the pixel values).
+
+Method: each peer runs in its own spawned worker process (no thread pool spins against another's),
+is built and warmed up (JIT compile, workspaces) first, then timed blocks of ``--steps`` training
+steps run interleaved A B C A B C ... ``--reps`` times. Reported: the median seconds per step,
+the epoch (60,000 images = 469 steps) extrapolated from it, and the ratio to PyTorch. The
+glassnet block is one ``model.fit`` over steps*128 images (the library as users call it: batching,
+shuffling, the fast path); ``glassnet-readable`` is the same fit inside ``fastpath.readable()``.
+Inference: images per second of ``predict`` / eval forward in batches of 1000.
+"""
+
+import argparse
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "fashion-mnist"
+BATCH, EPOCH_IMAGES = 128, 60000
+GFLOP_PER_EPOCH = 950.0                 # issue 14's figure for this net (forward + backward)
+
+
+_DATA = {}
+
+
+def images(n):
+    """The first n float32 NHWC images and labels: Fashion-MNIST's when available, else noise."""
+    if "X" not in _DATA:
+        sys.path.insert(0, str(ROOT))
+        try:
+            from glassnet.adapters.datasets import load_fashion_mnist
+            d = load_fashion_mnist(DATA, kind="train")
+            _DATA["X"], _DATA["y"], _DATA["source"] = d.X.reshape(-1, 28, 28, 1), d.y, "Fashion-MNIST"
+        except Exception:
+            rng = np.random.default_rng(0)
+            _DATA["X"], _DATA["y"] = rng.random((EPOCH_IMAGES, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 60000)
+            _DATA["source"] = "noise"
+    return _DATA["X"][:n], _DATA["y"][:n]
+
+
+# -- peers: each returns (train(steps) -> seconds, infer(X) -> seconds) --------------------------
+def make_glassnet(readable=False, tricks=None):
+    sys.path.insert(0, str(ROOT))
+    import glassnet as g
+    from glassnet.train import fastconv, fastpath
+
+    rng = np.random.default_rng(0)
+    model = g.Sequential([
+        g.Conv2D(1, 32, 3, seed=rng), g.ReLU(), g.MaxPool2D(2),
+        g.Conv2D(32, 64, 3, seed=rng), g.ReLU(), g.MaxPool2D(2),
+        g.Flatten(), g.Dense(1600, 128, init="he_normal", seed=rng), g.ReLU(), g.Dense(128, 10, seed=rng),
+        g.Softmax()])
+    opt = g.SGD(lr=0.01, momentum=0.9)
+    if tricks:
+        for name in tricks.split(","):
+            fastconv.TRICKS[name] = False
+
+    def train(steps):
+        X, y = images(steps * BATCH)
+        t = time.perf_counter()
+        if readable:
+            with fastpath.readable():
+                model.fit(X, y, optimizer=opt, epochs=1, batch_size=BATCH, seed=0, verbose=0)
+        else:
+            model.fit(X, y, optimizer=opt, epochs=1, batch_size=BATCH, seed=0, verbose=0)
+        return time.perf_counter() - t
+
+    def infer(X):
+        t = time.perf_counter()
+        model.predict(X, batch_size=1000)
+        return time.perf_counter() - t
+
+    return train, infer
+
+
+def make_torch():
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(os.cpu_count())
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    lossf = nn.CrossEntropyLoss()
+
+    def train(steps):
+        X, y = images(steps * BATCH)
+        X = torch.from_numpy(X.transpose(0, 3, 1, 2).copy())          # torch's layout: NCHW
+        y = torch.from_numpy(y.astype(np.int64))
+        t = time.perf_counter()
+        perm = torch.randperm(len(X))
+        model.train()
+        for i in range(0, len(X), BATCH):
+            idx = perm[i:i + BATCH]
+            xb, yb = X.index_select(0, idx), y.index_select(0, idx)
+            opt.zero_grad(set_to_none=True)
+            loss = lossf(model(xb), yb)
+            loss.backward()
+            opt.step()
+        return time.perf_counter() - t
+
+    def infer(X):
+        Xt = torch.from_numpy(X.transpose(0, 3, 1, 2).copy())
+        t = time.perf_counter()
+        model.eval()
+        with torch.no_grad():
+            for i in range(0, len(Xt), 1000):
+                torch.softmax(model(Xt[i:i + 1000]), dim=1)
+        return time.perf_counter() - t
+
+    return train, infer
+
+
+def make_jax():
+    import jax
+    import jax.numpy as jnp
+
+    key = jax.random.PRNGKey(0)
+    ks = jax.random.split(key, 4)
+
+    def he(k, shape, fan_in):
+        return jax.random.normal(k, shape, jnp.float32) * np.sqrt(2.0 / fan_in)
+
+    params = [(he(ks[0], (3, 3, 1, 32), 9), jnp.zeros(32)), (he(ks[1], (3, 3, 32, 64), 288), jnp.zeros(64)),
+              (he(ks[2], (1600, 128), 1600), jnp.zeros(128)), (he(ks[3], (128, 10), 128), jnp.zeros(10))]
+    vel = jax.tree_util.tree_map(jnp.zeros_like, params)
+
+    def net(p, x):
+        dn = ("NHWC", "HWIO", "NHWC")
+        for w, b in p[:2]:
+            x = jax.lax.conv_general_dilated(x, w, (1, 1), "VALID", dimension_numbers=dn) + b
+            x = jax.nn.relu(x)
+            x = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+        x = x.reshape(x.shape[0], -1)
+        x = jax.nn.relu(x @ p[2][0] + p[2][1])
+        return x @ p[3][0] + p[3][1]
+
+    def loss(p, x, y):
+        return -jnp.mean(jnp.sum(jax.nn.log_softmax(net(p, x)) * jax.nn.one_hot(y, 10), axis=1))
+
+    @jax.jit
+    def step(p, v, x, y):
+        gr = jax.grad(loss)(p, x, y)
+        v = jax.tree_util.tree_map(lambda v, g: 0.9 * v - 0.01 * g, v, gr)
+        return jax.tree_util.tree_map(lambda p, v: p + v, p, v), v
+
+    predict = jax.jit(lambda p, x: jax.nn.softmax(net(p, x)))
+    state = {"p": params, "v": vel}
+
+    def train(steps):
+        X, y = images(steps * BATCH)
+        X, y = jnp.asarray(X), jnp.asarray(y)
+        t = time.perf_counter()
+        perm = np.random.default_rng(0).permutation(len(X))
+        p, v = state["p"], state["v"]
+        for i in range(0, len(X), BATCH):
+            idx = perm[i:i + BATCH]
+            p, v = step(p, v, X[idx], y[idx])
+        jax.block_until_ready(p)
+        state["p"], state["v"] = p, v
+        return time.perf_counter() - t
+
+    def infer(X):
+        Xj = jnp.asarray(X)
+        t = time.perf_counter()
+        for i in range(0, len(Xj), 1000):
+            predict(state["p"], Xj[i:i + 1000]).block_until_ready()
+        return time.perf_counter() - t
+
+    return train, infer
+
+
+PEERS = {"glassnet": make_glassnet, "glassnet-readable": lambda: make_glassnet(readable=True),
+         "torch": make_torch, "jax": make_jax}
+
+
+def worker(conn, name, extra_path, tricks):
+    if extra_path:
+        sys.path.insert(0, extra_path)
+    try:
+        train, infer = make_glassnet(tricks=tricks) if tricks is not None else PEERS[name]()
+        train(3)                                       # warm-up: JIT, workspaces, thread pools
+        conn.send(("ready", None))
+        while True:
+            cmd, arg = conn.recv()
+            if cmd == "stop":
+                return
+            conn.send(("ok", train(arg) if cmd == "train" else infer(images(arg)[0])))
+    except Exception as e:                             # a peer that cannot run is reported, not fatal
+        conn.send(("error", f"{type(e).__name__}: {e}"))
+
+
+def run(peers, steps, reps, infer_n, paths):
+    ctx = mp.get_context("spawn")
+    workers, notes = {}, []
+    for label, (name, tricks) in peers.items():
+        a, b = ctx.Pipe()
+        p = ctx.Process(target=worker, args=(b, name, paths.get(name), tricks), daemon=True)
+        p.start()
+        status, msg = a.recv()
+        if status == "error":
+            notes.append(f"{label}: skipped ({msg})")
+            p.join()
+            continue
+        workers[label] = (p, a)
+    times = {k: [] for k in workers}
+    infer = {k: [] for k in workers}
+    for _ in range(reps):
+        for label, (_, conn) in workers.items():
+            conn.send(("train", steps))
+            times[label].append(conn.recv()[1] / steps)
+    for _ in range(max(1, reps // 2)):
+        for label, (_, conn) in workers.items():
+            conn.send(("infer", infer_n))
+            infer[label].append(infer_n / conn.recv()[1])
+    for p, conn in workers.values():
+        conn.send(("stop", None))
+        p.join()
+    return times, infer, notes
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=60, help="training steps per timed block")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--infer", type=int, default=10000, help="images per inference block")
+    ap.add_argument("--peers", default="glassnet,glassnet-readable,torch,jax")
+    ap.add_argument("--tricks", action="store_true", help="time the fast path with each trick switched off")
+    ap.add_argument("--torch-path", default=None)
+    ap.add_argument("--jax-path", default=None)
+    args = ap.parse_args(argv)
+    peers = {name: (name, None) for name in args.peers.split(",")}
+    if args.tricks:
+        sys.path.insert(0, str(ROOT))
+        from glassnet.train.fastconv import TRICKS
+        for trick in TRICKS:
+            peers[f"glassnet without {trick}"] = ("glassnet", trick)
+    paths = {"torch": args.torch_path, "jax": args.jax_path}
+    times, infer, notes = run(peers, args.steps, args.reps, args.infer, paths)
+    print(f"CNN benchmark: {os.cpu_count()} cores, batch {BATCH}, {args.steps} steps x {args.reps} reps per peer, "
+          f"interleaved; epoch = {EPOCH_IMAGES} images = {-(-EPOCH_IMAGES // BATCH)} steps")
+    ref = statistics.median(times["torch"]) if "torch" in times else None
+    print(f"{'peer':34s} {'ms/step med':>11s} {'min':>7s} {'epoch s':>8s} {'x torch':>8s} {'GFLOP/s':>8s} "
+          f"{'infer img/s':>12s}")
+    for label, ts in times.items():
+        med = statistics.median(ts)
+        epoch = med * -(-EPOCH_IMAGES // BATCH)
+        ratio = f"{med / ref:8.2f}" if ref else f"{'-':>8s}"
+        print(f"{label:34s} {med * 1e3:11.1f} {min(ts) * 1e3:7.1f} {epoch:8.1f} {ratio} "
+              f"{GFLOP_PER_EPOCH / epoch:8.1f} {statistics.median(infer[label]):12.0f}")
+    for n in notes:
+        print("note:", n)
+    print(f"floor: ~{GFLOP_PER_EPOCH:.0f} GFLOP per epoch at ~200 GFLOP/s = ~{GFLOP_PER_EPOCH / 200:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,363 @@
+"""The convolutional fast path: one allocation-free training step for CNNs (Conv/pool/Dense stacks).
+
+The one place where glassnet trades readability for speed in the convolutional layer family
+(the Dense family's is glassnet/train/fastpath.py, which hands convolutional models to
+:func:`build_fast_step` here). It computes what the layers (glassnet/nn/layers/conv.py,
+pooling.py), the fused softmax + cross-entropy and the optimizer compute (tests/test_fastconv.py
+checks agreement in float64 and float32), with these tricks, each measured in BENCHMARKS.md
+(``python benchmarks/cnn.py --tricks``):
+
+- workspaces per batch size: the padded input, the patch matrix (im2col), every layer output and
+  every gradient is allocated once, and each step writes into them (no per-batch allocation);
+- im2col copies the strided patch view into the workspace patch matrix (``np.copyto``); the
+  convolution, dL/dW and dL/dpatches are GEMMs with ``out=``; col2im adds into a workspace;
+- the padded input buffer keeps its zero border from one step to the next: only the inside is copied;
+- ReLU right after a convolution or a Dense layer works in place on that layer's output;
+- max pooling with the window equal to the stride (the usual 2x2) is element-wise maxima of the k*k
+  window offsets, and its backward routes the gradient to the first maximum of each window, as
+  the readable layer's argmax does;
+- ReLU then max pooling is computed as pooling then ReLU (max(0, max x) = max(max(0, x))): the
+  ReLU and its mask run on the pooled map, k*k times smaller. The gradients are the same: where
+  the window's maximum is > 0 the first maximum of x is the first maximum of ReLU(x), and where it
+  is <= 0 both give 0;
+- the first layer's dL/dx is never computed (nothing consumes it);
+- the output Softmax and the cross-entropy are fused: g = (softmax(z) - y) / N.
+
+Any other layer (BatchNorm, Dropout, Flatten, AvgPool2D, GlobalAveragePool2D, overlapping pools,
+custom layers) runs its own readable forward/backward inside the fast step, so every
+convolutional model qualifies once its output is Softmax + CrossEntropy and it has no L1/L2 penalty.
+"""
+
+import numpy as np
+
+from glassnet.nn.layers import Conv1D, Conv2D, Dense, MaxPool1D, MaxPool2D, ReLU, Softmax
+from glassnet.nn.layers.conv import im2col
+from glassnet.nn.losses import CrossEntropy
+
+__all__ = ["TRICKS", "FastConvStep", "build_fast_step", "is_convolutional"]
+
+# Each trick can be switched off (benchmarks/cnn.py --tricks measures what each one buys); a
+# switched-off kernel runs the layer's readable forward/backward inside the fast step.
+TRICKS = {"conv_workspace": True, "dense_workspace": True, "pool_offsets": True, "relu_after_pool": True,
+          "inplace_relu": True, "skip_input_grad": True}
+
+_CONV_FAMILY = ("Conv2D", "Conv1D", "MaxPool2D", "MaxPool1D", "AvgPool2D", "GlobalAveragePool2D", "Flatten",
+                "BatchNorm")
+
+
+def is_convolutional(model):
+    """True when the model has a layer of the convolutional family (these layers' fast path is here)."""
+    return any(type(layer).__name__ in _CONV_FAMILY for layer in model.layers)
+
+
+def build_fast_step(model, loss, optimizer, X):
+    """A :class:`FastConvStep` for a convolutional NumPy model ending in Softmax + CrossEntropy, else None."""
+    layers = list(model.layers)
+    if not isinstance(X, np.ndarray) or not is_convolutional(model) or len(layers) < 2:
+        return None
+    if type(layers[-1]) is not Softmax or type(loss) is not CrossEntropy:
+        return None
+    params = model.parameters()
+    if any(not isinstance(p.value, np.ndarray) or p.value.dtype != X.dtype for p in params):
+        return None
+    if any(getattr(layer, "l1", 0) or getattr(layer, "l2", 0) for layer in layers):
+        return None
+    return FastConvStep(layers[:-1], optimizer)
+
+
+class FastConvStep:
+    """Callable ``step(xb, yb) -> (batch_loss, n_correct)``; updates the weights like ``plain_step``."""
+
+    def __init__(self, layers, optimizer):
+        self.opt = optimizer
+        self.kernels = []
+        for i, layer in enumerate(layers):
+            prev = self.kernels[-1] if self.kernels else None
+            kernel = _kernel(layer, prev, first=i == 0)
+            if isinstance(kernel, _MaxPool) and isinstance(prev, _ReLU) and TRICKS["relu_after_pool"]:
+                prev.deferred, kernel.relu = True, True        # ReLU after the pool, on the pooled map
+            self.kernels.append(kernel)
+        self.spaces = {}
+
+    def release(self):
+        """Drop the workspaces; every p.grad becomes an ordinary array of its own."""
+        for k in self.kernels:
+            for p in k.layer.parameters():
+                p.grad = None if p.grad is None else p.grad.copy()
+        self.spaces.clear()
+
+    def __call__(self, x, y):
+        n = x.shape[0]
+        spaces = self.spaces.get(n)
+        if spaces is None:
+            shape, spaces = x.shape, []
+            for k in self.kernels:
+                ws = k.workspace(shape, x.dtype)
+                spaces.append(ws)
+                shape = ws["out_shape"]
+            self.spaces[n] = spaces
+        h = x
+        for k, ws in zip(self.kernels, spaces):
+            h = k.forward(h, ws)
+        value, correct, g = _softmax_cross_entropy(h, y, spaces[-1])
+        for i in range(len(self.kernels) - 1, -1, -1):
+            g = self.kernels[i].backward(g, spaces[i], need_dx=i > 0 or not TRICKS["skip_input_grad"])
+        self.opt.step()
+        return value, correct
+
+
+def _softmax_cross_entropy(z, Y, ws):
+    """Fused output layer and loss on the logits z: (mean loss, correct rows, g = (softmax(z) - y) / N)."""
+    if "g_loss" not in ws:
+        ws["g_loss"], ws["row"] = np.empty(z.shape, z.dtype), np.empty((z.shape[0], 1), z.dtype)
+    g, row, n = ws["g_loss"], ws["row"], z.shape[0]
+    correct = int((z.argmax(axis=1) == Y.argmax(axis=1)).sum())
+    np.max(z, axis=1, keepdims=True, out=row)
+    np.subtract(z, row, out=g)                          # shift: exp never overflows
+    yz = float(np.vdot(Y, g))
+    np.exp(g, out=g)
+    np.sum(g, axis=1, keepdims=True, out=row)
+    # -mean(y . log p), log p = (z - max) - log sum exp(z - max)
+    value = (float(np.vdot(np.log(row[:, 0]), Y.sum(axis=1))) - yz) / n
+    g /= row                                            # p = softmax(z)
+    g -= Y
+    g *= 1.0 / n                                        # (p - y) / N
+    return value, correct, g
+
+
+def _kernel(layer, prev, first):
+    t = type(layer)
+    first = first and TRICKS["skip_input_grad"]
+    if t in (Conv2D, Conv1D) and TRICKS["conv_workspace"]:
+        return _Conv(layer, first)
+    if t is Dense and TRICKS["dense_workspace"]:
+        return _Dense(layer, first)
+    if t is ReLU:
+        return _ReLU(layer, inplace=isinstance(prev, (_Conv, _Dense)) and TRICKS["inplace_relu"])
+    if t in (MaxPool2D, MaxPool1D) and TRICKS["pool_offsets"]:
+        pool = layer.pool2d if t is MaxPool1D else layer
+        if pool.kernel_hw == pool.stride_hw:
+            return _MaxPool(layer, pool)
+    return _Readable(layer)
+
+
+class _Readable:
+    """Any other layer: its own forward and backward."""
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def workspace(self, shape, dtype):
+        out = self.layer.output_shape(tuple(shape[1:]))
+        return {"out_shape": (shape[0], *out)}
+
+    def forward(self, h, ws):
+        return self.layer.forward(h)
+
+    def backward(self, g, ws, need_dx):
+        return self.layer.backward(g)
+
+
+class _Conv:
+    """Conv2D / Conv1D: patches copied into a workspace, GEMMs with out=, col2im into a workspace."""
+
+    def __init__(self, layer, first):
+        self.layer, self.first = layer, first
+        self.one_d = isinstance(layer, Conv1D)
+
+    def workspace(self, shape, dtype):
+        L = self.layer
+        n = shape[0]
+        h, w, c = (1, *shape[1:]) if self.one_d else shape[1:]
+        (ho, t, b), (wo, le, r) = L.geometry(h, w)
+        kh, kw = L.kernel_hw
+        o = L.out_channels
+        ws = {"geom": (ho, wo, t, le, h, w), "padded": bool(t or b or le or r)}
+        ws["xpad"] = np.zeros((n, h + t + b, w + le + r, c), dtype) if ws["padded"] else None
+        ws["cols"] = np.empty((n * ho * wo, kh * kw * c), dtype)
+        ws["y"] = np.empty((n * ho * wo, o), dtype)
+        ws["ones"] = np.ones(n * ho * wo, dtype)
+        ws["dW"] = np.empty((kh * kw * c, o), dtype)
+        ws["db"] = np.empty(o, dtype)
+        if not self.first:
+            ws["dcols"] = np.empty_like(ws["cols"])
+            ws["dx"] = np.empty((n, h + t + b, w + le + r, c), dtype)
+        ws["out_shape"] = (n, wo, o) if self.one_d else (n, ho, wo, o)
+        return ws
+
+    def forward(self, x, ws):
+        L = self.layer
+        ho, wo, t, le, h, w = ws["geom"]
+        kh, kw = L.kernel_hw
+        x4 = x[:, None] if self.one_d else x
+        if ws["padded"]:
+            ws["xpad"][:, t:t + h, le:le + w, :] = x4       # the zero border was set once
+            x4 = ws["xpad"]
+        cols = ws["cols"]
+        np.copyto(cols.reshape(x4.shape[0], ho, wo, kh, kw, x4.shape[3]), im2col(x4, kh, kw, *L.stride_hw, ho, wo))
+        np.matmul(cols, L.weight.value.reshape(cols.shape[1], -1), out=ws["y"])
+        ws["y"] += L.bias.value
+        return ws["y"].reshape(ws["out_shape"])
+
+    def backward(self, g, ws, need_dx):
+        L = self.layer
+        g2 = g.reshape(-1, L.out_channels)
+        cols = ws["cols"]
+        np.matmul(cols.T, g2, out=ws["dW"])                                   # dL/dW = X_col^T g
+        np.matmul(ws["ones"], g2, out=ws["db"])                               # dL/db = 1^T g
+        L.weight.grad = ws["dW"].reshape(L.weight.value.shape)
+        L.bias.grad = ws["db"]
+        if not need_dx:
+            return None
+        W2 = L.weight.value.reshape(cols.shape[1], -1)
+        np.matmul(g2, W2.T, out=ws["dcols"])                                  # dL/dX_col = g W^T
+        ho, wo, t, le, h, w = ws["geom"]
+        kh, kw = L.kernel_hw
+        sh, sw = L.stride_hw
+        dx = ws["dx"]
+        n, c = dx.shape[0], dx.shape[3]
+        dcols = ws["dcols"].reshape(n, ho, wo, kh, kw, c)
+        dx.fill(0)
+        for p in range(kh):                                                   # col2im, in place
+            for q in range(kw):
+                view = dx[:, p:p + sh * (ho - 1) + 1:sh, q:q + sw * (wo - 1) + 1:sw, :]
+                np.add(view, dcols[:, :, :, p, q, :], out=view)
+        dx = dx[:, t:t + h, le:le + w, :]
+        return dx[:, 0] if self.one_d else dx
+
+
+class _Dense:
+    """Dense on (N, features): GEMMs with out=, bias gradient as a GEMV with a ones vector."""
+
+    def __init__(self, layer, first):
+        self.layer, self.first = layer, first
+
+    def workspace(self, shape, dtype):
+        n, L = shape[0], self.layer
+        ws = {"y": np.empty((n, L.n_out), dtype), "ones": np.ones(n, dtype), "out_shape": (n, L.n_out),
+              "dW": np.empty((L.n_in, L.n_out), dtype), "db": np.empty(L.n_out, dtype)}
+        if not self.first:
+            ws["dx"] = np.empty((n, L.n_in), dtype)
+        return ws
+
+    def forward(self, x, ws):
+        L = self.layer
+        if x.ndim != 2:
+            return self._readable_forward(x, ws)
+        x = x if x.flags.c_contiguous else np.ascontiguousarray(x)            # BLAS needs plain strides
+        ws["x"] = x
+        np.matmul(x, L.weight.value, out=ws["y"])
+        ws["y"] += L.bias.value
+        return ws["y"]
+
+    def _readable_forward(self, x, ws):
+        ws["x"] = None
+        return self.layer.forward(x)
+
+    def backward(self, g, ws, need_dx):
+        L = self.layer
+        if ws["x"] is None:
+            return L.backward(g)
+        np.matmul(ws["x"].T, g, out=ws["dW"])
+        np.matmul(ws["ones"], g, out=ws["db"])
+        L.weight.grad, L.bias.grad = ws["dW"], ws["db"]
+        if not need_dx:
+            return None
+        np.matmul(g, L.weight.value.T, out=ws["dx"])
+        return ws["dx"]
+
+
+class _ReLU:
+    """max(0, x), in place on the output of the convolution or Dense layer before it; g *= (x > 0)."""
+
+    def __init__(self, layer, inplace):
+        self.layer, self.inplace = layer, inplace
+        self.deferred = False                  # True: the max pool after it applies it (see the module doc)
+
+    def workspace(self, shape, dtype):
+        ws = {"out_shape": shape}
+        if not self.deferred:
+            ws["mask"] = np.empty(shape, bool)
+        if not (self.inplace or self.deferred):
+            ws["y"] = np.empty(shape, dtype)
+        return ws
+
+    def forward(self, x, ws):
+        if self.deferred:
+            return x
+        out = x if self.inplace else ws["y"]
+        np.maximum(x, 0, out=out)
+        np.greater(out, 0, out=ws["mask"])
+        return out
+
+    def backward(self, g, ws, need_dx):
+        if self.deferred:
+            return g
+        if not g.flags.writeable:
+            g = g.copy()
+        g *= ws["mask"]
+        return g
+
+
+class _MaxPool:
+    """Max pooling with window = stride: maxima of the k*k window offsets; gradient to the first maximum."""
+
+    def __init__(self, layer, pool):
+        self.layer, self.pool = layer, pool
+        self.one_d = isinstance(layer, MaxPool1D)
+        self.relu = False                      # True: apply the ReLU before it here, after pooling
+
+    def workspace(self, shape, dtype):
+        n = shape[0]
+        h, w, c = (1, *shape[1:]) if self.one_d else shape[1:]
+        ho, wo, _ = self.pool.output_shape((h, w, c))
+        ws = {"y": np.empty((n, ho, wo, c), dtype), "eq": np.empty((n, ho, wo, c), bool),
+              "taken": np.empty((n, ho, wo, c), bool), "dx": np.zeros((n, h, w, c), dtype), "hw": (ho, wo),
+              "mask": np.empty((n, ho, wo, c), bool)}
+        ws["out_shape"] = (n, wo, c) if self.one_d else (n, ho, wo, c)
+        return ws
+
+    def _windows(self, x4, ws):
+        kh, kw = self.pool.kernel_hw
+        return im2col(x4, kh, kw, kh, kw, *ws["hw"])
+
+    def forward(self, x, ws):
+        x4 = x[:, None] if self.one_d else x
+        win = self._windows(x4, ws)
+        ws["win"] = win
+        kh, kw = self.pool.kernel_hw
+        y = ws["y"]
+        np.copyto(y, win[:, :, :, 0, 0, :])
+        for p in range(kh):
+            for q in range(kw):
+                if p or q:
+                    np.maximum(y, win[:, :, :, p, q, :], out=y)
+        if self.relu:
+            ws["pre"] = ws.get("pre", np.empty_like(y))
+            np.copyto(ws["pre"], y)                # the window maxima, for the routing in backward
+            np.maximum(y, 0, out=y)
+            np.greater(y, 0, out=ws["mask"])
+        return y.reshape(ws["out_shape"])
+
+    def backward(self, g, ws, need_dx):
+        kh, kw = self.pool.kernel_hw
+        win, y, eq, taken = ws["win"], ws["y"], ws["eq"], ws["taken"]
+        g4 = g.reshape(y.shape)
+        if self.relu:
+            y = ws["pre"]
+            if not g4.flags.writeable:
+                g4 = g4.copy()
+            g4 *= ws["mask"]                       # the ReLU's derivative, on the pooled map
+        dxwin = self._windows(ws["dx"], ws)          # the windows tile dx; cropped edges stay zero
+        taken.fill(False)
+        last = (kh - 1, kw - 1)
+        for p in range(kh):
+            for q in range(kw):
+                if (p, q) == last:
+                    np.logical_not(taken, out=eq)                         # the rest of the windows
+                else:
+                    np.equal(win[:, :, :, p, q, :], y, out=eq)
+                    np.greater(eq, taken, out=eq)                         # eq and not taken: first max only
+                    np.logical_or(taken, eq, out=taken)
+                np.multiply(g4, eq, out=dxwin[:, :, :, p, q, :])
+        return ws["dx"][:, 0] if self.one_d else ws["dx"]
