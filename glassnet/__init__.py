@@ -19,16 +19,24 @@ from glassnet.backend.errors import (
     ShapeError,
     ValidationError,
 )
-from glassnet.nn.layers import Dense, Dropout, Layer, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
 from glassnet.nn.layers import (
     AvgPool2D,
     BatchNorm,
     Conv1D,
     Conv2D,
+    Dense,
+    Dropout,
     Flatten,
     GlobalAveragePool2D,
+    Layer,
+    LeakyReLU,
+    Linear,
     MaxPool1D,
     MaxPool2D,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
 )
 from glassnet.nn.losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
 from glassnet.nn.parameter import Parameter

@@ -62,14 +62,14 @@ def build_fast_step(model, loss, optimizer, X):
         return None
     if any(getattr(layer, "l1", 0) or getattr(layer, "l2", 0) for layer in layers):
         return None
-    return FastConvStep(layers[:-1], optimizer)
+    return FastConvStep(model, layers[:-1], optimizer)
 
 
 class FastConvStep:
     """Callable ``step(xb, yb) -> (batch_loss, n_correct)``; updates the weights like ``plain_step``."""
 
-    def __init__(self, layers, optimizer):
-        self.opt = optimizer
+    def __init__(self, model, layers, optimizer):
+        self.model, self.opt = model, optimizer
         self.kernels = []
         for i, layer in enumerate(layers):
             prev = self.kernels[-1] if self.kernels else None
@@ -90,6 +90,7 @@ class FastConvStep:
         n = x.shape[0]
         spaces = self.spaces.get(n)
         if spaces is None:
+            self.model.output_shape(x.shape[1:])             # a mismatch names its layer, before any buffer
             shape, spaces = x.shape, []
             for k in self.kernels:
                 ws = k.workspace(shape, x.dtype)
@@ -333,7 +334,8 @@ class _MaxPool:
                 if p or q:
                     np.maximum(y, win[:, :, :, p, q, :], out=y)
         if self.relu:
-            ws["pre"] = ws.get("pre", np.empty_like(y))
+            if "pre" not in ws:
+                ws["pre"] = np.empty_like(y)
             np.copyto(ws["pre"], y)                # the window maxima, for the routing in backward
             np.maximum(y, 0, out=y)
             np.greater(y, 0, out=ws["mask"])

@@ -8,9 +8,9 @@ fast forms in ``glassnet/train/fastpath/`` when they need any.
 from glassnet.nn.layers.activations import ACTIVATIONS, RELU_FAMILY, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
 from glassnet.nn.layers.base import Layer
 from glassnet.nn.layers.container import Neuron, Sequential
+from glassnet.nn.layers.conv import Conv1D, Conv2D
 from glassnet.nn.layers.dense import Dense
 from glassnet.nn.layers.dropout import Dropout
-from glassnet.nn.layers.conv import Conv1D, Conv2D
 from glassnet.nn.layers.normalization import BatchNorm
 from glassnet.nn.layers.pooling import AvgPool2D, Flatten, GlobalAveragePool2D, MaxPool1D, MaxPool2D
 
