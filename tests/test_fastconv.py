@@ -76,15 +76,15 @@ def test_one_step_gradients_equal_the_layers(dtype, tol, make, shape, rng):
     X = rng.normal(size=shape).astype(dtype)
     Y = np.eye(3, dtype=dtype)[rng.integers(0, 3, len(X))]
     fast, plain = make(dtype), make(dtype)
+    mask = rng.random((len(X), 7)) > 0.2                  # one Dropout mask for both
     for m in (fast, plain):
         m.train()
         for layer in m.layers:
             if isinstance(layer, g.Dropout):
-                layer.fixed_mask = rng.random((len(X), 7)) > 0.2 if m is fast else fast_mask
-                fast_mask = layer.fixed_mask
-    opt_f, opt_p = g.SGD(0.1, momentum=0.9).setup(fast.parameters()), g.SGD(0.1, momentum=0.9).setup(plain.parameters())
-    loss_f, _ = fastconv.build_fast_step(fast, CrossEntropy(), opt_f, X)(X, Y)
-    loss_p, _ = plain_step(plain, CrossEntropy(), opt_p, True, False, True, X, Y)
+                layer.fixed_mask = mask
+    sgd = [g.SGD(0.1, momentum=0.9).setup(m.parameters()) for m in (fast, plain)]
+    loss_f, _ = fastconv.build_fast_step(fast, CrossEntropy(), sgd[0], X)(X, Y)
+    loss_p, _ = plain_step(plain, CrossEntropy(), sgd[1], True, False, True, X, Y)
     assert abs(loss_f - loss_p) <= tol * abs(loss_p)
     # A convolution's bias before BatchNorm has gradient 0 up to rounding: the scale is the model's.
     scale = max(float(np.abs(q.grad).max()) for q in plain.parameters())

@@ -138,7 +138,7 @@ def save_checkpoint(path, state):
     """Write ``state`` (a :class:`~glassnet.training.TrainState` at an epoch end) to ``path`` atomically."""
     path = check_path(path, "save_checkpoint")
     rng = state.rng
-    tensors = {f"model.{n}": p.value for n, p in state.model.named_parameters()}
+    tensors = {f"model.{n}": p.value for n, p in state.model.named_parameters() + state.model.named_buffers()}
     opt = state.optimizer
     h = state.history
     meta = {
@@ -199,7 +199,7 @@ def _restore(tensors, meta, state, source):
     if meta["data"] != _fingerprint(state):
         raise ValidationError(f"{source} was written for other training data (fingerprint {meta['data']}, "
                               f"now {_fingerprint(state)}). Resume with the same X, y, validation_split and seed.")
-    params = dict(model.named_parameters())
+    params = dict(model.named_parameters() + model.named_buffers())
     names = {n[len("model."):] for n in tensors if n.startswith("model.")}
     if names != set(params):
         raise ValidationError(f"{source} holds weights {sorted(names)[:6]} but the model has {sorted(params)[:6]}. "

@@ -7,6 +7,7 @@ copies bytes; it never executes code. Files are readable by the ``safetensors`` 
 """
 
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -157,7 +158,8 @@ def save(model, path, metadata=None):
         except (TypeError, ValueError) as e:
             raise ValidationError(f"save(metadata=...) must be JSON-serializable (str, numbers, lists, dicts; "
                                   f"no NaN): {e}. Convert arrays with .tolist().") from None
-    atomic_write(path, pack(dict((n, p.value) for n, p in model.named_parameters()), metadata))
+    arrays = model.named_parameters() + model.named_buffers()      # buffers: BatchNorm's running statistics
+    atomic_write(path, pack(dict((n, p.value) for n, p in arrays), metadata))
     return path
 
 
@@ -228,14 +230,14 @@ def build_model(tensors, meta, source="model file"):
                 # Checked before Dense() allocates: a hostile n_in=10**12 must not reach the allocator.
                 raise ModelFileError(f"{source}: layer {i} is Dense({config.get('n_in')!r} -> {config.get('n_out')!r}) "
                                      f"but its weight has shape {None if weight is None else weight.shape}.")
-            kw = {"dtype": dtype} if spec["type"] == "Dense" else {}
+            kw = {"dtype": dtype} if "dtype" in inspect.signature(cls).parameters else {}
             layers.append(cls(**config, **kw))
         model = Sequential(layers)
     except ModelFileError:
         raise
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as e:
         raise ModelFileError(f"{source}: the architecture metadata is malformed ({str(e)[:200] or type(e).__name__}).") from None
-    expected = dict(model.named_parameters())
+    expected = dict(model.named_parameters() + model.named_buffers())
     if set(expected) != set(tensors):
         raise ModelFileError(f"{source}: the weights {sorted(tensors)[:6]} do not match the architecture, which "
                              f"needs {sorted(expected)[:6]}.")

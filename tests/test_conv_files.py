@@ -1,0 +1,66 @@
+"""Convolutional models in model files and checkpoints: BatchNorm's running statistics included."""
+
+import numpy as np
+import pytest
+
+import glassnet as g
+from glassnet.files.checkpoint import ModelCheckpoint
+
+
+def cnn(seed=0, dtype="float32"):
+    r = np.random.default_rng(seed)
+    return g.Sequential([
+        g.Conv2D(1, 4, 3, padding="same", seed=r, dtype=dtype), g.BatchNorm(4, dtype=dtype), g.ReLU(),
+        g.MaxPool2D(2), g.Conv2D(4, 6, 3, stride=2, seed=r, dtype=dtype), g.ReLU(), g.AvgPool2D(1),
+        g.Flatten(), g.Dropout(0.2, seed=r), g.Dense(6, 3, seed=r, dtype=dtype), g.Softmax()])
+
+
+def signal_cnn(seed=0):
+    r = np.random.default_rng(seed)
+    return g.Sequential([g.Conv1D(1, 4, 5, padding=2, seed=r), g.BatchNorm(4), g.ReLU(), g.MaxPool1D(2),
+                         g.GlobalAveragePool2D(), g.Dense(4, 3, seed=r), g.Softmax()])
+
+
+def data(shape, n=40):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(n, *shape)).astype(np.float32)
+    return X, (X.reshape(n, -1).mean(axis=1) > 0).astype(int) + (X.reshape(n, -1)[:, 0] > 0)
+
+
+@pytest.mark.parametrize("make,shape,dtype", [(cnn, (8, 8, 1), "float32"), (cnn, (8, 8, 1), "float64"),
+                                              (signal_cnn, (12, 1), "float32")])
+def test_save_load_round_trip(tmp_path, make, shape, dtype):
+    model = make() if make is signal_cnn else make(dtype=dtype)
+    X, y = data(shape)
+    X = X.astype(dtype)
+    model.fit(X, y, optimizer=g.Adam(0.01), epochs=3, batch_size=8, seed=0, verbose=0)
+    g.save(model, tmp_path / "m.safetensors")
+    loaded = g.load(tmp_path / "m.safetensors")
+    assert repr(loaded) == repr(model) and loaded.dtype == model.dtype
+    for a, b in zip(model.parameters() + model.buffers(), loaded.parameters() + loaded.buffers(), strict=True):
+        np.testing.assert_array_equal(a.value, b.value)
+    np.testing.assert_array_equal(model.predict(X), loaded.predict(X))      # running statistics came back
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_checkpoint_resume_is_bit_identical(tmp_path, fast):
+    from glassnet.train import fastpath
+    X, y = data((8, 8, 1))
+    kw = {"epochs": 4, "batch_size": 8, "seed": 3, "verbose": 0}
+
+    def run(model, epochs, callbacks):
+        opt = g.SGD(0.05, momentum=0.9)
+        if fast:
+            return model.fit(X, y, optimizer=opt, callbacks=callbacks, **{**kw, "epochs": epochs})
+        with fastpath.readable():
+            return model.fit(X, y, optimizer=opt, callbacks=callbacks, **{**kw, "epochs": epochs})
+
+    ref = cnn()
+    run(ref, 4, [ModelCheckpoint(tmp_path / "ref")])
+    interrupted = cnn()
+    run(interrupted, 2, [ModelCheckpoint(tmp_path / "ck")])
+    resumed = cnn(seed=9)                          # other weights: everything must come from the checkpoint
+    h = run(resumed, 4, [ModelCheckpoint(tmp_path / "ck", resume=True)])
+    assert h.epochs == 4
+    for a, b in zip(ref.parameters() + ref.buffers(), resumed.parameters() + resumed.buffers(), strict=True):
+        np.testing.assert_array_equal(a.value, b.value)
