@@ -34,7 +34,7 @@ import numpy as np
 
 from glassnet.backend.errors import ValidationError
 
-__all__ = ["LAYER_TO_ONNX", "to_onnx", "quantize_dynamic_int8"]
+__all__ = ["CONV_TO_ONNX", "LAYER_TO_ONNX", "to_onnx", "quantize_dynamic_int8"]
 
 _MIN_OPSET = 13  # Softmax with a true per-axis definition (axis=-1) starts at opset 13.
 
@@ -128,11 +128,95 @@ LAYER_TO_ONNX = {
 
 
 # --------------------------------------------------------------------------- #
+# Convolutional layers. glassnet is channels last (NHWC images, NLC signals),
+# ONNX's Conv/pooling/BatchNormalization are channels first: each such node is
+# wrapped in two Transposes (onnxruntime's optimizer cancels the pairs between
+# consecutive nodes). ``shape`` is one sample's shape, e.g. (28, 28, 1).
+# --------------------------------------------------------------------------- #
+
+def _channels_first(g: _Graph, layer, i: int, x: str, shape, op, inputs=(), **attrs):
+    """x (N, ..., C) -> Transpose -> op (channels first) -> Transpose -> (N, ..., C)."""
+    helper = g.onnx.helper
+    rank = len(shape) + 1
+    to_first = [0, rank - 1, *range(1, rank - 1)]
+    to_last = [0, *range(2, rank), 1]
+    name = f"layer{i}.{type(layer).__name__}"
+    g.nodes.append(helper.make_node("Transpose", [x], [f"layer{i}.cf_in"], name=f"{name}.to_nchw", perm=to_first))
+    g.nodes.append(helper.make_node(op, [f"layer{i}.cf_in", *inputs], [f"layer{i}.cf_out"], name=name, **attrs))
+    g.nodes.append(helper.make_node("Transpose", [f"layer{i}.cf_out"], [f"layer{i}.out"], name=f"{name}.to_nhwc",
+                                    perm=to_last))
+    return f"layer{i}.out"
+
+
+def _image_shape(layer, i, shape, rank):
+    if not isinstance(shape, tuple) or len(shape) != rank:
+        raise ValidationError(
+            f"Layer {i} ({layer!r}) needs {'(height, width, channels)' if rank == 3 else '(length, channels)'} "
+            f"inputs; it receives {shape!r}. Pass to_onnx(model, input_shape=...) with one sample's shape.")
+    return layer.output_shape(shape)
+
+
+def _conv(g: _Graph, layer, i: int, x: str, shape):
+    one_d = type(layer).__name__ == "Conv1D"
+    out = _image_shape(layer, i, shape, 2 if one_d else 3)
+    W = _to_numpy(layer.weight.value)
+    if one_d:
+        (_, (_, le, r)), w_onnx = layer.geometry(1, shape[0]), W.transpose(2, 1, 0)     # (O, C, k)
+        pads, kernel, strides = [le, r], [W.shape[0]], [layer.stride_hw[1]]
+    else:
+        ((_, t, b), (_, le, r)), w_onnx = layer.geometry(*shape[:2]), W.transpose(3, 2, 0, 1)   # (O, C, kh, kw)
+        pads, kernel, strides = [t, le, b, r], list(W.shape[:2]), list(layer.stride_hw)
+    w = g.tensor(f"layer{i}.weight", w_onnx)
+    c = g.tensor(f"layer{i}.bias", layer.bias.value)
+    return _channels_first(g, layer, i, x, shape, "Conv", [w, c], kernel_shape=kernel, strides=strides,
+                           pads=pads), out
+
+
+def _pool(op):
+    def build(g: _Graph, layer, i: int, x: str, shape):
+        one_d = type(layer).__name__ == "MaxPool1D"
+        pool = layer.pool2d if one_d else layer
+        out = _image_shape(layer, i, shape, 2 if one_d else 3)
+        k, s = (pool.kernel_hw[1:], pool.stride_hw[1:]) if one_d else (pool.kernel_hw, pool.stride_hw)
+        return _channels_first(g, layer, i, x, shape, op, kernel_shape=list(k), strides=list(s)), out
+    return build
+
+
+def _global_average_pool(g: _Graph, layer, i: int, x: str, shape):
+    out = _image_shape(layer, i, shape, len(shape) if isinstance(shape, tuple) and len(shape) >= 2 else 3)
+    name = _channels_first(g, layer, i, x, shape, "GlobalAveragePool")
+    g.nodes.append(g.onnx.helper.make_node("Flatten", [name], [f"layer{i}.flat"], name=f"layer{i}.flatten", axis=1))
+    return f"layer{i}.flat", out[0]
+
+
+def _flatten(g: _Graph, layer, i: int, x: str, shape):
+    width = int(np.prod(shape)) if isinstance(shape, tuple) else shape
+    return g.node("Flatten", [x], i, layer, axis=1), width      # NHWC rows in C order, as glassnet's Flatten
+
+
+def _batchnorm(g: _Graph, layer, i: int, x: str, shape):
+    inputs = [g.tensor(f"layer{i}.{p.name}", p.value) for p in (layer.weight, layer.bias, layer.running_mean,
+                                                                layer.running_var)]
+    if not isinstance(shape, tuple) or len(shape) == 1:          # (N, F): the channel axis is already 1
+        return g.node("BatchNormalization", [x, *inputs], i, layer, epsilon=float(layer.eps)), shape
+    return _channels_first(g, layer, i, x, shape, "BatchNormalization", inputs, epsilon=float(layer.eps)), shape
+
+
+#: The convolutional family: per-sample shapes (tuples) flow between these builders.
+CONV_TO_ONNX = {
+    "Conv2D": _conv, "Conv1D": _conv, "MaxPool2D": _pool("MaxPool"), "MaxPool1D": _pool("MaxPool"),
+    "AvgPool2D": _pool("AveragePool"), "GlobalAveragePool2D": _global_average_pool, "Flatten": _flatten,
+    "BatchNorm": _batchnorm,
+}
+LAYER_TO_ONNX.update(CONV_TO_ONNX)
+
+
+# --------------------------------------------------------------------------- #
 # Export
 # --------------------------------------------------------------------------- #
 
 def to_onnx(model, path=None, *, n_features: int | None = None, opset: int = 17,
-            dtype: str = "float32"):
+            dtype: str = "float32", input_shape: tuple | None = None):
     """Convert a Sequential model to an ONNX graph, and optionally save it.
 
     Parameters
@@ -150,6 +234,9 @@ def to_onnx(model, path=None, *, n_features: int | None = None, opset: int = 17,
         works on one axis) to the newest one the installed ``onnx`` knows.
     dtype : {"float32", "float64"}, default "float32"
         Element type of the input, weights and output.
+    input_shape : tuple of int, optional
+        One sample's shape for a convolutional model, channels last: (H, W, C) for images,
+        (L, C) for signals. The input is then ``("batch", *input_shape)``.
 
     Returns
     -------
@@ -202,18 +289,23 @@ def to_onnx(model, path=None, *, n_features: int | None = None, opset: int = 17,
             f"Supported layers: {', '.join(LAYER_TO_ONNX)}. Replace the layer, or add a builder "
             f"to glassnet.export.onnx.LAYER_TO_ONNX.")
 
-    if n_features is None:
-        first = next((l for l in layers if type(l).__name__ == "Dense"), None)
-        if first is None:
-            raise ValidationError(
-                "to_onnx cannot infer the input width: the model has no Dense layer. Pass n_features=.")
-        n_features = int(_to_numpy(first.weight.value).shape[0])
-    elif isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)) or n_features < 1:
-        raise ValidationError(f"The 'n_features' parameter of to_onnx must be a positive int. Got {n_features!r}.")
-    n_features = int(n_features)
+    if input_shape is not None or any(type(l).__name__ in CONV_TO_ONNX for l in layers):
+        width = _check_input_shape(input_shape, layers)        # one sample's shape, e.g. (28, 28, 1)
+        dims = list(width)
+    else:
+        if n_features is None:
+            first = next((l for l in layers if type(l).__name__ == "Dense"), None)
+            if first is None:
+                raise ValidationError(
+                    "to_onnx cannot infer the input width: the model has no Dense layer. Pass n_features=.")
+            n_features = int(_to_numpy(first.weight.value).shape[0])
+        elif isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)) or n_features < 1:
+            raise ValidationError(f"The 'n_features' parameter of to_onnx must be a positive int. Got {n_features!r}.")
+        width = int(n_features)
+        dims = [width]
 
     g = _Graph(onnx, np_dtype)
-    name, width = "input", n_features
+    name = "input"
     for i, layer in enumerate(layers):
         name, width = LAYER_TO_ONNX[type(layer).__name__](g, layer, i, name, width)
     # The graph output gets a fixed name; a model made only of skipped layers
@@ -226,8 +318,9 @@ def to_onnx(model, path=None, *, n_features: int | None = None, opset: int = 17,
     elem = onnx.helper.np_dtype_to_tensor_dtype(np_dtype)
     graph = onnx.helper.make_graph(
         g.nodes, "glassnet_sequential",
-        [onnx.helper.make_tensor_value_info("input", elem, ["batch", n_features])],
-        [onnx.helper.make_tensor_value_info("output", elem, ["batch", width])],
+        [onnx.helper.make_tensor_value_info("input", elem, ["batch", *dims])],
+        [onnx.helper.make_tensor_value_info("output", elem, ["batch", *(width if isinstance(width, tuple) else
+                                                                          [width])])],
         initializer=g.initializers,
     )
     opset_ids = [onnx.helper.make_opsetid("", int(opset))]
@@ -243,6 +336,24 @@ def to_onnx(model, path=None, *, n_features: int | None = None, opset: int = 17,
     if path is not None:
         onnx.save_model(proto, os.fspath(path))
     return proto
+
+
+def _check_input_shape(input_shape, layers):
+    if input_shape is None:
+        raise ValidationError("to_onnx needs input_shape=(height, width, channels) (or (length, channels)) for a "
+                              "convolutional model: one sample's shape, e.g. input_shape=(28, 28, 1).")
+    if (not isinstance(input_shape, (tuple, list)) or not input_shape
+            or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1 for d in input_shape)):
+        raise ValidationError(f"The 'input_shape' parameter of to_onnx must be a tuple of positive ints, e.g. "
+                              f"(28, 28, 1); got {input_shape!r}.")
+    shape = tuple(int(d) for d in input_shape)
+    walk = shape
+    for i, layer in enumerate(layers):              # a mismatch names its layer before any node is written
+        try:
+            walk = layer.output_shape(walk)
+        except ValidationError as e:
+            raise ValidationError(f"to_onnx: layer {i} ({layer!r}) does not fit input_shape={shape}: {e}") from None
+    return shape
 
 
 # --------------------------------------------------------------------------- #
