@@ -64,3 +64,17 @@ def test_checkpoint_resume_is_bit_identical(tmp_path, fast):
     assert h.epochs == 4
     for a, b in zip(ref.parameters() + ref.buffers(), resumed.parameters() + resumed.buffers(), strict=True):
         np.testing.assert_array_equal(a.value, b.value)
+
+
+def test_monitors_see_dead_filters_and_conv_gradients():
+    r = np.random.default_rng(0)
+    model = g.Sequential([g.Conv2D(1, 4, 3, seed=r), g.ReLU(), g.MaxPool2D(2), g.Flatten(), g.Dense(36, 3, seed=r),
+                          g.Softmax()])
+    model.layers[0].bias.value[2] = -1e3              # filter 2 can never fire: a dead filter
+    X, y = data((8, 8, 1))
+    acts, grads = g.ActivationMonitor(), g.GradientMonitor(warn=False)
+    model.fit(X, y, optimizer=g.SGD(0.01), epochs=2, batch_size=8, seed=0, verbose=0, callbacks=[acts, grads])
+    assert acts.units[1] == 4 and acts.dead[-1][1] == 1 and acts.active_fraction[-1][1][2] == 0.0
+    assert all(acts.active_fraction[-1][1][c] > 0 for c in (0, 1, 3))
+    assert any("1 of 4 units dead" in a and "Conv2D(1 -> 4, 3x3)" in a for a in acts.advice())
+    assert set(grads.grad_norm[-1]) == {0, 4} and grads.grad_norm[-1][0] > 0

@@ -14,9 +14,12 @@ import warnings
 import numpy as np
 
 from glassnet.backend.arrays import to_numpy
-from glassnet.nn.layers import Dense, Sigmoid, Tanh
+from glassnet.nn.layers import Conv2D, Dense, Sigmoid, Tanh
 from glassnet.nn.layers.activations import RELU_FAMILY
 from glassnet.train.callbacks import Callback
+
+
+_WEIGHTED = (Dense, Conv2D)          # layers with a weight matrix (Conv1D is a Conv2D)
 
 
 def _register(history, name, monitor):
@@ -27,7 +30,7 @@ def _register(history, name, monitor):
 
 def _describe(model, i):
     """'layer 1 (ReLU after Dense(64 -> 32))': how advice names a layer."""
-    prev = next((model.layers[j] for j in range(i - 1, -1, -1) if isinstance(model.layers[j], Dense)), None)
+    prev = next((model.layers[j] for j in range(i - 1, -1, -1) if isinstance(model.layers[j], _WEIGHTED)), None)
     return f"layer {i} ({type(model.layers[i]).__name__}" + (f" after {prev!r})" if prev is not None else ")")
 
 
@@ -38,7 +41,8 @@ def hidden_activations(model, X):
     -------
     dict
         {layer index: array of shape (n, units)} for every ReLU-family, Sigmoid or Tanh layer
-        except the last layer (the output layer's saturation is just confidence).
+        except the last layer (the output layer's saturation is just confidence). After a
+        convolution: (n, H, W, channels), one unit per channel (filter).
     """
     out, h = {}, X
     was_training = getattr(model, "training", True)
@@ -117,9 +121,9 @@ class ActivationMonitor(Callback):
         active, dead, sat = {}, {}, {}
         for i, h in acts.items():
             layer = model.layers[i]
-            self.units[i] = h.shape[1]
+            self.units[i] = h.shape[-1]                 # channels last: a conv filter is one unit
             if isinstance(layer, RELU_FAMILY):
-                frac = (h > 0).mean(axis=0)
+                frac = (h > 0).reshape(-1, h.shape[-1]).mean(axis=0)      # over samples and positions
                 active[i] = frac
                 dead[i] = int((frac == 0).sum())
             else:
@@ -152,7 +156,7 @@ class ActivationMonitor(Callback):
 class GradientMonitor(Callback):
     """Per-layer gradient norm and update/weight ratio per epoch, with vanishing/exploding warnings.
 
-    For each Dense layer: ``grad_norm`` = ||dL/dW|| of the epoch's last batch, and
+    For each Dense or convolution layer: ``grad_norm`` = ||dL/dW|| of the epoch's last batch, and
     ``update_ratio`` = ||W_end - W_begin|| / ||W_begin|| over the epoch.
 
     Parameters
@@ -181,7 +185,7 @@ class GradientMonitor(Callback):
 
     def on_train_begin(self, state):
         self.model = state.model
-        self.dense = [i for i, layer in enumerate(state.model.layers) if isinstance(layer, Dense)]
+        self.dense = [i for i, layer in enumerate(state.model.layers) if isinstance(layer, _WEIGHTED)]
         self.epochs, self.grad_norm, self.update_ratio = [], [], []
         _register(state.history, "gradients", self)
 
