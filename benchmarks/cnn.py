@@ -235,6 +235,54 @@ def run(peers, steps, reps, infer_n, paths):
     return times, infer, notes
 
 
+def layout(reps=20):
+    """Forward + backward of the issue's second convolution (32 -> 64, 3x3, on 13x13) by im2col + GEMM,
+    channels last (glassnet's layout) against channels first with the transposes that layout needs."""
+    sys.path.insert(0, str(ROOT))
+    from glassnet.nn.layers.conv import col2im, im2col
+    rng = np.random.default_rng(0)
+    n, h, c, o, k = BATCH, 13, 32, 64, 3
+    ho = h - k + 1
+    W = rng.standard_normal((k, k, c, o)).astype(np.float32)
+    x_last = rng.standard_normal((n, h, h, c)).astype(np.float32)
+    x_first = np.ascontiguousarray(x_last.transpose(0, 3, 1, 2))
+    g_last = rng.standard_normal((n, ho, ho, o)).astype(np.float32)
+    g_first = np.ascontiguousarray(g_last.transpose(0, 3, 1, 2))
+
+    def nhwc():
+        cols = im2col(x_last, k, k, 1, 1, ho, ho).reshape(-1, k * k * c)
+        y = (cols @ W.reshape(-1, o)).reshape(n, ho, ho, o)
+        g2 = g_last.reshape(-1, o)
+        dW = cols.T @ g2
+        dx = col2im((g2 @ W.reshape(-1, o).T).reshape(n, ho, ho, k, k, c), x_last.shape, 1, 1)
+        return y, dW, dx
+
+    def nchw():
+        s0, s1, s2, s3 = x_first.strides            # patches (N, Ho, Wo, C, kh, kw) of an NCHW batch
+        cols = np.lib.stride_tricks.as_strided(x_first, (n, ho, ho, c, k, k), (s0, s2, s3, s1, s2, s3))
+        cols = cols.reshape(-1, c * k * k)
+        Wf = W.transpose(2, 0, 1, 3).reshape(-1, o)
+        y = np.ascontiguousarray((cols @ Wf).reshape(n, ho, ho, o).transpose(0, 3, 1, 2))
+        g2 = np.ascontiguousarray(g_first.transpose(0, 2, 3, 1)).reshape(-1, o)
+        dW = cols.T @ g2
+        dcols = (g2 @ Wf.T).reshape(n, ho, ho, c, k, k).transpose(0, 1, 2, 4, 5, 3)
+        dx = np.ascontiguousarray(col2im(dcols, x_last.shape, 1, 1).transpose(0, 3, 1, 2))
+        return y, dW, dx
+
+    a, b = nhwc(), nchw()
+    assert np.allclose(a[0], b[0].transpose(0, 2, 3, 1), atol=1e-3) and np.allclose(a[2], b[2].transpose(0, 2, 3, 1),
+                                                                                    atol=1e-3)
+    times = {"NHWC": [], "NCHW": []}
+    for _ in range(reps):
+        for name, f in (("NHWC", nhwc), ("NCHW", nchw)):
+            t = time.perf_counter()
+            f()
+            times[name].append(time.perf_counter() - t)
+    med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+    print(f"layout, conv 32->64 3x3 on {n}x13x13 forward+backward (im2col + GEMM), median of {reps}: "
+          f"NHWC {med['NHWC']:.1f} ms, NCHW {med['NCHW']:.1f} ms (x{med['NCHW'] / med['NHWC']:.2f})")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=60, help="training steps per timed block")
@@ -242,9 +290,12 @@ def main(argv=None):
     ap.add_argument("--infer", type=int, default=10000, help="images per inference block")
     ap.add_argument("--peers", default="glassnet,glassnet-readable,torch,jax")
     ap.add_argument("--tricks", action="store_true", help="time the fast path with each trick switched off")
+    ap.add_argument("--layout", action="store_true", help="only compare the NHWC and NCHW im2col convolution")
     ap.add_argument("--torch-path", default=None)
     ap.add_argument("--jax-path", default=None)
     args = ap.parse_args(argv)
+    if args.layout:
+        return layout()
     peers = {name: (name, None) for name in args.peers.split(",")}
     if args.tricks:
         sys.path.insert(0, str(ROOT))
