@@ -1,6 +1,8 @@
 """Loss functions with the layer contract: forward(pred, target) -> float, backward() -> dL/dpred.
 
-Every loss is a mean over the batch, so the 1/N factor lives here and never in a layer.
+Every loss is a mean over the batch, so the 1/N factor lives here and never in a layer. With
+per-sample weights w (shape (N,), normalized by ``fit`` to mean 1 over the training set), each row's
+term is multiplied by its weight before the mean: L = (1/N) sum_n w_n l_n, and so is its gradient.
 With ``from_logits=True`` a classification loss receives the input of the final
 Softmax/Sigmoid instead of its output; the training loop uses this to fuse the output
 layer with the loss, which makes the gradient exactly (p - y)/N and keeps it finite for
@@ -15,6 +17,7 @@ from glassnet.backend.arrays import array_module
 from glassnet.backend.checks import check_array
 from glassnet.backend.errors import GlassnetTypeError, ShapeError, ValidationError
 from glassnet.nn.layers import Sequential, Sigmoid, Softmax
+from glassnet.nn.layers.activations import sigmoid
 
 
 class Loss:
@@ -62,25 +65,31 @@ def _same_shape(pred, target, who):
     return target
 
 
+def _row_weights(weight, pred):
+    """Per-sample weights as a column that broadcasts over the outputs, or 1.0 for none."""
+    return 1.0 if weight is None else weight.reshape((-1,) + (1,) * (pred.ndim - 1)).astype(pred.dtype, copy=False)
+
+
 class MSE(Loss):
     """Mean squared error: L = mean((pred - y)^2) over all elements.
 
-    dL/dpred = 2 (pred - y) / size.
+    dL/dpred = 2 (pred - y) / size  (times the row's weight when weighted).
     """
 
     name = "mse"
 
     def __init__(self):
-        self._diff = None
+        self._grad = None
 
-    def forward(self, pred, target, from_logits=False):
+    def forward(self, pred, target, from_logits=False, weight=None):
         target = _same_shape(pred, target, "MSE")
-        self._diff = pred - target
-        return float((self._diff * self._diff).mean())
+        w = _row_weights(weight, pred)
+        diff = pred - target
+        self._grad = diff * (w * (2.0 / diff.size))
+        return float((w * diff * diff).mean())
 
     def backward(self):
-        d = self._cached(self._diff)
-        return d * (2.0 / d.size)
+        return self._cached(self._grad)
 
 
 class BinaryCrossEntropy(Loss):
@@ -97,22 +106,20 @@ class BinaryCrossEntropy(Loss):
     def __init__(self):
         self._grad = None
 
-    def forward(self, pred, target, from_logits=False):
+    def forward(self, pred, target, from_logits=False, weight=None):
         xp = array_module(pred)
         target = _same_shape(pred, target, "BinaryCrossEntropy").astype(pred.dtype, copy=False)
-        n = pred.size
+        n, w = pred.size, _row_weights(weight, pred)
         if from_logits:
             z = pred
-            e = xp.exp(-abs(z))
-            p = xp.where(z >= 0, 1.0, e) / (1.0 + e)
-            loss = (xp.maximum(z, 0) - target * z + xp.log1p(e)).mean()
-            self._grad = (p - target) / n
+            loss = (w * (xp.maximum(z, 0) - target * z + xp.log1p(xp.exp(-abs(z))))).mean()
+            self._grad = (sigmoid(z) - target) * (w / n)
         else:
             _check_probabilities(pred, "BinaryCrossEntropy", "Sigmoid", rows_sum_to_one=False)
             eps = np.finfo(pred.dtype).eps
             p = xp.clip(pred, eps, 1 - eps)
-            loss = -(target * xp.log(p) + (1 - target) * xp.log(1 - p)).mean()
-            self._grad = (p - target) / (p * (1 - p) * n)
+            loss = -(w * (target * xp.log(p) + (1 - target) * xp.log(1 - p))).mean()
+            self._grad = (p - target) * w / (p * (1 - p) * n)
         return float(loss)
 
     def backward(self):
@@ -133,20 +140,20 @@ class CrossEntropy(Loss):
     def __init__(self):
         self._grad = None
 
-    def forward(self, pred, target, from_logits=False):
+    def forward(self, pred, target, from_logits=False, weight=None):
         xp = array_module(pred)
         Y = one_hot_targets(target, pred.shape[-1], pred.dtype, xp)
-        n = pred.shape[0]
+        n, w = pred.shape[0], _row_weights(weight, pred)
         if from_logits:
             z = pred - pred.max(axis=-1, keepdims=True)
             log_p = z - xp.log(xp.exp(z).sum(axis=-1, keepdims=True))
-            self._grad = (xp.exp(log_p) - Y) / n
+            self._grad = (xp.exp(log_p) - Y) * (w / n)
         else:
             _check_probabilities(pred, "CrossEntropy", "Softmax", rows_sum_to_one=True)
             tiny = np.finfo(pred.dtype).tiny
             log_p = xp.log(xp.maximum(pred, tiny))
-            self._grad = -Y / (xp.maximum(pred, tiny) * n)
-        return float(-(Y * log_p).sum() / n)
+            self._grad = -Y * w / (xp.maximum(pred, tiny) * n)
+        return float(-(w * Y * log_p).sum() / n)
 
     def backward(self):
         return self._cached(self._grad)
