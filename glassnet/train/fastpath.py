@@ -34,7 +34,14 @@ import numpy as np
 
 from glassnet.nn.layers import Dense, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
 from glassnet.nn.layers.activations import sigmoid
-from glassnet.nn.losses import MSE, BinaryCrossEntropy, CrossEntropy
+from glassnet.nn.losses import (
+    MSE,
+    BinaryCrossEntropy,
+    CrossEntropy,
+    sigmoid_cross_entropy,
+    softmax_cross_entropy,
+    squared_error,
+)
 from glassnet.optim.optimizers import SGD, Adam, RMSprop
 
 __all__ = ["FastStep", "build_fast_step", "engaged", "readable"]
@@ -190,37 +197,13 @@ class FastStep:
 
     # -- fused output layer + loss ---------------------------------------------------
     def _loss_grad(self, z, Y, w, ws):
-        # w: per-sample weights (mean 1 over the training set) or None; weighted runs pay for a
-        # few small (B, K) temporaries, unweighted ones allocate nothing.
-        n, g = z.shape[0], ws.g[-1]
-        loss = self.loss
-        wcol = None if w is None else w.reshape(-1, 1)
-        if isinstance(loss, CrossEntropy):                 # z: logits of the final Softmax
-            correct = int((z.argmax(axis=1) == Y.argmax(axis=1)).sum())
-            np.max(z, axis=1, keepdims=True, out=ws.row)
-            np.subtract(z, ws.row, out=g)                  # shift: exp never overflows
-            np.exp(g, out=z)
-            np.sum(z, axis=1, keepdims=True, out=ws.row)
-            terms = Y * (np.log(ws.row) - g)               # -y . log p, per element
-            value = float((terms if wcol is None else terms * wcol).sum()) / n
-            np.divide(z, ws.row, out=g)                    # p = softmax(z)
-            g -= Y
-            g *= 1.0 / n                                   # (p - y) / N
-        elif isinstance(loss, BinaryCrossEntropy):         # z: logits of the final Sigmoid
-            correct = int(((z > 0) == (Y > 0.5)).sum()) if z.shape[1] == 1 else None
-            terms = np.maximum(z, 0) - Y * z + np.log1p(np.exp(-np.abs(z)))
-            value = float((terms if wcol is None else terms * wcol).mean())
-            sigmoid(z, out=g)
-            g -= Y
-            g *= 1.0 / z.size
-        else:
-            correct = None
-            np.subtract(z, Y, out=g)                       # MSE on the linear output
-            value = float(np.vdot(g, g) if wcol is None else np.vdot(g * wcol, g)) / z.size
-            g *= 2.0 / z.size
-        if wcol is not None:
-            g *= wcol                                      # each row's gradient times its weight
-        return value, correct
+        # The losses' own fused forms (glassnet/nn/losses.py), writing dL/dz into the workspace.
+        g = ws.g[-1]
+        if isinstance(self.loss, CrossEntropy):            # z: logits of the final Softmax
+            return softmax_cross_entropy(z, Y, w, g, ws.row)
+        if isinstance(self.loss, BinaryCrossEntropy):      # z: logits of the final Sigmoid
+            return sigmoid_cross_entropy(z, Y, w, g)
+        return squared_error(z, Y, w, g), None             # MSE on the linear output
 
     def _penalty(self):
         total = 0.0
