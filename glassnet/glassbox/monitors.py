@@ -18,6 +18,8 @@ from glassnet.nn.layers import Conv2D, Dense, Sigmoid, Tanh
 from glassnet.nn.layers.activations import RELU_FAMILY
 from glassnet.train.callbacks import Callback
 
+__all__ = ["ActivationMonitor", "GradientMonitor", "hidden_activations", "saturated"]
+
 
 _WEIGHTED = (Dense, Conv2D)          # layers with a weight matrix (Conv1D is a Conv2D)
 

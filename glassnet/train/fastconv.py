@@ -32,7 +32,7 @@ import numpy as np
 
 from glassnet.nn.layers import Conv1D, Conv2D, Dense, MaxPool1D, MaxPool2D, ReLU, Softmax
 from glassnet.nn.layers.conv import im2col
-from glassnet.nn.losses import CrossEntropy
+from glassnet.nn.losses import CrossEntropy, softmax_cross_entropy
 
 __all__ = ["TRICKS", "FastConvStep", "build_fast_step", "is_convolutional"]
 
@@ -66,7 +66,10 @@ def build_fast_step(model, loss, optimizer, X):
 
 
 class FastConvStep:
-    """Callable ``step(xb, yb) -> (batch_loss, n_correct)``; updates the weights like ``plain_step``."""
+    """Callable ``step(xb, yb, wb=None) -> (batch_loss, n_correct)``; updates the weights like ``plain_step``.
+
+    ``wb``: per-sample loss weights (``fit(sample_weight=...)``), as in the readable step.
+    """
 
     def __init__(self, model, layers, optimizer):
         self.model, self.opt = model, optimizer
@@ -86,7 +89,7 @@ class FastConvStep:
                 p.grad = None if p.grad is None else p.grad.copy()
         self.spaces.clear()
 
-    def __call__(self, x, y):
+    def __call__(self, x, y, w=None):
         n = x.shape[0]
         spaces = self.spaces.get(n)
         if spaces is None:
@@ -100,30 +103,23 @@ class FastConvStep:
         h = x
         for k, ws in zip(self.kernels, spaces):
             h = k.forward(h, ws)
-        value, correct, g = _softmax_cross_entropy(h, y, spaces[-1])
+        value, correct, g = _softmax_cross_entropy(h, y, w, spaces[-1], isinstance(self.kernels[-1], _Dense))
         for i in range(len(self.kernels) - 1, -1, -1):
             g = self.kernels[i].backward(g, spaces[i], need_dx=i > 0 or not TRICKS["skip_input_grad"])
         self.opt.step()
         return value, correct
 
 
-def _softmax_cross_entropy(z, Y, ws):
-    """Fused output layer and loss on the logits z: (mean loss, correct rows, g = (softmax(z) - y) / N)."""
+def _softmax_cross_entropy(z, Y, w, ws, owned):
+    """Fused output layer and loss on the logits z (glassnet.nn.losses' one fused form): (loss, correct, dL/dz)."""
     if "g_loss" not in ws:
-        ws["g_loss"], ws["row"] = np.empty(z.shape, z.dtype), np.empty((z.shape[0], 1), z.dtype)
-    g, row, n = ws["g_loss"], ws["row"], z.shape[0]
-    correct = int((z.argmax(axis=1) == Y.argmax(axis=1)).sum())
-    np.max(z, axis=1, keepdims=True, out=row)
-    np.subtract(z, row, out=g)                          # shift: exp never overflows
-    yz = float(np.vdot(Y, g))
-    np.exp(g, out=g)
-    np.sum(g, axis=1, keepdims=True, out=row)
-    # -mean(y . log p), log p = (z - max) - log sum exp(z - max)
-    value = (float(np.vdot(np.log(row[:, 0]), Y.sum(axis=1))) - yz) / n
-    g /= row                                            # p = softmax(z)
-    g -= Y
-    g *= 1.0 / n                                        # (p - y) / N
-    return value, correct, g
+        ws["g_loss"], ws["row"], ws["z"] = (np.empty(z.shape, z.dtype), np.empty((z.shape[0], 1), z.dtype),
+                                            np.empty(z.shape, z.dtype))
+    if not owned:                          # the fused form overwrites z: keep a layer's own output intact
+        np.copyto(ws["z"], z)
+        z = ws["z"]
+    value, correct = softmax_cross_entropy(z, Y, w, ws["g_loss"], ws["row"])
+    return value, correct, ws["g_loss"]
 
 
 def _kernel(layer, prev, first):
