@@ -172,7 +172,8 @@ def test_pool_shapes(h, w, k, s, kind):
 
 
 @settings(max_examples=30, deadline=None)
-@given(length=st.integers(1, 30), k=st.integers(1, 6), s=st.integers(1, 3), padding=st.sampled_from(["valid", "same", 1]))
+@given(length=st.integers(1, 30), k=st.integers(1, 6), s=st.integers(1, 3),
+       padding=st.sampled_from(["valid", "same", 1]))
 def test_conv1d_and_pool1d_shapes(length, k, s, padding):
     conv = g.Conv1D(2, 3, k, stride=s, padding=padding, seed=0)
     x = np.ones((2, length, 2), np.float32)

@@ -39,9 +39,15 @@ def fit_both(make, X, y, dtype, optimizer, epochs=3):
     return fast, plain, h1, h2
 
 
-def max_diff(a, b):
+def max_diff(a, b, skip=()):
     pa, pb = a.parameters() + a.buffers(), b.parameters() + b.buffers()
-    return max(float(np.abs(p.value - q.value).max()) for p, q in zip(pa, pb, strict=True))
+    return max(float(np.abs(p.value - q.value).max()) for p, q in zip(pa, pb, strict=True) if id(q) not in skip)
+
+
+def bias_before_batchnorm(model):
+    """The bias of a layer right before BatchNorm: BatchNorm subtracts it again, so its exact gradient is 0
+    and what is computed is rounding noise, which Adam's m / sqrt(s) scales up to full steps of +-lr."""
+    return {id(layer.bias) for layer, nxt in zip(model.layers, model.layers[1:]) if isinstance(nxt, g.BatchNorm)}
 
 
 SGD = ("sgd", lambda: g.SGD(0.1, momentum=0.9))
@@ -63,7 +69,7 @@ def test_fast_fit_equals_readable_fit(dtype, tol, optimizer, case, rng):
         make, X = signal_cnn, rng.normal(size=(37, 23, 1)).astype(dtype)
     y = rng.integers(0, 3, len(X))
     fast, plain, h1, h2 = fit_both(make, X, y, dtype, optimizer)
-    assert max_diff(fast, plain) < tol
+    assert max_diff(fast, plain, skip=bias_before_batchnorm(plain) if optimizer is ADAM[1] else ()) < tol
     np.testing.assert_allclose(h1["loss"], h2["loss"], rtol=tol)
     assert h1["accuracy"] == h2["accuracy"]
     assert max_diff(fast, make(dtype)) > 1e-3                       # it did train

@@ -45,7 +45,8 @@ class _Pool2D(Layer):
         if len(input_shape) != 3:
             raise ShapeError(f"{self!r} expects (height, width, channels) per sample; got "
                              f"{tuple(input_shape)}.")
-        out = [None if n is None else (n - k) // s + 1 for n, k, s in zip(input_shape[:2], self.kernel_hw, self.stride_hw)]
+        out = [None if n is None else (n - k) // s + 1
+               for n, k, s in zip(input_shape[:2], self.kernel_hw, self.stride_hw)]
         if any(o is not None and o < 1 for o in out):
             raise ShapeError(f"{self!r}: feature maps of size {tuple(input_shape[:2])} are smaller than the "
                              f"pool window {self.kernel_hw}. Pool less, or pad the convolutions ('same').")
@@ -53,7 +54,8 @@ class _Pool2D(Layer):
 
     def __repr__(self):
         k = f"{self.kernel_hw[0]}x{self.kernel_hw[1]}"
-        return f"{type(self).__name__}({k}" + (f", stride={self.stride}" if self.stride_hw != self.kernel_hw else "") + ")"
+        stride = f", stride={self.stride}" if self.stride_hw != self.kernel_hw else ""
+        return f"{type(self).__name__}({k}{stride})"
 
 
 class MaxPool2D(_Pool2D):
