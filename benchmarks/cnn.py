@@ -283,6 +283,37 @@ def layout(reps=20):
           f"NHWC {med['NHWC']:.1f} ms, NCHW {med['NCHW']:.1f} ms (x{med['NCHW'] / med['NHWC']:.2f})")
 
 
+def memory(steps=20):
+    """Peak RSS of training on 60,000 images against what training needs: the process with its data
+    loaded, plus the fast path's workspaces, the parameters, their gradients and the momentum."""
+    import resource
+
+    X, y = images(EPOCH_IMAGES)                 # puts the repository on sys.path
+    from glassnet.nn.losses import CrossEntropy
+    from glassnet.train import fastconv
+    X, y = np.ascontiguousarray(X), np.asarray(y)
+    rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    import glassnet as g
+    rng = np.random.default_rng(0)
+    model = g.Sequential([
+        g.Conv2D(1, 32, 3, seed=rng), g.ReLU(), g.MaxPool2D(2), g.Conv2D(32, 64, 3, seed=rng), g.ReLU(),
+        g.MaxPool2D(2), g.Flatten(), g.Dense(1600, 128, seed=rng), g.ReLU(), g.Dense(128, 10, seed=rng), g.Softmax()])
+    opt = g.SGD(0.01, momentum=0.9).setup(model.parameters())
+    step = fastconv.build_fast_step(model, CrossEntropy(), opt, X[:BATCH])
+    step(X[:BATCH], np.eye(10, dtype=np.float32)[y[:BATCH]])
+    work = sum(a.nbytes for ws in step.spaces[BATCH] for a in ws.values() if isinstance(a, np.ndarray))
+    params = sum(p.value.nbytes for p in model.parameters()) * 3
+    onehot = EPOCH_IMAGES * 10 * 4
+    model.fit(X[:steps * BATCH], y[:steps * BATCH], optimizer=g.SGD(0.01, momentum=0.9), epochs=1, batch_size=BATCH,
+              verbose=0)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    need = rss_data + work + params + onehot
+    print(f"memory: RSS with the 60,000 images loaded {rss_data / 2**20:.0f} MiB; training needs that + workspaces "
+          f"{work / 2**20:.1f} MiB + parameters/gradients/momentum {params / 2**20:.1f} MiB + one-hot targets "
+          f"{onehot / 2**20:.1f} MiB = {need / 2**20:.0f} MiB; peak RSS after {steps} fit steps {peak / 2**20:.0f} MiB "
+          f"(x{peak / need:.2f})")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=60, help="training steps per timed block")
@@ -291,11 +322,14 @@ def main(argv=None):
     ap.add_argument("--peers", default="glassnet,glassnet-readable,torch,jax")
     ap.add_argument("--tricks", action="store_true", help="time the fast path with each trick switched off")
     ap.add_argument("--layout", action="store_true", help="only compare the NHWC and NCHW im2col convolution")
+    ap.add_argument("--memory", action="store_true", help="only measure peak RSS against what training needs")
     ap.add_argument("--torch-path", default=None)
     ap.add_argument("--jax-path", default=None)
     args = ap.parse_args(argv)
     if args.layout:
         return layout()
+    if args.memory:
+        return memory()
     peers = {name: (name, None) for name in args.peers.split(",")}
     if args.tricks:
         sys.path.insert(0, str(ROOT))
