@@ -92,7 +92,7 @@ def make_torch():
     import torch
     from torch import nn
 
-    torch.set_num_threads(os.cpu_count())
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
                           nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10))
@@ -323,6 +323,8 @@ def main(argv=None):
     ap.add_argument("--tricks", action="store_true", help="time the fast path with each trick switched off")
     ap.add_argument("--layout", action="store_true", help="only compare the NHWC and NCHW im2col convolution")
     ap.add_argument("--memory", action="store_true", help="only measure peak RSS against what training needs")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="BLAS/OpenMP threads per peer (default: every core); 1 is steadier on a shared machine")
     ap.add_argument("--torch-path", default=None)
     ap.add_argument("--jax-path", default=None)
     args = ap.parse_args(argv)
@@ -330,6 +332,10 @@ def main(argv=None):
         return layout()
     if args.memory:
         return memory()
+    if args.threads:                          # inherited by the spawned workers before they import numpy
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
+        os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen={'true' if args.threads > 1 else 'false'}"
     peers = {name: (name, None) for name in args.peers.split(",")}
     if args.tricks:
         sys.path.insert(0, str(ROOT))
@@ -338,7 +344,8 @@ def main(argv=None):
             peers[f"glassnet without {trick}"] = ("glassnet", trick)
     paths = {"torch": args.torch_path, "jax": args.jax_path}
     times, infer, notes = run(peers, args.steps, args.reps, args.infer, paths)
-    print(f"CNN benchmark: {os.cpu_count()} cores, batch {BATCH}, {args.steps} steps x {args.reps} reps per peer, "
+    print(f"CNN benchmark: {os.cpu_count()} cores, {args.threads or os.cpu_count()} thread(s) per peer, "
+          f"batch {BATCH}, {args.steps} steps x {args.reps} reps per peer, "
           f"interleaved; epoch = {EPOCH_IMAGES} images = {-(-EPOCH_IMAGES // BATCH)} steps")
     ref = statistics.median(times["torch"]) if "torch" in times else None
     print(f"{'peer':34s} {'ms/step med':>11s} {'min':>7s} {'epoch s':>8s} {'x torch':>8s} {'GFLOP/s':>8s} "

@@ -43,15 +43,19 @@ def test_mnist1d_cnn_reaches_the_papers_figure(seed):
 
 @pytest.mark.slow
 def test_fashion_mnist_cnn_reduced():
-    # Reduced: 6000 training images, 3 epochs, full test set. Measured: FASHION_REDUCED.
+    # Reduced: the first 6000 training images, 3 epochs (141 steps), the 10,000 test images. Measured 0.8248
+    # (seed 0); the threshold leaves 0.02 for rounding differences between BLAS builds and thread counts.
+    # The full figure (60,000 images, 15 epochs) is the example's default run.
     need("fashion-mnist", "t10k-labels-idx1-ubyte.gz")
     acc = run_example("cnn_fashion_mnist.py", str(DATA / "fashion-mnist"), "--train-samples", "6000", "--epochs", "3")
-    assert acc >= FASHION_THRESHOLD
+    assert acc >= 0.80
 
 
 @pytest.mark.slow
 def test_mnist_cnn_reduced():
-    # Reduced: the first 3000 of the 10,000 training images, 3 epochs, official test set. Measured: MNIST_REDUCED.
+    # Reduced: the first 3000 of the 10,000 training images, 3 epochs (72 steps), the official test set.
+    # Measured 0.9408 (seed 0); threshold 0.02 below. The full figure (10,000 images, 20 epochs) is the
+    # example's default run.
     need("mnist", "t10k-labels-idx1-ubyte.gz")
     acc = run_example("cnn_mnist.py", str(DATA / "mnist"), "--train-samples", "3000", "--epochs", "3")
-    assert acc >= MNIST_THRESHOLD
+    assert acc >= 0.92

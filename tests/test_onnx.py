@@ -111,12 +111,12 @@ def test_float64_export():
 
 
 def test_unknown_layer_error():
-    class Conv1D(Layer):
+    class Conv3D(Layer):                  # Conv1D and Conv2D are exported now (glassnet/nn/layers/conv.py)
         def forward(self, x):
             return x
 
-    model = Sequential([Dense(4, 4, seed=0), Conv1D(), ReLU()])
-    with pytest.raises(ValidationError, match=r"layer 1 \(Conv1D\).*Supported layers: Dense"):
+    model = Sequential([Dense(4, 4, seed=0), Conv3D(), ReLU()])
+    with pytest.raises(ValidationError, match=r"layer 1 \(Conv3D\).*Supported layers: Dense"):
         to_onnx(model)
 
 
