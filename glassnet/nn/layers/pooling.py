@@ -83,8 +83,8 @@ class MaxPool2D(_Pool2D):
         arg, shape, wshape = self._cached(self._cache)
         xp = array_module(grad_output)
         n, ho, wo, ph, pw, c = wshape
-        dwin = xp.zeros((n, ho, wo, ph * pw, c), grad_output.dtype)
-        xp.put_along_axis(dwin, arg, grad_output[:, :, :, None], axis=3)   # dy/dx = 1 at the argmax only
+        won = xp.arange(ph * pw).reshape(1, 1, 1, -1, 1) == arg            # dy/dx = 1 at the argmax only
+        dwin = won * grad_output[:, :, :, None, :]
         return col2im(dwin.reshape(wshape), shape, *self.stride_hw)
 
 
