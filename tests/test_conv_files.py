@@ -78,3 +78,16 @@ def test_monitors_see_dead_filters_and_conv_gradients():
     assert all(acts.active_fraction[-1][1][c] > 0 for c in (0, 1, 3))
     assert any("1 of 4 units dead" in a and "Conv2D(1 -> 4, 3x3)" in a for a in acts.advice())
     assert set(grads.grad_norm[-1]) == {0, 4} and grads.grad_norm[-1][0] > 0
+
+
+@pytest.mark.parametrize("make,shape", [(cnn, (8, 8, 1)), (signal_cnn, (12, 1))])
+def test_integrated_gradients_saliency_of_a_cnn(make, shape):
+    model = make()
+    X, y = data(shape)
+    model.fit(X, y, optimizer=g.Adam(0.01), epochs=2, batch_size=8, seed=0, verbose=0)
+    att = g.integrated_gradients(model, X[0], tol=0.01)
+    assert att.values.shape == shape                             # a saliency map over the sample
+    assert att.completeness_error <= 0.01                         # sum of attributions = f(x) - f(baseline)
+    assert abs(att.values.sum() - (att.f_x - att.f_baseline)) <= 0.01 * abs(att.f_x - att.f_baseline)
+    with pytest.raises(g.ValidationError, match="channels last"):
+        g.integrated_gradients(model, np.ones((3, *shape[:-1], 2)))

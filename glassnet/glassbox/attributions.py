@@ -32,6 +32,14 @@ __all__ = ["Attribution", "gradient_x_input", "integrated_gradients", "neuron_tr
 
 def _prepare(model, X):
     X = np.asarray(X, dtype=np.float64)
+    first = model.layers[0]
+    if hasattr(first, "in_channels"):                  # a convolutional model: samples are images/signals
+        rank = 3 if type(first).__name__ == "Conv2D" else 2
+        X = X[None] if X.ndim == rank else X
+        if X.ndim != rank + 1 or X.shape[-1] != first.in_channels:
+            raise ValidationError(f"attributions of {first!r} need samples of {rank} axes, channels last, with "
+                                  f"{first.in_channels} channels; got shape {X.shape}. Pass one sample or a batch.")
+        return X
     X = X.reshape(1, -1) if X.ndim == 1 else X
     if X.ndim != 2 or X.shape[1] != model.n_features:
         raise ValidationError(f"attributions need rows of {model.n_features} features; got shape {X.shape}. "
@@ -81,7 +89,7 @@ class Attribution:
 
     Attributes
     ----------
-    values : array of shape (n_features,)
+    values : array of shape (n_features,), or the sample's (H, W, C): a saliency map for images
     target : int
     f_x, f_baseline : float
         The explained output at the input and at the baseline.
@@ -110,7 +118,7 @@ def integrated_gradients(model, x, target=None, baseline=None, steps=64, tol=0.0
     Parameters
     ----------
     model : Sequential
-    x : array of shape (n_features,)
+    x : array of shape (n_features,), or one image (H, W, C) / signal (L, C) for a convolutional model
     target : int, optional
         Output to explain; the predicted class by default.
     baseline : array of shape (n_features,), optional
@@ -129,8 +137,8 @@ def integrated_gradients(model, x, target=None, baseline=None, steps=64, tol=0.0
     base = np.zeros_like(x) if baseline is None else _prepare(model, baseline)
     c = int(_targets(model, x, target)[0])
     while True:
-        t = np.linspace(0.0, 1.0, steps + 1)[:, None]
-        path = base + t * (x - base)                               # (steps + 1, n_features)
+        t = np.linspace(0.0, 1.0, steps + 1).reshape(-1, *[1] * (x.ndim - 1))
+        path = base + t * (x - base)                               # (steps + 1, *one sample's shape)
         f, g = output_gradient(model, path, np.full(steps + 1, c))
         mean_grad = (g[:-1] + g[1:]).sum(axis=0) / (2 * steps)     # trapezoid rule for the integral
         values = ((x - base)[0] * mean_grad)
