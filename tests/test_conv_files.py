@@ -91,3 +91,13 @@ def test_integrated_gradients_saliency_of_a_cnn(make, shape):
     assert abs(att.values.sum() - (att.f_x - att.f_baseline)) <= 0.01 * abs(att.f_x - att.f_baseline)
     with pytest.raises(g.ValidationError, match="channels last"):
         g.integrated_gradients(model, np.ones((3, *shape[:-1], 2)))
+
+
+def test_backprop_trace_of_a_cnn_shows_shapes():
+    model = cnn()
+    X, _ = data((8, 8, 1))
+    trace = g.backprop_trace(model, X[0], 2)
+    text = str(trace)
+    assert "(8x8x4)" in text and "(4x4x4)" in text and "(8x8x1)" in text     # feature maps with their shapes
+    assert trace.rows[0]["grad_input"].shape == (8, 8, 1)
+    assert "col2im" in text and "max of each window" in text

@@ -10,7 +10,23 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from glassnet.backend.errors import ValidationError
-from glassnet.nn.layers import Dense, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from glassnet.nn.layers import (
+    AvgPool2D,
+    BatchNorm,
+    Conv1D,
+    Conv2D,
+    Dense,
+    Flatten,
+    GlobalAveragePool2D,
+    LeakyReLU,
+    Linear,
+    MaxPool1D,
+    MaxPool2D,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from glassnet.nn.layers.dropout import Dropout
 from glassnet.nn.losses import default_loss
 from glassnet.train.inference import prepare_data
@@ -27,6 +43,14 @@ LOCAL_RULES = {
     Softmax: "y * (g - sum(g y))",
     Linear: "g",
     Dropout: "g * mask / (1 - p)  (identity in eval mode)",
+    Conv2D: "col2im(g W_col^T)  (and dL/dW = X_col^T g, dL/db = sum g)",
+    Conv1D: "col2im(g W_col^T)  (and dL/dW = X_col^T g, dL/db = sum g)",
+    MaxPool2D: "g to the max of each window",
+    MaxPool1D: "g to the max of each window",
+    AvgPool2D: "g / (window size) to every input of the window",
+    GlobalAveragePool2D: "g / (H W) to every position",
+    Flatten: "g reshaped back",
+    BatchNorm: "gamma / sigma * g  (eval mode: running statistics)",
 }
 
 
@@ -86,9 +110,10 @@ class BackpropTrace:
 
     def __str__(self):
         def vec(a):
+            size = a.size if np.ndim(a) <= 1 else "x".join(map(str, np.shape(a)))    # maps show their shape
             a = np.ravel(a)
             head = ", ".join(f"{v:+.3g}" for v in a[:self.width])
-            return f"[{head}{', ...' if a.size > self.width else ''}] ({a.size})"
+            return f"[{head}{', ...' if a.size > self.width else ''}] ({size})"
 
         lines = [f"forward: x_0 = input; x_(i+1) = layer_i(x_i); loss L = {self.loss_name}(x_n, y) = {self.loss:.6g}",
                  "backward (chain rule): dL/dx_i = dL/dx_(i+1) * dx_(i+1)/dx_i, from the loss down to the input", ""]
@@ -109,7 +134,7 @@ def backprop_trace(model, x, y, loss=None, width=4):
     Parameters
     ----------
     model : Sequential
-    x : array of shape (n_features,) or (1, n_features)
+    x : array of shape (n_features,) or (1, n_features); one image (H, W, C) or signal (L, C) for a CNN
     y : int, float or array
         Its target (a class index for a classifier).
     loss : Loss, optional
@@ -131,9 +156,14 @@ def backprop_trace(model, x, y, loss=None, width=4):
     """
 
     loss = default_loss(model) if loss is None else loss
-    x = np.asarray(x, dtype=np.float64).reshape(1, -1)
-    if x.shape[1] != model.n_features:
-        raise ValidationError(f"backprop_trace got a sample with {x.shape[1]} features; the model takes "
+    x = np.asarray(x, dtype=np.float64)
+    first = model.layers[0]
+    if hasattr(first, "in_channels") and x.ndim in (2, 3) and x.shape[-1] == first.in_channels:
+        x = x[None]                                    # one image (H, W, C) or signal (L, C)
+    else:
+        x = x.reshape(1, -1)
+    if x.shape[-1] != model.n_features:
+        raise ValidationError(f"backprop_trace got a sample with {x.shape[-1]} features; the model takes "
                               f"{model.n_features}. Pass one row of X.")
     _, Y, _ = prepare_data(model, loss, x, np.asarray(y).reshape(1, -1) if np.ndim(y) else np.array([y]),
                            "backprop_trace")
