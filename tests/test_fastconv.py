@@ -140,7 +140,8 @@ def test_ties_in_max_pooling_follow_the_readable_layer(rng):
 
 def test_no_allocation_per_batch(rng):
     r = np.random.default_rng(0)
-    model = g.Sequential([g.Conv2D(1, 8, 3, seed=r), g.ReLU(), g.MaxPool2D(2), g.Conv2D(8, 16, 3, padding=1, seed=r),
+    model = g.Sequential([g.Conv2D(1, 8, 3, seed=r), g.BatchNorm(8), g.ReLU(), g.MaxPool2D(2),
+                          g.Conv2D(8, 16, 3, padding=1, seed=r),
                           g.ReLU(), g.MaxPool2D(2), g.Flatten(), g.Dense(576, 32, seed=r), g.ReLU(),
                           g.Dense(32, 10, seed=r), g.Softmax()])
     X = rng.random((64, 28, 28, 1), dtype=np.float32)

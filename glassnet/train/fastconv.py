@@ -20,17 +20,19 @@ checks agreement in float64 and float32), with these tricks, each measured in BE
   ReLU and its mask run on the pooled map, k*k times smaller. The gradients are the same: where
   the window's maximum is > 0 the first maximum of x is the first maximum of ReLU(x), and where it
   is <= 0 both give 0;
+- BatchNorm in training mode: x_hat, its output and dL/dx in workspaces, the statistics as
+  reductions with ``out=`` over the (N*H*W, C) view;
 - the first layer's dL/dx is never computed (nothing consumes it);
 - the output Softmax and the cross-entropy are fused: g = (softmax(z) - y) / N.
 
-Any other layer (BatchNorm, Dropout, Flatten, AvgPool2D, GlobalAveragePool2D, overlapping pools,
+Any other layer (BatchNorm in evaluation mode, Dropout, Flatten, AvgPool2D, GlobalAveragePool2D, overlapping pools,
 custom layers) runs its own readable forward/backward inside the fast step, so every
 convolutional model qualifies once its output is Softmax + CrossEntropy and it has no L1/L2 penalty.
 """
 
 import numpy as np
 
-from glassnet.nn.layers import Conv1D, Conv2D, Dense, MaxPool1D, MaxPool2D, ReLU, Softmax
+from glassnet.nn.layers import BatchNorm, Conv1D, Conv2D, Dense, MaxPool1D, MaxPool2D, ReLU, Softmax
 from glassnet.nn.layers.conv import im2col
 from glassnet.nn.losses import CrossEntropy, softmax_cross_entropy
 
@@ -39,7 +41,7 @@ __all__ = ["TRICKS", "FastConvStep", "build_fast_step", "is_convolutional"]
 # Each trick can be switched off (benchmarks/cnn.py --tricks measures what each one buys); a
 # switched-off kernel runs the layer's readable forward/backward inside the fast step.
 TRICKS = {"conv_workspace": True, "dense_workspace": True, "pool_offsets": True, "relu_after_pool": True,
-          "inplace_relu": True, "skip_input_grad": True}
+          "inplace_relu": True, "skip_input_grad": True, "batchnorm_workspace": True}
 
 _CONV_FAMILY = ("Conv2D", "Conv1D", "MaxPool2D", "MaxPool1D", "AvgPool2D", "GlobalAveragePool2D", "Flatten",
                 "BatchNorm")
@@ -129,8 +131,10 @@ def _kernel(layer, prev, first):
         return _Conv(layer, first)
     if t is Dense and TRICKS["dense_workspace"]:
         return _Dense(layer, first)
+    if t is BatchNorm and TRICKS["batchnorm_workspace"]:
+        return _BatchNorm(layer)
     if t is ReLU:
-        return _ReLU(layer, inplace=isinstance(prev, (_Conv, _Dense)) and TRICKS["inplace_relu"])
+        return _ReLU(layer, inplace=isinstance(prev, (_Conv, _Dense, _BatchNorm)) and TRICKS["inplace_relu"])
     if t in (MaxPool2D, MaxPool1D) and TRICKS["pool_offsets"]:
         pool = layer.pool2d if t is MaxPool1D else layer
         if pool.kernel_hw == pool.stride_hw:
@@ -262,6 +266,56 @@ class _Dense:
             return None
         np.matmul(g, L.weight.value.T, out=ws["dx"])
         return ws["dx"]
+
+
+class _BatchNorm:
+    """BatchNorm in training mode (the readable layer's formulas) on the (M, C) view, into workspaces."""
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def workspace(self, shape, dtype):
+        m, c = int(np.prod(shape[:-1])), shape[-1]
+        return {"out_shape": shape, "xhat": np.empty((m, c), dtype), "tmp": np.empty((m, c), dtype),
+                "y": np.empty((m, c), dtype), "dx": np.empty((m, c), dtype), "mu": np.empty(c, dtype),
+                "var": np.empty(c, dtype), "dgamma": np.empty(c, dtype), "dbeta": np.empty(c, dtype)}
+
+    def forward(self, x, ws):
+        L = self.layer
+        if not L.training:
+            ws["readable"] = True
+            return L.forward(x)
+        ws["readable"] = False
+        x2 = x.reshape(ws["xhat"].shape)
+        xhat, tmp = ws["xhat"], ws["tmp"]
+        np.mean(x2, axis=0, out=ws["mu"])
+        np.subtract(x2, ws["mu"], out=xhat)                                # x - mu
+        np.multiply(xhat, xhat, out=tmp)
+        np.mean(tmp, axis=0, out=ws["var"])                                # biased variance
+        L.update_running(ws["mu"], ws["var"], len(x2))
+        ws["inv"] = inv = 1.0 / np.sqrt(ws["var"] + L.eps)
+        xhat *= inv                                                        # x_hat
+        np.multiply(xhat, L.weight.value, out=ws["y"])
+        ws["y"] += L.bias.value                                            # gamma x_hat + beta
+        return ws["y"].reshape(ws["out_shape"])
+
+    def backward(self, g, ws, need_dx):
+        L = self.layer
+        if ws["readable"]:
+            return L.backward(g)
+        g2 = g.reshape(ws["xhat"].shape)
+        xhat, tmp, dx, m = ws["xhat"], ws["tmp"], ws["dx"], len(g2)
+        np.multiply(g2, xhat, out=tmp)
+        np.sum(tmp, axis=0, out=ws["dgamma"])                              # dL/dgamma = sum g x_hat
+        np.sum(g2, axis=0, out=ws["dbeta"])                                # dL/dbeta = sum g
+        L.weight.grad, L.bias.grad = ws["dgamma"], ws["dbeta"]
+        if not need_dx:
+            return None
+        np.subtract(g2, ws["dbeta"] / m, out=dx)
+        np.multiply(xhat, ws["dgamma"] / m, out=tmp)
+        dx -= tmp
+        dx *= L.weight.value * ws["inv"]                 # gamma / sigma (g - mean g - x_hat mean(g x_hat))
+        return dx.reshape(ws["out_shape"])
 
 
 class _ReLU:

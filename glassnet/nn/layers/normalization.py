@@ -61,19 +61,21 @@ class BatchNorm(Layer):
         xp = array_module(x)
         axes = tuple(range(x.ndim - 1))
         if self.training:
-            m = x.size // self.n_features
             mu = x.mean(axis=axes)
             var = ((x - mu) ** 2).mean(axis=axes)
-            k = self.momentum
-            self.running_mean.value = k * self.running_mean.value + (1 - k) * mu.astype(x.dtype)
-            unbiased = var * (m / max(m - 1, 1))
-            self.running_var.value = k * self.running_var.value + (1 - k) * unbiased.astype(x.dtype)
+            self.update_running(mu, var, x.size // self.n_features)
         else:
             mu, var = self.running_mean.value, self.running_var.value
         inv = 1.0 / xp.sqrt(var + self.eps)
         x_hat = (x - mu) * inv
         self._cache = (x_hat, inv, self.training)
         return x_hat * self.weight.value + self.bias.value
+
+    def update_running(self, mu, var, m):
+        """r <- momentum r + (1 - momentum) batch statistic, the variance unbiased (m values per feature)."""
+        k, dtype = self.momentum, self.running_mean.value.dtype
+        self.running_mean.value = k * self.running_mean.value + (1 - k) * mu.astype(dtype)
+        self.running_var.value = k * self.running_var.value + (1 - k) * (var * (m / max(m - 1, 1))).astype(dtype)
 
     def backward(self, grad_output):
         x_hat, inv, training = self._cached(self._cache)
