@@ -54,7 +54,7 @@ from glassnet.train.state import History
 
 __all__ = ["CLIError", "build_parser", "main", "progress"]
 
-TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 #: ``--epochs auto``: enough epochs for about this many updates (at least MIN_EPOCHS, at most MAX_EPOCHS).
 TARGET_UPDATES, MIN_EPOCHS, MAX_EPOCHS = 1000, 30, 1000
 
@@ -381,11 +381,9 @@ def model_data(args, meta, tm, *, need_y):
         Xf, y = _split_target(frame, y_ds, target, args, sys.stdout if not args.quiet else open(os.devnull, "w"))
     else:
         Xf, y = (frame.drop(columns=[target]) if target in frame.columns else frame), None
-    findings = tm.preprocessor.check(Xf, known=known)
-    for f in findings:
-        if f.kind != "missing_column":
-            warn(args, f.message)
     tm.preprocessor.encode(Xf.iloc[:0])          # missing columns: one error naming them all
+    for finding in tm.preprocessor.check(Xf, known=known):
+        warn(args, finding.message)
     if y is not None and tm.task == "classification":
         if info.get("target_names"):
             y = np.asarray(y, dtype=np.int64)

@@ -447,7 +447,7 @@ class TablePreprocessor:
         missing = [c for c in self.used_columns if c not in frame.columns]
         if missing:
             raise ValidationError(f"{len(missing)} column(s) the model needs are missing from the data: "
-                                  f"{', '.join(map(repr, missing))} (the data has: "
+                                  f"{', '.join(map(repr, missing[:10]))}{' ...' if len(missing) > 10 else ''} (the data has: "
                                   f"{', '.join(map(str, list(frame.columns)[:20]))}); add them, with these names.")
 
     def check(self, frame, known=()):

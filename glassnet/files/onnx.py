@@ -386,7 +386,7 @@ def _prepend(proto, nodes, initializers, inputs=None):
 
 
 def prepend_standardization(proto, mean, scale):
-    """Prepend ``(x - mean) * (1 / scale)`` to a graph, so it takes unstandardized columns.
+    """Prepend ``(x - mean) * (1 / scale)``, computed in float64, to a graph: it takes unstandardized columns.
 
     Parameters
     ----------
@@ -395,15 +395,18 @@ def prepend_standardization(proto, mean, scale):
     mean, scale : array of shape (n_features,)
     """
     onnx = _require("onnx")
-    helper, numpy_helper = onnx.helper, onnx.numpy_helper
+    helper, numpy_helper, TP = onnx.helper, onnx.numpy_helper, onnx.TensorProto
     _rewire_input(proto.graph, "standardized")
     elem = proto.graph.input[0].type.tensor_type.elem_type
-    dtype = helper.tensor_dtype_to_np_dtype(elem)
-    inits = [numpy_helper.from_array(np.asarray(mean, dtype=dtype), "scaling.mean"),
-             numpy_helper.from_array((1.0 / np.asarray(scale, dtype=np.float64)).astype(dtype), "scaling.inv_scale")]
+    # In float64: in float32 a column such as a year (mean 2008.03, std 0.8) would lose 1e-4 of
+    # its standardized value to the rounding of the mean, which shows in the probabilities.
+    inits = [numpy_helper.from_array(np.asarray(mean, dtype=np.float64), "scaling.mean"),
+             numpy_helper.from_array(1.0 / np.asarray(scale, dtype=np.float64), "scaling.inv_scale")]
     name = proto.graph.input[0].name
-    nodes = [helper.make_node("Sub", [name, "scaling.mean"], ["centered"], name="standardize_sub"),
-             helper.make_node("Mul", ["centered", "scaling.inv_scale"], ["standardized"], name="standardize_mul")]
+    nodes = [helper.make_node("Cast", [name], ["scaling.x64"], to=TP.DOUBLE, name="standardize_cast64"),
+             helper.make_node("Sub", ["scaling.x64", "scaling.mean"], ["centered"], name="standardize_sub"),
+             helper.make_node("Mul", ["centered", "scaling.inv_scale"], ["standardized64"], name="standardize_mul"),
+             helper.make_node("Cast", ["standardized64"], ["standardized"], to=elem, name="standardize_cast")]
     _prepend(proto, nodes, inits)
     onnx.checker.check_model(proto)
     return proto
