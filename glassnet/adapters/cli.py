@@ -17,7 +17,6 @@ predict time, training rows in the evaluation data) go to stderr as ``glassnet C
 """
 
 import argparse
-import inspect
 import math
 import os
 import sys
@@ -29,7 +28,6 @@ from glassnet.adapters.progress import TqdmProgress
 from glassnet.adapters.tabular import (
     TablePreprocessor,
     TabularModel,
-    balanced_sample_weight,
     fold_target_scaling,
     infer_task,
     kfold_indices,
@@ -48,7 +46,6 @@ from glassnet.glassbox.report import write_report
 from glassnet.optim.optimizers import SGD, Adam, RMSprop
 from glassnet.train.callbacks import EarlyStopping
 from glassnet.train.data import train_val_split
-from glassnet.train.loop import fit
 from glassnet.train.model import mlp
 from glassnet.train.state import History
 
@@ -189,7 +186,7 @@ def schedule(args, n_rows):
     return epochs, patience, why
 
 
-def train_network(args, X, y, task, n_out, rng, *, quiet, glassbox=True, sample_weight=None):
+def train_network(args, X, y, task, n_out, rng, *, quiet, glassbox=True, class_weight=None):
     """Build the MLP and fit it on standardized inputs; returns (model, history)."""
     model = mlp(X.shape[1], args.hidden, n_out, activation=args.activation if len(args.activation) > 1
                 else args.activation[0], output="softmax" if task == "classification" else "linear",
@@ -206,14 +203,9 @@ def train_network(args, X, y, task, n_out, rng, *, quiet, glassbox=True, sample_
     if distributed.is_distributed():
         d = distributed.setup(model, optimizer, callbacks, verbose=verbose)
         optimizer, callbacks, verbose = d.optimizer, d.callbacks, d.verbose
-    kwargs = {}
-    if sample_weight is not None:
-        if "sample_weight" not in inspect.signature(fit).parameters:
-            raise CLIError("--class-weight needs fit(sample_weight=), which this glassnet's training loop lacks.")
-        kwargs["sample_weight"] = sample_weight
     history = model.fit(X, y, optimizer=optimizer, epochs=epochs, batch_size=args.batch_size,
                         validation_split=args.validation_split, seed=rng, callbacks=callbacks, verbose=verbose,
-                        **kwargs)
+                        class_weight=class_weight)
     return model, history
 
 
@@ -231,12 +223,11 @@ def _prepare_y(task, y):
     return ((y - y_mean) / y_scale).astype(np.float32), y_mean, y_scale
 
 
-def _weights(args, y, task):
-    if args.class_weight is None:
-        return None
-    if task != "classification":
+def _class_weight(args, task):
+    """``--class-weight balanced``: the training loop weighs class c by n / (K n_c) (fit(class_weight=))."""
+    if args.class_weight is not None and task != "classification":
         raise CLIError("--class-weight balanced is for classification; this target is a regression.")
-    return balanced_sample_weight(y)
+    return args.class_weight
 
 
 def cross_validate(args, Xf, y, task, classes, train_rows, out):
@@ -250,7 +241,7 @@ def cross_validate(args, Xf, y, task, classes, train_rows, out):
         y_fit, y_mean, y_scale = _prepare_y(task, y[fit_rows])
         model, _ = train_network(args, pre.transform(Xf.iloc[fit_rows]).astype(np.float32), y_fit, task,
                                  len(classes) if classes else 1, np.random.default_rng(args.seed + i),
-                                 quiet=True, glassbox=False, sample_weight=_weights(args, y_fit, task))
+                                 quiet=True, glassbox=False, class_weight=_class_weight(args, task))
         if y_mean is not None:
             fold_target_scaling(model, y_mean, y_scale)
         result = scores(model, pre.transform(Xf.iloc[val_rows]).astype(np.float32), y[val_rows], task)
@@ -306,7 +297,7 @@ def cmd_train(args, out):
               f"({pre.n_encoded} encoded), task {task}" + (f", {len(classes)} classes" if classes else ""), file=out)
         print(f"epochs: {schedule(args, len(X))[2]}", file=out)
     model, history = train_network(args, X, y_fit, task, len(classes) if classes else 1, rng, quiet=args.quiet,
-                                   sample_weight=_weights(args, y_fit, task))
+                                   class_weight=_class_weight(args, task))
     if y_mean is not None:
         fold_target_scaling(model, y_mean, y_scale)
     if not is_root:
@@ -378,7 +369,7 @@ def model_data(args, meta, tm, *, need_y):
     if need_y:
         if y_ds is None and target is None:
             raise CLIError("give --target COLUMN: the model file does not name its target column.")
-        Xf, y = _split_target(frame, y_ds, target, args, sys.stdout if not args.quiet else open(os.devnull, "w"))
+        Xf, y = _split_target(frame, y_ds, target, args, sys.stdout)
     else:
         Xf, y = (frame.drop(columns=[target]) if target in frame.columns else frame), None
     tm.preprocessor.encode(Xf.iloc[:0])          # missing columns: one error naming them all

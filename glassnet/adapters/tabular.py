@@ -45,10 +45,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from glassnet.backend.errors import GlassnetTypeError, ValidationError
+from glassnet.files.onnx import (
+    add_class_labels,
+    prepend_standardization,
+    prepend_table_encoding,
+    table_input_name,
+    to_onnx,
+)
+from glassnet.files.serialization import load
 from glassnet.nn.layers import Dense
 from glassnet.train.inference import evaluate
 
-__all__ = ["Finding", "TablePreprocessor", "balanced_sample_weight", "export_onnx", "fold_target_scaling",
+__all__ = ["Finding", "TablePreprocessor", "export_onnx", "fold_target_scaling",
            "infer_task", "kfold_indices", "onnx_feed", "read_table", "row_fingerprints", "scores",
            "sniff_separator", "TabularModel", "warn_surprising_task"]
 
@@ -566,14 +574,6 @@ class TablePreprocessor:
 
 
 # -- training helpers ----------------------------------------------------------------------------
-def balanced_sample_weight(labels):
-    """Per-row weights n / (k * n_c) for integer labels: every class weighs the same in the loss (mean 1)."""
-    labels = np.asarray(labels)
-    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
-    weights = len(labels) / (len(classes) * counts)
-    return weights[inverse].astype(np.float64)
-
-
 def kfold_indices(n, k, rng, labels=None):
     """K (train, validation) index pairs covering ``range(n)`` once as validation; stratified with labels."""
     if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= n:
@@ -660,8 +660,6 @@ class TabularModel:
     @classmethod
     def load(cls, path):
         """Read a model file written by ``glassnet train`` (its metadata holds the preprocessing)."""
-        from glassnet.files.serialization import load
-
         model, meta = load(path, with_metadata=True)
         cli = meta.get("cli") or {}
         if not isinstance(cli.get("preprocessing"), dict):
@@ -699,8 +697,6 @@ def export_onnx(model, preprocessor, classes=None, path=None, *, raw_table=True)
     for missing), and one string input per categorical column; otherwise the encoded columns.
     Outputs: ``"output"`` (probabilities or values) and, given ``classes``, ``"label"``.
     """
-    from glassnet.files.onnx import add_class_labels, prepend_standardization, prepend_table_encoding, to_onnx
-
     proto = prepend_standardization(to_onnx(model), preprocessor.mean, preprocessor.scale)
     if raw_table:
         proto = prepend_table_encoding(proto, preprocessor.onnx_columns())
@@ -715,8 +711,6 @@ def export_onnx(model, preprocessor, classes=None, path=None, *, raw_table=True)
 
 def onnx_feed(preprocessor, frame):
     """The inputs of :func:`export_onnx`'s graph for raw rows of ``frame``: {name: array}."""
-    from glassnet.files.onnx import table_input_name
-
     n = len(frame)
     numeric = [preprocessor._numbers(frame[c["name"]]) for c in preprocessor.numeric]
     feed = {"input": np.stack(numeric, axis=1).astype(np.float32)} if numeric else {}
