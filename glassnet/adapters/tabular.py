@@ -321,8 +321,8 @@ class TablePreprocessor:
         n = int(col.notna().sum())
         if _ROW_NAME.match(name):
             return "row names (an unnamed first column, as R writes them)"
-        if n < 10:
-            return None
+        if n < 10 or _pandas().api.types.is_float_dtype(col):
+            return None                  # real numbers are unique per row by nature
         k = int(col.nunique())
         if pd.api.types.is_integer_dtype(col) and k == n == len(col):
             steps = np.diff(col.to_numpy(dtype=np.int64))
@@ -400,9 +400,9 @@ class TablePreprocessor:
 
     def _numbers(self, col):
         pd = _pandas()
-        if pd.api.types.is_bool_dtype(col):
-            return col.to_numpy(dtype=np.float64)
-        return pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
+        if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+            return col.to_numpy(dtype=np.float64, na_value=np.nan)
+        return pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
     def encode(self, frame):
         """The encoded columns, before standardization: array of shape (n_rows, n_encoded), float64.
@@ -411,14 +411,21 @@ class TablePreprocessor:
         """
         self._check_columns(frame)
         n = len(frame)
-        blocks, indicators = [], []
-        for c in self.numeric:
-            x = self._numbers(frame[c["name"]])
+        blocks = []
+        if self.numeric:
+            names = [c["name"] for c in self.numeric]
+            pd = _pandas()
+            if all(pd.api.types.is_numeric_dtype(frame[c]) for c in names):      # one copy, not one per column
+                x = frame[names].to_numpy(dtype=np.float64, na_value=np.nan)
+            else:
+                x = np.stack([self._numbers(frame[c]) for c in names], axis=1)
             missing = ~np.isfinite(x)
-            blocks.append(np.where(missing, c["fill"], x)[:, None])
-            if c["indicator"]:
-                indicators.append(missing.astype(np.float64)[:, None])
-        blocks += indicators
+            if missing.any():
+                x = np.where(missing, [c["fill"] for c in self.numeric], x)
+            blocks.append(x)
+            flagged = [i for i, c in enumerate(self.numeric) if c["indicator"]]
+            if flagged:
+                blocks.append(missing[:, flagged].astype(np.float64))
         for c in self.categorical:
             blocks.append(self._one_hot(c, _canonical_text(frame[c["name"]])))
         return np.concatenate(blocks, axis=1) if blocks else np.zeros((n, 0))
