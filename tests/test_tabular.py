@@ -334,3 +334,33 @@ def test_random_tables_encode_consistently(n, n_num, n_cat, seed, p_missing):
     # Row order does not matter: encoding is row by row.
     order = rng.permutation(n)
     np.testing.assert_array_equal(pre.transform(frame.iloc[order]), X[order])
+
+
+def test_bad_arguments_say_what_and_how_to_fix():
+    from glassnet.backend.errors import GlassnetTypeError
+
+    with pytest.raises(GlassnetTypeError, match="expects a pandas DataFrame; got ndarray.*read_table"):
+        TablePreprocessor().fit(np.zeros((3, 2)))
+    with pytest.raises(ValidationError, match=r"max_categories=\.\.\.\) must be a positive int; got 0"):
+        TablePreprocessor(max_categories=0)
+    frame = pd.DataFrame({"a": np.arange(20) % 3, "b": ["x", "y"] * 10})
+    with pytest.raises(ValidationError,
+                       match=r"column\(s\) 'yy', 'zz' not in the data \(columns: a, b\); check the spelling"):
+        TablePreprocessor().fit(frame, exclude=["zz"], features=["yy"])
+    with pytest.raises(ValidationError, match="no usable feature column is left"):
+        TablePreprocessor().fit(frame, exclude=["a", "b"])
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                        max_size=4), max_leaves=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.sampled_from(["version", "max_categories", "far", "standardize", "columns", "left_out",
+                                        "notes", "mean", "scale"]), json_values))
+def test_hostile_preprocessing_state_is_a_clean_error(state):
+    try:
+        TablePreprocessor.from_dict(state)
+    except ValidationError as e:
+        assert "preprocessing state is malformed" in str(e)

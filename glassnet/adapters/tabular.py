@@ -270,7 +270,8 @@ class TablePreprocessor:
         unknown = [c for c in [*(features or []), *exclude, *id_columns] if c not in names]
         if unknown:
             problems.append(f"column(s) {', '.join(map(repr, dict.fromkeys(unknown)))} not in the data "
-                            f"(columns: {', '.join(names[:20])}{' ...' if len(names) > 20 else ''})")
+                            f"(columns: {', '.join(names[:20])}{' ...' if len(names) > 20 else ''}); check the spelling "
+                            "(names are case-sensitive)")
         self.columns, self.left_out, self.notes = [], {}, []
         train = frame if rows is None else frame.iloc[np.sort(np.asarray(rows))]
         chosen = list(features) if features is not None else names
