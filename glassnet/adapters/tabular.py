@@ -130,7 +130,8 @@ def infer_task(y):
     s = pd.Series(y).dropna()
     n, k = len(s), int(s.nunique())
     if not (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)):
-        return "classification", f"the target holds {'booleans' if pd.api.types.is_bool_dtype(s) else 'text'}: {k} classes"
+        kind = "booleans" if pd.api.types.is_bool_dtype(s) else "text"
+        return "classification", f"the target holds {kind}: {k} classes"
     values = s.to_numpy(dtype=np.float64)
     integral = bool(np.all(np.isfinite(values)) and np.all(values == np.round(values)))
     if integral and set(np.unique(values)) <= {0.0, 1.0}:
@@ -269,9 +270,9 @@ class TablePreprocessor:
         problems = []
         unknown = [c for c in [*(features or []), *exclude, *id_columns] if c not in names]
         if unknown:
+            more = " ..." if len(names) > 20 else ""
             problems.append(f"column(s) {', '.join(map(repr, dict.fromkeys(unknown)))} not in the data "
-                            f"(columns: {', '.join(names[:20])}{' ...' if len(names) > 20 else ''}); check the spelling "
-                            "(names are case-sensitive)")
+                            f"(columns: {', '.join(names[:20])}{more}); check the spelling (names are case-sensitive)")
         self.columns, self.left_out, self.notes = [], {}, []
         train = frame if rows is None else frame.iloc[np.sort(np.asarray(rows))]
         chosen = list(features) if features is not None else names
@@ -462,8 +463,9 @@ class TablePreprocessor:
     def _check_columns(self, frame):
         missing = [c for c in self.used_columns if c not in frame.columns]
         if missing:
+            more = " ..." if len(missing) > 10 else ""
             raise ValidationError(f"{len(missing)} column(s) the model needs are missing from the data: "
-                                  f"{', '.join(map(repr, missing[:10]))}{' ...' if len(missing) > 10 else ''} (the data has: "
+                                  f"{', '.join(map(repr, missing[:10]))}{more} (the data has: "
                                   f"{', '.join(map(str, list(frame.columns)[:20]))}); add them, with these names.")
 
     def check(self, frame, known=()):
