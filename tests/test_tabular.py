@@ -209,6 +209,9 @@ def test_every_problem_column_at_once(work):
     proc = run("train", "dates.csv", "--target", "y", "--exclude", "nope", cwd=work, check=False)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1 and len(lines) == 1 and "'nope'" in lines[0]
+    out = run("train", "dates.csv", "--target", "y", "--exclude", "when,born", "--epochs", "2", "--no-report",
+              "--out", "dates.safetensors", cwd=work).stdout
+    assert "1 feature columns" in out
     proc = run("train", "dates.csv", "--target", "y", "--no-report", cwd=work, check=False)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1 and len(lines) == 1

@@ -238,7 +238,7 @@ def train_network(args, X, y, task, n_out, rng, *, quiet, glassbox=True, class_w
 
 def _fit_table(args, Xf, rows):
     return TablePreprocessor(max_categories=args.max_categories, standardize=args.scale).fit(
-        Xf, rows=rows, features=args.features, exclude=args.exclude or (),
+        Xf, rows=rows, features=args.features,            # --exclude: already dropped by _select
         id_columns=[args.id_column] if args.id_column else ())
 
 
