@@ -18,6 +18,7 @@ pd = pytest.importorskip("pandas")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+import glassnet as g  # noqa: E402
 from glassnet.adapters.tabular import (  # noqa: E402
     TablePreprocessor,
     TabularModel,
@@ -102,7 +103,7 @@ def test_mtcars_hp_is_not_a_22_class_problem(work):
     out = run("train", "mtcars.csv", "--target", "hp", "--no-report", "--quiet", "--out", "hp.safetensors",
               cwd=work)
     assert "task" not in out.stdout                               # --quiet
-    _, meta = __import__("glassnet").load(work / "hp.safetensors", with_metadata=True)
+    _, meta = g.load(work / "hp.safetensors", with_metadata=True)
     assert meta["cli"]["task"] == "regression"
     forced = run("train", "mtcars.csv", "--target", "hp", "--task", "classification", "--epochs", "2",
                  "--test-split", "0", "--no-report", "--out", "hp2.safetensors", cwd=work)
@@ -243,7 +244,7 @@ def test_class_weight_balanced(work):
     rates = [float(np.mean(TabularModel.load(work / m).predict(frame) == "yes"))
              for m in ("plain.safetensors", "cw.safetensors")]
     assert rates[1] > rates[0]                        # the weighted model says "yes" more often
-    _, meta = __import__("glassnet").load(work / "cw.safetensors", with_metadata=True)
+    _, meta = g.load(work / "cw.safetensors", with_metadata=True)
     assert meta["cli"]["args"]["class_weight"] == "balanced"
     proc = run("train", "mtcars.csv", "--target", "mpg", "--class-weight", "balanced", cwd=work, check=False)
     assert proc.returncode == 1 and "classification" in proc.stderr
