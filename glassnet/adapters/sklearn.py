@@ -1,89 +1,238 @@
-"""scikit-learn estimators over glassnet: ``MLPClassifier`` and ``MLPRegressor``.
+"""scikit-learn's ``MLPClassifier`` and ``MLPRegressor``, drop-in, trained by glassnet.
 
-They speak scikit-learn (``fit``/``predict``/``score``, ``get_params``, Pipelines,
-``GridSearchCV``, ``clone``) and delegate the work to the core: the network is a
-:func:`glassnet.mlp` ``Sequential`` trained by the one loop in :mod:`glassnet.training`,
-with :class:`~glassnet.callbacks.EarlyStopping` doing the stopping.
+Switching is one changed import::
 
-Parameter names follow ``sklearn.neural_network.MLPClassifier`` where the concept is the
-same. The differences, on purpose:
+    from sklearn.neural_network import MLPClassifier     # before
+    from glassnet.adapters.sklearn import MLPClassifier  # after
 
-* ``epochs`` replaces ``max_iter``: glassnet never calls an epoch an "iteration"
-  (an iteration is one mini-batch). Fitted counters are ``n_epochs_`` and
-  ``n_iterations_``; there is no ``n_iter_``.
-* ``optimizer`` ('adam', 'sgd', 'rmsprop' or a glassnet Optimizer instance) replaces ``solver``;
-  there is no L-BFGS. ``learning_rate`` schedules ('invscaling', 'adaptive') are not offered:
-  use the core with a callback (``ReduceLROnPlateau``) for that.
-* ``activation`` may be one name or one name per hidden layer. Both vocabularies work:
-  'identity'/'linear', 'logistic'/'sigmoid', 'tanh', 'relu', plus 'leaky_relu'.
-* ``dropout``: the drop probability after every hidden activation (0 = none).
-* ``alpha`` is scikit-learn's L2 strength, with scikit-learn's scaling. scikit-learn adds
-  ``0.5 * alpha / batch_size * ||W||^2`` to each mini-batch's mean loss; glassnet's
-  ``Dense(l2=...)`` adds ``0.5 * l2 * ||W||^2``. So each Dense layer gets
-  ``l2 = alpha / batch_size`` (``batch_size`` after 'auto' and clipping), and the same
-  ``alpha`` means the same objective in both libraries (up to the smaller last batch, which
-  scikit-learn scales by its own size). For the regressor, glassnet's MSE is
-  ``mean((pred - y)^2)`` while scikit-learn's squared error carries a factor 1/2, so there
-  ``l2 = 2 * alpha / batch_size``: the objective is exactly twice scikit-learn's (same
-  minimizer), and so is ``loss_curve_``.
-* Binary classification uses a softmax over 2 units with cross-entropy (not one sigmoid
-  unit): the same code path as multiclass, and ``predict_proba`` comes straight out of the
-  network. The two are equivalent models (a softmax over 2 logits is a sigmoid of their
-  difference).
-* Precision follows the input, as in scikit-learn: float32 ``X`` trains a float32 network
-  (glassnet's fast path) and predicts float32; every other input is converted to float64.
-* Without ``early_stopping`` training stops when the training loss has not improved by ``tol``
-  for ``n_iter_no_change`` epochs (scikit-learn's rule); with it, the validation loss on a
-  held-out ``validation_fraction`` (stratified for classifiers) is watched instead and the
-  best epoch's weights are restored. scikit-learn watches the validation *score*; glassnet
-  watches the validation *loss*, which is smoother.
-* ``partial_fit`` runs one epoch over the given batch. The optimizer's state (Adam moments,
-  momentum, step count) carries over between ``partial_fit`` calls and ``warm_start`` fits, as
-  in scikit-learn, through a small callback (the core binds a fresh optimizer in every ``fit``).
+The constructors take every parameter of scikit-learn's (same names, defaults and meaning), the
+fitted estimators carry the same attributes, and the same methods accept the same inputs (dense or
+sparse ``X``, multilabel ``y``, ``sample_weight``). Underneath, the network is a glassnet
+:class:`~glassnet.train.model.Sequential` (``model_``): the stochastic solvers run the one training
+loop of :func:`glassnet.train.loop.fit` (its fast path included) with scikit-learn's rules added as
+callbacks, and ``solver='lbfgs'`` hands the model's loss and gradient to scipy's L-BFGS-B. On top:
+``history_``, ``diagnosis_``, ``write_report``, ONNX export (``glassnet.files.onnx.to_onnx(est.model_)``),
+``dropout``, one activation per hidden layer and ``'leaky_relu'``.
 
-Needs scikit-learn (``pip install 'glassnet[sklearn]'``).
+How scikit-learn's definitions map onto glassnet's (so that the same hyper-parameters give the
+same run):
+
+* **Objective.** scikit-learn minimizes, per mini-batch of ``m`` samples, its loss plus
+  ``alpha / (2 m) * sum ||W||^2`` (``m`` is the batch's total sample weight when weighted), with
+  a *half* squared error for regression and, for multilabel targets, binary cross-entropy summed
+  over the labels. glassnet's losses are means over every output (no 1/2), so scikit-learn's
+  gradient is ``s`` times glassnet's with ``s = 1`` (multiclass, binary), ``k`` (k labels) or
+  ``k / 2`` (k regression outputs). The adapter sets each Dense layer's ``l2 = alpha / (s m)``
+  batch by batch (the sampler below does it, so the smaller last batch is scaled by its own size,
+  as in scikit-learn) and folds ``s`` into the optimizer: SGD's learning rate is ``s * lr``,
+  Adam's epsilon ``epsilon / s``. ``loss_curve_``, ``loss_`` and ``best_loss_`` are reported as
+  ``s`` times glassnet's objective, i.e. scikit-learn's numbers.
+* **Initial weights, split and shuffles** are drawn from ``check_random_state(random_state)`` in
+  scikit-learn's order (Glorot-uniform weights *and* intercepts, factor 2 for 'logistic'; then
+  ``train_test_split`` for ``early_stopping``; then one ``sklearn.utils.shuffle`` of the sample
+  indices per epoch). With the same ``random_state``, both libraries start from the same weights
+  and see the same mini-batches; in float64 with ``solver='sgd'`` the runs agree to rounding.
+* ``learning_rate='invscaling'`` sets ``lr = learning_rate_init / (t_ + 1) ** power_t`` at the end of
+  each epoch (``t_`` = samples seen); ``'adaptive'`` divides it by 5 when the training loss (or the
+  validation score) has not improved by ``tol`` for ``n_iter_no_change`` epochs, stopping below
+  1e-6. Both apply to ``solver='sgd'`` only, as in scikit-learn.
+* ``early_stopping`` holds out ``validation_fraction`` and stops when the validation *score*
+  (accuracy, or R^2) has not improved by ``tol`` for ``n_iter_no_change`` epochs, then restores the
+  best epoch's weights. ``history_`` also gets ``val_loss`` for the glass box.
+
+The differences that remain (documented in the README):
+
+* Adam's epsilon: glassnet adds it to ``sqrt(v_hat)``, scikit-learn to ``sqrt(v)``; they differ by a
+  factor ``sqrt(1 - beta_2 ** t)`` in the first steps only, negligible unless epsilon is large.
+* A run that diverges is stopped by glassnet's NaN guard (RuntimeWarning, last finite weights kept,
+  ``history_.diverged`` explains it) instead of scikit-learn's ValueError on non-finite weights.
+* Multi-output regression: scikit-learn's gradient is ``k`` times the gradient of the loss it reports;
+  glassnet follows the same gradient and reports the loss that gradient belongs to
+  (``0.5 * sum over outputs of the mean squared error``), ``k`` times scikit-learn's number.
+* ``MLPRegressor(loss='poisson')`` is not offered (glassnet has no exponential output layer).
+* Hyper-parameters are checked in ``fit`` and a bad one raises :class:`ParameterError`, which is a
+  ValueError and a TypeError like scikit-learn's ``InvalidParameterError``.
+
+``coefs_`` and ``intercepts_`` are the model's own weight arrays (views, no copies): writing into them
+changes ``model_``, and assigning a list copies the values into the model.
+
+Needs scikit-learn (``pip install 'glassnet[sklearn]'``), which brings scipy.
 """
 
-import copy
 import numbers
 import warnings
 
 import numpy as np
 
 try:
+    import scipy.optimize
+    import scipy.sparse
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import accuracy_score, r2_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state
-    from sklearn.utils.multiclass import check_classification_targets
-    from sklearn.utils.validation import check_is_fitted, validate_data
+    from sklearn.utils.metaestimators import available_if
+    from sklearn.utils.multiclass import type_of_target, unique_labels
+    from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 except ImportError as exc:  # pragma: no cover - exercised only without scikit-learn
-    raise ModuleNotFoundError("glassnet.sklearn needs scikit-learn (>= 1.6): pip install 'glassnet[sklearn]' "
-                      f"(or pip install scikit-learn). ({exc})") from exc
+    raise ModuleNotFoundError("glassnet.adapters.sklearn needs scikit-learn (>= 1.6): pip install "
+                              f"'glassnet[sklearn]' (or pip install scikit-learn). ({exc})") from exc
 
 from glassnet.backend.checks import check_scalar
-from glassnet.backend.errors import GlassnetTypeError, ValidationError
-from glassnet.glassbox.diagnostics import diagnose
-from glassnet.nn.layers import ACTIVATIONS
-from glassnet.optim.optimizers import SGD, Adam, Optimizer, RMSprop
-from glassnet.train.callbacks import Callback, EarlyStopping
+from glassnet.backend.errors import GlassnetError, GlassnetTypeError, ValidationError
+from glassnet.glassbox.datachecks import DataWarning
+from glassnet.glassbox.diagnostics import diagnose, trivial_loss
+from glassnet.nn.layers import ACTIVATIONS, Dense
+from glassnet.nn.losses import MSE, BinaryCrossEntropy, CrossEntropy
+from glassnet.optim.optimizers import SGD, Adam
+from glassnet.train import fastpath
+from glassnet.train.callbacks import Callback
 from glassnet.train.model import mlp
+from glassnet.train.state import History
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["MLPClassifier", "MLPRegressor", "ParameterError"]
 
-_HIDDEN_ACTIVATIONS = tuple(sorted(set(ACTIVATIONS) - {"softmax"}))
-
-
-def _check_number(value, name, kind, owner, *, low=None, high=None, low_open=False, high_open=False):
-    """Validate one hyper-parameter in fit (scikit-learn's rule: __init__ stores, fit checks)."""
-    return check_scalar(value, name, kind, caller=owner, min_val=low, max_val=high,
-                        include_min=not low_open, include_max=not high_open)
+_HIDDEN = ("identity", "logistic", "tanh", "relu", "leaky_relu", "linear", "sigmoid")
+_CHUNK = 8192          # rows per forward/backward chunk outside mini-batches (prediction, L-BFGS)
 
 
-class _CarryOptimizerState(Callback):
-    """Put a previous run's optimizer state back after ``fit`` has bound a fresh optimizer.
+class ParameterError(ValidationError, GlassnetTypeError):
+    """A hyper-parameter out of range or of the wrong type: both a ValueError and a TypeError,
+    like scikit-learn's ``InvalidParameterError``, and a :class:`~glassnet.backend.errors.GlassnetError`."""
 
-    ``fit`` calls ``optimizer.setup`` (zeroed state) before any hook; this callback then copies
-    the saved arrays from :meth:`Optimizer.state` and the step count back in, and saves them
-    again when training ends, so a stream of ``partial_fit`` calls is one optimization.
+
+def _param(value, name, kind, owner, *, low=None, high=None, low_open=False, high_open=False):
+    """Check one hyper-parameter in fit (scikit-learn's rule: __init__ stores, fit checks)."""
+    try:
+        return check_scalar(value, name, kind, caller=owner, min_val=low, max_val=high,
+                            include_min=not low_open, include_max=not high_open)
+    except GlassnetError as e:
+        raise ParameterError(str(e)) from None
+
+
+def _choice(value, name, options, owner):
+    if not isinstance(value, str) or value not in options:
+        raise ParameterError(f"The '{name}' parameter of {owner} must be one of {list(options)}. Got {value!r}.")
+    return value
+
+
+def _dense_rows(X, rows, dtype):
+    """X[rows] as a dense array of ``dtype`` (a sparse matrix is densified here, one chunk at a time)."""
+    part = X[rows]
+    if scipy.sparse.issparse(part):
+        part = part.toarray()
+    return np.asarray(part, dtype=dtype)
+
+
+# -- weighted losses: scikit-learn's sample_weight -------------------------------------------
+class _Weighted:
+    """Mixin for a glassnet loss: each row i of a batch counts ``r_i`` times.
+
+    The batch loss becomes ``mean_i(r_i l_i)`` and its gradient ``r_i`` times the unweighted one
+    (for the fused output layers the gradient of row i depends only on row i). With
+    ``r_i = m w_i / sum(w)`` this is scikit-learn's ``np.average(l, weights=w)``. ``weights`` is
+    set, batch by batch, by :class:`_Batches` (or by the L-BFGS objective); None means unweighted.
+    """
+
+    weights = None
+
+    def forward(self, pred, target, from_logits=False):
+        value = super().forward(pred, target, from_logits)
+        r = self.weights
+        self._r = None if r is None or len(r) != len(pred) else r
+        if self._r is None:
+            return value
+        return float((self._r[:, 0] * self._rows(pred, target, from_logits)).mean())
+
+    def backward(self):
+        g = super().backward()
+        return g if self._r is None else g * self._r
+
+
+class _WeightedCE(_Weighted, CrossEntropy):
+    def _rows(self, z, Y, from_logits):
+        Y = Y.reshape(z.shape)
+        if not from_logits:
+            return -(Y * np.log(np.maximum(z, np.finfo(z.dtype).tiny))).sum(axis=1)
+        s = z - z.max(axis=1, keepdims=True)
+        return -(Y * (s - np.log(np.exp(s).sum(axis=1, keepdims=True)))).sum(axis=1)   # -sum y log softmax
+
+
+class _WeightedBCE(_Weighted, BinaryCrossEntropy):
+    def _rows(self, z, Y, from_logits):
+        Y = Y.reshape(z.shape)
+        if not from_logits:
+            p = np.clip(z, np.finfo(z.dtype).eps, 1 - np.finfo(z.dtype).eps)
+            return -(Y * np.log(p) + (1 - Y) * np.log(1 - p)).mean(axis=1)
+        return (np.maximum(z, 0) - Y * z + np.log1p(np.exp(-np.abs(z)))).mean(axis=1)
+
+
+class _WeightedMSE(_Weighted, MSE):
+    def _rows(self, pred, Y, from_logits):
+        d = pred - Y.reshape(pred.shape)
+        return (d * d).mean(axis=1)
+
+
+_WEIGHTED = {CrossEntropy: _WeightedCE, BinaryCrossEntropy: _WeightedBCE, MSE: _WeightedMSE}
+
+
+# -- callbacks that give glassnet's loop scikit-learn's rules -------------------------------
+class _Batches(Callback):
+    """scikit-learn's mini-batches, installed as the loop's sampler (``state.batches``).
+
+    The order is scikit-learn's: the sample indices are reshuffled once per epoch with
+    ``sklearn.utils.shuffle(idx, random_state=rs)``, and consecutive slices of ``batch_size`` are the
+    batches. Rows come from ``X`` held here (a sparse matrix is densified one batch at a time; the
+    loop only holds a zero-stride placeholder). Before each batch of ``m`` samples (weight ``W``)
+    every Dense layer gets ``l2 = alpha / (s W)`` and the weighted loss its row weights, which is
+    scikit-learn's per-batch objective.
+    """
+
+    def __init__(self, X, sample_weight, alpha, scale, dense, loss, rs):
+        self.X, self.sw, self.alpha, self.scale, self.dense, self.loss, self.rs = (
+            X, sample_weight, alpha, scale, dense, loss, rs)
+        self.order = np.arange(X.shape[0])
+        self.buffer = None
+
+    def on_train_begin(self, state):
+        state.batches = self
+
+    def __call__(self, X, Y, batch_size, rng=None):
+        n = self.X.shape[0]
+        if rng is not None:                                 # the loop passes its rng only when shuffling
+            perm = np.arange(n)                             # = sklearn.utils.shuffle(order, random_state=rs)
+            self.rs.shuffle(perm)
+            self.order = self.order[perm]
+        dense_np = isinstance(self.X, np.ndarray)
+        if dense_np and rng is not None and (self.buffer is None or len(self.buffer) < min(batch_size, n)):
+            self.buffer = np.empty((min(batch_size, n), self.X.shape[1]), self.X.dtype)
+        for start in range(0, n, batch_size):
+            if rng is None:
+                idx = slice(start, start + batch_size)
+                xb = self.X[idx] if dense_np else _dense_rows(self.X, idx, Y.dtype)
+            else:
+                idx = self.order[start:start + batch_size]
+                xb = (np.take(self.X, idx, axis=0, out=self.buffer[:len(idx)], mode="clip") if dense_np
+                      else _dense_rows(self.X, idx, Y.dtype))
+            yb = Y[idx]
+            w = None if self.sw is None else self.sw[idx]
+            total = float(len(yb) if w is None else w.sum())
+            for d in self.dense:
+                d.l2 = self.alpha / (self.scale * total) if total > 0 else 0.0
+            if self.loss is not None:
+                self.loss.weights = (len(w) * w / total if total > 0 else 0 * w)[:, None].astype(Y.dtype)
+            yield xb, yb
+        if self.loss is not None:
+            self.loss.weights = None
+
+
+class _CarryOptimizer(Callback):
+    """Keep one optimization across ``partial_fit`` calls: state arrays, step count and learning rate.
+
+    ``fit`` binds a freshly zeroed optimizer before any hook; this callback copies the saved state
+    back in (in place, so the fast path's flat buffers see it) and saves it again at the end.
     """
 
     def __init__(self, saved=None):
@@ -95,342 +244,780 @@ class _CarryOptimizerState(Callback):
             for name, arrays in opt.state().items():
                 for current, old in zip(arrays, self.saved["arrays"][name], strict=True):
                     current[...] = old
-            opt.t = self.saved["t"]
+            opt.t, opt.lr = self.saved["t"], self.saved["lr"]
 
     def on_train_end(self, state):
         opt = state.optimizer
-        self.saved = {"type": type(opt).__name__, "t": opt.t,
+        self.saved = {"type": type(opt).__name__, "t": opt.t, "lr": opt.lr,
                       "arrays": {k: [a.copy() for a in v] for k, v in opt.state().items()}}
 
 
+class _SklearnRules(Callback):
+    """scikit-learn's end-of-epoch bookkeeping: counters, loss curve, validation score, learning-rate
+    schedule and the no-improvement stop (``BaseMultilayerPerceptron._fit_stochastic``)."""
+
+    def __init__(self, est, n_train, scale, validation, incremental):
+        self.est, self.n_train, self.scale, self.val, self.incremental = est, n_train, scale, validation, incremental
+        self.stopped = False
+
+    def on_epoch_end(self, state):
+        est, opt = self.est, state.optimizer
+        est.n_iter_ += 1
+        est.t_ += self.n_train
+        est.loss_ = self.scale * state.history["loss"][-1]
+        est.loss_curve_.append(est.loss_)
+        if est.verbose:
+            print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
+        if self.val is not None:
+            self._validate(state)
+        else:
+            est._no_improvement_count = est._no_improvement_count + 1 if est.loss_ > est.best_loss_ - est.tol else 0
+            est.best_loss_ = min(est.best_loss_, est.loss_)
+        sgd = est.solver == "sgd"
+        if sgd and est.learning_rate == "invscaling":
+            opt.lr = self.scale * est.learning_rate_init / (est.t_ + 1) ** est.power_t
+        if est._no_improvement_count > est.n_iter_no_change:
+            what = "Validation score" if self.val is not None else "Training loss"
+            msg = f"{what} did not improve more than tol={est.tol:f} for {est.n_iter_no_change} consecutive epochs."
+            if not (sgd and est.learning_rate == "adaptive") or opt.lr / self.scale <= 1e-6:
+                state.stop = self.stopped = True
+                if est.verbose:
+                    print(msg + " Stopping.")
+            else:
+                opt.lr /= 5.0
+                est._no_improvement_count = 0
+                if est.verbose:
+                    print(msg + f" Setting learning rate to {opt.lr / self.scale:f}")
+        if self.incremental:
+            state.stop = True
+
+    def _validate(self, state):
+        est = self.est
+        Xv, yv, Yv, swv = self.val
+        out = est._outputs(Xv)
+        score = est._score_outputs(out, yv, swv)
+        est.validation_scores_.append(score)
+        state.history.setdefault("val_score", []).append(score)
+        state.history.setdefault("val_loss", []).append(_data_loss(state.loss, out, Yv))
+        if est.verbose:
+            print(f"Validation score: {score:f}")
+        improved = not score < est.best_validation_score_ + est.tol
+        est._no_improvement_count = 0 if improved else est._no_improvement_count + 1
+        if score > est.best_validation_score_:
+            est.best_validation_score_ = score
+            est._best_weights = [p.value.copy() for p in state.model.parameters()]
+
+
+def _data_loss(loss, out, Y):
+    """The unweighted glassnet loss of outputs ``out`` (probabilities or values) against targets Y."""
+    base = next(c for c in (CrossEntropy, BinaryCrossEntropy, MSE) if isinstance(loss, c))()
+    with np.errstate(all="ignore"):
+        return base.forward(out, Y) if np.isfinite(out).all() else float("nan")
+
+
+class _NoStep:
+    """An optimizer that does not move the weights: lets L-BFGS use the fast step for loss and gradient."""
+
+    def state(self):
+        return {}
+
+    def step_flat(self, w, g, tmp, state):
+        pass
+
+
+class _Objective:
+    """scikit-learn's objective on the flat parameter vector, for scipy's L-BFGS-B.
+
+    ``J(theta) = s * L(theta) + alpha / (2 W) * sum_l ||W_l||^2`` with ``L`` glassnet's (sample-
+    weighted) mean loss over all of X and ``W`` the total sample weight; ``dJ/dtheta`` from the
+    model's backward pass. X is processed in chunks of rows (sparse chunks densified one at a
+    time); each chunk's loss is weighted by its share of ``W``, so the sum over chunks is the loss
+    over X. Unweighted Dense stacks use glassnet's fused training step (glassnet/train/fastpath.py)
+    with an optimizer that never moves the weights; anything else the layer-by-layer
+    forward/backward. ``tests/test_sklearn_solvers.py`` checks both against finite differences and
+    against each other.
+    """
+
+    def __init__(self, model, X, Y, sample_weight, alpha, scale, loss, chunk=_CHUNK):
+        self.model, self.X, self.Y, self.alpha, self.scale, self.chunk = model, X, Y, alpha, scale, chunk
+        self.params = model.parameters()
+        self.dense = [d for d in model.layers if isinstance(d, Dense)]
+        n = X.shape[0]
+        self.w = np.ones(n, Y.dtype) if sample_weight is None else sample_weight.astype(Y.dtype)
+        self.total = float(self.w.sum())
+        self.loss = _WEIGHTED[type(loss)]() if type(loss) in _WEIGHTED else loss
+        self.fused = type(model.layers[-1]).__name__ in ("Softmax", "Sigmoid")
+        self.sizes = [p.value.size for p in self.params]
+        self.fast = None
+        if sample_weight is None and fastpath.enabled() and not any(type(d).__name__ == "Dropout"
+                                                                     for d in model.layers):
+            opt = SGD(lr=1.0).setup(self.params)
+            probe = np.empty((1, X.shape[1]), Y.dtype)
+            self.fast = fastpath.build_fast_step(model, loss, opt, probe)
+            if self.fast is not None:
+                self.fast.opt = _NoStep()
+                self.params = self.fast.params                  # same Parameters, values now views
+        self.n_calls = 0
+
+    def theta(self):
+        return np.concatenate([p.value.ravel() for p in self.params]).astype(np.float64)
+
+    def set_theta(self, theta):
+        off = 0
+        for p, size in zip(self.params, self.sizes):
+            p.value[...] = theta[off:off + size].reshape(p.value.shape)
+            off += size
+
+    def __call__(self, theta):
+        self.n_calls += 1
+        self.set_theta(theta)
+        for d in self.dense:
+            d.l2 = 0.0                                       # the penalty is added once, below
+        grad = np.zeros(theta.shape, np.float64)
+        data = 0.0
+        n = self.X.shape[0]
+        self.model.train()
+        for start in range(0, n, self.chunk):
+            rows = slice(start, start + self.chunk)
+            xb = _dense_rows(self.X, rows, self.Y.dtype)
+            yb = self.Y[rows]
+            share = float(self.w[rows].sum()) / self.total
+            if self.fast is not None:
+                value, _ = self.fast(xb, yb)                   # mean loss over the chunk; grads set
+                value *= share
+                factor = share
+            else:
+                self.loss.weights = (len(xb) * self.w[rows] / self.total)[:, None]
+                stop = len(self.model.layers) - 1 if self.fused else None
+                out = self.model.forward(xb, stop=stop)
+                value = self.loss.forward(out, yb, from_logits=self.fused)
+                self.model.backward(self.loss.backward(), stop=stop)
+                factor = 1.0
+            data += value
+            off = 0
+            for p, size in zip(self.params, self.sizes):
+                grad[off:off + size] += factor * p.grad.ravel()
+                off += size
+        self.loss.weights = None
+        value = self.scale * data
+        grad *= self.scale
+        off = 0
+        for p, size in zip(self.params, self.sizes):
+            if p.name == "weight":
+                W = p.value.astype(np.float64).ravel()
+                value += 0.5 * self.alpha / self.total * float(W @ W)
+                grad[off:off + size] += self.alpha / self.total * W
+            off += size
+        return value, grad
+
+    def release(self):
+        if self.fast is not None:
+            self.fast.release()
+            self.fast = None
+
+
+# -- the estimators -------------------------------------------------------------------------
 class _BaseMLP(BaseEstimator):
-    """Shared parameters, network construction and training of the two estimators."""
+    """Shared parameters, network construction and the two solvers."""
 
-    _output = "linear"
-    _alpha_scale = 1.0        # MLPRegressor: 2, see the module notes on alpha
+    _loss_name = "squared_error"
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, optimizer="adam", alpha=0.0001,
-                 batch_size="auto", learning_rate_init=0.001, epochs=200, dropout=0.0, momentum=0.9,
-                 nesterovs_momentum=True, beta_1=0.9, beta_2=0.999, epsilon=1e-8, shuffle=True,
-                 random_state=None, tol=1e-4, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=10, warm_start=False, verbose=False):
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
+                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
+                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dropout=0.0):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
-        self.optimizer = optimizer
+        self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
-        self.epochs = epochs
-        self.dropout = dropout
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
+        self.power_t = power_t
+        self.max_iter = max_iter
         self.shuffle = shuffle
         self.random_state = random_state
         self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
-        self.warm_start = warm_start
-        self.verbose = verbose
+        self.max_fun = max_fun
+        self.dropout = dropout
 
-    # -- validation of the hyper-parameters (done in fit, never in __init__) ------------------
-    def _hidden_and_activations(self):
+    # -- the weights, as scikit-learn names them ----------------------------------------
+    def _dense(self):
+        if "model_" not in self.__dict__:
+            raise AttributeError(f"This {type(self).__name__} instance is not fitted yet: no coefs_/intercepts_.")
+        return [d for d in self.model_.layers if isinstance(d, Dense)]
+
+    @property
+    def coefs_(self):
+        """Weight matrices, ``coefs_[i]`` of shape (units in layer i, units in layer i + 1): the model's arrays."""
+        return [d.weight.value for d in self._dense()]
+
+    @coefs_.setter
+    def coefs_(self, values):
+        self._assign(values, "weight")
+
+    @property
+    def intercepts_(self):
+        """Bias vectors, ``intercepts_[i]`` of shape (units in layer i + 1,): the model's arrays."""
+        return [d.bias.value for d in self._dense()]
+
+    @intercepts_.setter
+    def intercepts_(self, values):
+        self._assign(values, "bias")
+
+    def _assign(self, values, which):
+        params = [getattr(d, which) for d in self._dense()]
+        if len(values) != len(params) or any(np.shape(v) != p.value.shape for v, p in zip(values, params)):
+            raise ValidationError(f"Assigning {'coefs_' if which == 'weight' else 'intercepts_'} needs "
+                                  f"{len(params)} arrays of shapes {[p.value.shape for p in params]}; got shapes "
+                                  f"{[np.shape(v) for v in values]}.")
+        for v, p in zip(values, params):
+            p.value[...] = v
+
+    @property
+    def diagnosis_(self):
+        """glassnet's fit verdict on ``history_`` (:func:`glassnet.diagnose`), computed on access."""
+        check_is_fitted(self, "history_")
+        return diagnose(self.history_)
+
+    def write_report(self, path, X, y, **kwargs):
+        """Write glassnet's HTML report (curves, verdict, data checks) for held-out (X, y) to ``path``."""
+        from glassnet.glassbox.report import write_report
+
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        y = np.asarray(y)
+        if hasattr(self, "classes_") and self.n_outputs_ > 1 and y.ndim == 1:
+            y = np.searchsorted(self.classes_, y)
+        return write_report(path, self.model_, self.history_, X, y, **kwargs)
+
+    # -- hyper-parameters (checked in fit, never in __init__) ---------------------------
+    def _check_params(self):
         owner = type(self).__name__
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool) else sizes
         try:
             sizes = list(sizes)
         except TypeError:
-            raise GlassnetTypeError(f"The 'hidden_layer_sizes' parameter of {owner} must be an int or a sequence of "
-                                    f"ints, e.g. (100,) or (64, 32). Got {sizes!r}.") from None
-        sizes = [_check_number(h, "hidden_layer_sizes", int, owner, low=1) for h in sizes]
+            raise ParameterError(f"The 'hidden_layer_sizes' parameter of {owner} must be an int or a sequence of "
+                                 f"ints, e.g. (100,) or (64, 32). Got {sizes!r}.") from None
+        sizes = [_param(h, "hidden_layer_sizes", int, owner, low=1) for h in sizes]
         acts = self.activation
         if not isinstance(acts, (str, list, tuple)):
-            raise GlassnetTypeError(f"The 'activation' parameter of {owner} must be a name such as 'relu' or a "
-                                    f"list of names, one per hidden layer. Got {acts!r}.")
+            raise ParameterError(f"The 'activation' parameter of {owner} must be a name such as 'relu' or a list "
+                                 f"of names, one per hidden layer. Got {acts!r}.")
         acts = [acts] * len(sizes) if isinstance(acts, str) else list(acts)
         if len(acts) != len(sizes):
-            raise ValidationError(f"{owner} got {len(acts)} activations for {len(sizes)} hidden layers "
-                                  f"(hidden_layer_sizes={self.hidden_layer_sizes!r}). Give one name, or one per layer.")
+            raise ParameterError(f"{owner} got {len(acts)} activations for {len(sizes)} hidden layers "
+                                 f"(hidden_layer_sizes={self.hidden_layer_sizes!r}). Give one name, or one per layer.")
         for a in acts:
-            if a not in _HIDDEN_ACTIVATIONS:
-                raise ValidationError(f"The 'activation' parameter of {owner} must name one of "
-                                      f"{list(_HIDDEN_ACTIVATIONS)} (or a list of them, one per hidden layer). "
-                                      f"Got {a!r}.")
+            _choice(a, "activation", _HIDDEN, owner)
+        _choice(self.solver, "solver", ("lbfgs", "sgd", "adam"), owner)
+        _choice(self.learning_rate, "learning_rate", ("constant", "invscaling", "adaptive"), owner)
+        for name, kind, kw in (("alpha", float, dict(low=0.0)), ("learning_rate_init", float, dict(low=0.0, low_open=True)),
+                               ("power_t", float, dict(low=0.0)), ("max_iter", int, dict(low=1)),
+                               ("tol", float, dict(low=0.0)), ("momentum", float, dict(low=0.0, high=1.0)),
+                               ("validation_fraction", float, dict(low=0.0, high=1.0, low_open=True, high_open=True)),
+                               ("beta_1", float, dict(low=0.0, high=1.0, high_open=True)),
+                               ("beta_2", float, dict(low=0.0, high=1.0, high_open=True)),
+                               ("epsilon", float, dict(low=0.0, low_open=True)), ("max_fun", int, dict(low=1)),
+                               ("dropout", float, dict(low=0.0, high=1.0, high_open=True))):
+            _param(getattr(self, name), name, kind, owner, **kw)
+        if not (self.n_iter_no_change == np.inf):
+            _param(self.n_iter_no_change, "n_iter_no_change", int, owner, low=1)
+        if self.batch_size != "auto":
+            _param(self.batch_size, "batch_size", int, owner, low=1)
+        if self._loss_name != "squared_error":
+            raise ParameterError(f"{owner}(loss={self._loss_name!r}) is not available in glassnet: only "
+                                 "'squared_error'. For counts, fit log1p(y) with TransformedTargetRegressor.")
         return sizes, acts
 
-    def _effective_batch_size(self, n_samples):
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        size = _check_number(self.batch_size, "batch_size", int, type(self).__name__, low=1)
-        if size > n_samples:
-            warnings.warn(f"Got batch_size={size} but only {n_samples} samples; using batch_size={n_samples}.",
-                          UserWarning, stacklevel=3)
-        return min(size, n_samples)
+    def _first_pass(self, incremental):
+        return "model_" not in self.__dict__ or (not self.warm_start and not incremental)
 
-    def _make_optimizer(self):
+    # -- the shared fit --------------------------------------------------------------------
+    def _fit(self, X, y, sample_weight, incremental):
         owner = type(self).__name__
-        if isinstance(self.optimizer, Optimizer):
-            return copy.deepcopy(self.optimizer)     # setup() binds parameters: never mutate the user's object
-        lr = _check_number(self.learning_rate_init, "learning_rate_init", float, owner, low=0.0, low_open=True)
-        if self.optimizer == "sgd":
-            momentum = _check_number(self.momentum, "momentum", float, owner, low=0.0, high=1.0)
-            return SGD(lr=lr, momentum=momentum, nesterov=bool(self.nesterovs_momentum) and momentum > 0)
-        if self.optimizer == "adam":
-            return Adam(lr=lr, beta1=_check_number(self.beta_1, "beta_1", float, owner, low=0.0, high=1.0, high_open=True),
-                        beta2=_check_number(self.beta_2, "beta_2", float, owner, low=0.0, high=1.0, high_open=True),
-                        eps=_check_number(self.epsilon, "epsilon", float, owner, low=0.0, low_open=True))
-        if self.optimizer == "rmsprop":
-            return RMSprop(lr=lr)
-        raise ValidationError(f"The 'optimizer' parameter of {owner} must be 'adam', 'sgd', 'rmsprop' or a glassnet "
-                              f"Optimizer instance. Got {self.optimizer!r}.")
-
-    def _seeds(self):
-        """Two independent seeds (weights/dropout, shuffling) from ``random_state``."""
-        rs = self.random_state
-        if isinstance(rs, numbers.Integral) and not isinstance(rs, bool):
-            return np.random.SeedSequence(int(rs)).generate_state(2)
-        return check_random_state(rs).randint(0, 2**31 - 1, size=2)
-
-    # -- the shared fit -------------------------------------------------------------------
-    def _train(self, X, Y, n_out, *, epochs, incremental):
-        """Build (unless continuing) and train the network on prepared X (float) and targets Y."""
-
-        owner = type(self).__name__
-        n_samples = X.shape[0]
-        batch_size = self._effective_batch_size(n_samples)
-        alpha = _check_number(self.alpha, "alpha", float, owner, low=0.0)
-        dropout = _check_number(self.dropout, "dropout", float, owner, low=0.0, high=1.0, high_open=True)
-        model_seed, fit_seed = self._seeds()
-        continuing = incremental or (self.warm_start and hasattr(self, "model_"))
-        if continuing and self.model_.dtype != X.dtype:
+        sizes, acts = self._check_params()
+        first = self._first_pass(incremental)
+        X, Y, y_scored = self._validate_input(X, y, incremental, reset=first)
+        if scipy.sparse.issparse(X):
+            X = X.tocsr()
+        if sample_weight is not None:
+            sample_weight = self._check_sample_weight(sample_weight, X)
+        rs = check_random_state(self.random_state)
+        if first:
+            self._initialize(X, Y, sizes, acts, rs)
+        elif Y.shape[1] != self.n_outputs_:
+            raise ValueError(f"y has {Y.shape[1]} output column(s) but the fitted {owner} has {self.n_outputs_}. "
+                             "Keep the same targets across partial_fit/warm_start calls, or refit.")
+        if X.dtype != self.model_.dtype:
             X = X.astype(self.model_.dtype)
-        if not continuing:
-            sizes, acts = self._hidden_and_activations()
-            self.model_ = mlp(X.shape[1], sizes, n_out, activation=acts, output=self._output, dropout=dropout,
-                              l2=self._alpha_scale * alpha / batch_size, seed=int(model_seed), dtype=X.dtype)
-        carry = _CarryOptimizerState(getattr(self, "_optimizer_state", None) if continuing else None)
-        callbacks, split = [carry], 0.0
-        if not incremental:
-            patience = _check_number(self.n_iter_no_change, "n_iter_no_change", int, owner, low=1)
-            tol = _check_number(self.tol, "tol", float, owner, low=0.0)
-            if self.early_stopping:
-                split = _check_number(self.validation_fraction, "validation_fraction", float, owner,
-                                      low=0.0, high=1.0, low_open=True, high_open=True)
-                callbacks.append(EarlyStopping("val_loss", patience=patience, min_delta=tol, restore_best=True))
-            else:
-                # scikit-learn's rule: stop when the training loss stalls; keep the last weights.
-                callbacks.append(EarlyStopping("loss", patience=patience, min_delta=tol, restore_best=False))
-        history = self.model_.fit(X, Y, optimizer=self._make_optimizer(), epochs=epochs, batch_size=batch_size,
-                                  validation_split=split, shuffle=bool(self.shuffle),
-                                  seed=np.random.default_rng(int(fit_seed)), callbacks=callbacks,
-                                  verbose=int(bool(self.verbose)))
-        self._optimizer_state = carry.saved
-        self._record(history, incremental)
+        Y = Y.astype(self.model_.dtype)
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(X, Y, sample_weight)
+        else:
+            self._fit_stochastic(X, Y, y_scored, sample_weight, rs, incremental)
         return self
 
-    def _record(self, history, incremental):
-        if incremental and hasattr(self, "history_"):
-            for key, curve in history.items():
-                self.history_.setdefault(key, []).extend(curve)
-            self.history_.epochs += history.epochs
-            self.history_.iterations += history.iterations
-            self.history_.diverged = history.diverged or self.history_.diverged
+    def _check_sample_weight(self, sample_weight, X):
+        n = X.shape[0]
+        if isinstance(sample_weight, numbers.Number):
+            sample_weight = np.full(n, sample_weight, dtype=np.float64)
+        sw = np.asarray(sample_weight, dtype=np.float64)
+        if sw.ndim != 1 or sw.shape[0] != n:
+            raise ValueError(f"sample_weight.shape == {sw.shape}, expected {(n,)}! Give one weight per row of X.")
+        if not np.isfinite(sw).all() or (sw < 0).any():
+            raise ValueError("sample_weight must be finite and non-negative; got "
+                             f"{'non-finite values' if not np.isfinite(sw).all() else 'negative values'}.")
+        return sw
+
+    def _initialize(self, X, Y, sizes, acts, rs):
+        """Build ``model_`` with scikit-learn's initial weights (drawn from ``rs`` in its order)."""
+        self.n_iter_, self.t_ = 0, 0
+        self.n_outputs_ = Y.shape[1]
+        self.n_layers_ = len(sizes) + 2
+        self.out_activation_ = self._out_activation(Y)
+        output = {"softmax": "softmax", "logistic": "sigmoid", "identity": "linear"}[self.out_activation_]
+        units = [X.shape[1], *sizes, self.n_outputs_]
+        factors = [2.0 if a in ("logistic", "sigmoid") else 6.0 for a in acts]
+        factors.append(factors[-1] if factors else 6.0)
+        draws = []
+        for fan_in, fan_out, factor in zip(units[:-1], units[1:], factors):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            draws.append((rs.uniform(-bound, bound, (fan_in, fan_out)), rs.uniform(-bound, bound, fan_out)))
+        dropout = float(self.dropout)
+        seed = int(rs.randint(2**31 - 1)) if dropout else 0     # only then: keeps sklearn's random stream
+        self.model_ = mlp(X.shape[1], sizes, self.n_outputs_, activation=acts, output=output, dropout=dropout,
+                          seed=seed, dtype=X.dtype)
+        for d, (W, b) in zip([d for d in self.model_.layers if isinstance(d, Dense)], draws):
+            d.weight.value[...] = W
+            d.bias.value[...] = b
+        self.history_ = History()
+        self._optimizer_state = None
+        self.loss_curve_ = []
+        if self.solver != "lbfgs":
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
+            else:
+                self.validation_scores_, self.best_validation_score_, self.best_loss_ = None, None, np.inf
+
+    def _scale(self):
+        """s: scikit-learn's gradient over glassnet's (see the module notes)."""
+        if self.out_activation_ == "softmax":
+            return 1.0
+        if self.out_activation_ == "logistic":
+            return float(self.n_outputs_)
+        return self.n_outputs_ / 2.0
+
+    def _loss(self, weighted):
+        cls = {"softmax": CrossEntropy, "logistic": BinaryCrossEntropy, "identity": MSE}[self.out_activation_]
+        return _WEIGHTED[cls]() if weighted else cls()
+
+    def _optimizer(self, scale):
+        if self.solver == "sgd":
+            momentum = float(self.momentum)
+            return SGD(lr=scale * self.learning_rate_init, momentum=momentum,
+                       nesterov=bool(self.nesterovs_momentum) and momentum > 0)
+        return Adam(lr=self.learning_rate_init, beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon / scale)
+
+    def _fit_stochastic(self, X, Y, y_scored, sw, rs, incremental):
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        validation = None
+        if self.early_stopping:
+            stratify = Y if self._stratify() else None
+            parts = train_test_split(X, Y, y_scored, *([] if sw is None else [sw]), random_state=rs,
+                                     test_size=self.validation_fraction, stratify=stratify)
+            X, Xv, Y, Yv, _, yv = parts[:6]
+            sw, swv = (parts[6], parts[7]) if sw is not None else (None, None)
+            if Xv.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size of "
+                                 "your dataset.")
+            validation = (Xv, yv, Yv, swv)
+        n = X.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n)
         else:
-            self.history_ = history
-        self.loss_curve_ = list(self.history_["loss"])
-        self.validation_loss_curve_ = list(self.history_["val_loss"]) if "val_loss" in self.history_ else None
-        self.best_loss_ = min(self.validation_loss_curve_ or self.loss_curve_)
-        self.n_epochs_ = self.history_.epochs
-        self.n_iterations_ = self.history_.iterations
+            if self.batch_size > n:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
+                              stacklevel=4)
+            batch_size = int(np.clip(self.batch_size, 1, n))
+        scale = self._scale()
+        loss = self._loss(weighted=sw is not None)
+        dense = [d for d in self.model_.layers if isinstance(d, Dense)]
+        batches = _Batches(X, sw, float(self.alpha), scale, dense, loss if sw is not None else None, rs)
+        carry = _CarryOptimizer(self._optimizer_state if incremental else None)
+        rules = _SklearnRules(self, n, scale, validation, incremental)
+        # The loop sees the real array when X is dense; a zero-stride placeholder (no memory) when sparse.
+        X_loop = X if isinstance(X, np.ndarray) else np.broadcast_to(np.zeros((), Y.dtype), X.shape)
+        self.history_.baseline_loss = trivial_loss(self._loss(weighted=False), Y)
+        self._best_weights = None
+        self.n_iter_ = 0
+        for d in dense:     # the nominal penalty, set before fit: the loop decides on penalties from it
+            d.l2 = float(self.alpha) / (scale * batch_size)
+        history = self.model_.fit(X_loop, Y, loss=loss, optimizer=self._optimizer(scale), epochs=int(self.max_iter),
+                                  batch_size=batch_size, shuffle=bool(self.shuffle), seed=0,
+                                  callbacks=[batches, carry, rules], verbose=0)
+        for d in dense:
+            d.l2 = float(self.alpha) / (scale * batch_size)
+        self._optimizer_state = carry.saved
+        self._merge_history(history)
+        if self.early_stopping and self._best_weights is not None:
+            for p, best in zip(self.model_.parameters(), self._best_weights):
+                p.value[...] = best
+            self.history_.restored_best = True
+            self.history_.best_epoch = int(np.argmax(self.validation_scores_))
+        if not incremental and not rules.stopped and history.diverged is None and self.n_iter_ == self.max_iter:
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the optimization "
+                          "hasn't converged yet.", ConvergenceWarning, stacklevel=3)
 
-    @property
-    def diagnosis_(self):
-        """The fit verdict of :func:`glassnet.diagnostics.diagnose` on ``history_`` (computed on access)."""
-        check_is_fitted(self, "history_")
+    def _merge_history(self, history):
+        h = self.history_
+        for key, curve in history.items():
+            h.setdefault(key, []).extend(curve)
+        h.epochs += history.epochs
+        h.iterations += history.iterations
+        h.batch_size = history.batch_size
+        h.diverged = history.diverged or h.diverged
 
-        return diagnose(self.history_)
+    def _fit_lbfgs(self, X, Y, sw):
+        scale = self._scale()
+        objective = _Objective(self.model_, X, Y, sw, float(self.alpha), scale, self._loss(weighted=False))
+        curve = []
+
+        def record(intermediate_result):
+            curve.append(float(intermediate_result.fun))
+
+        try:
+            res = scipy.optimize.minimize(objective, objective.theta(), method="L-BFGS-B", jac=True, callback=record,
+                                          options={"maxfun": int(self.max_fun), "maxiter": int(self.max_iter),
+                                                   "gtol": float(self.tol)})
+            objective.set_theta(res.x)
+        finally:
+            objective.release()
+        for d in objective.dense:
+            d.l2 = float(self.alpha) / (scale * objective.total)
+        self.model_.eval()
+        if res.status != 0:
+            msg = res.message.decode("latin1") if isinstance(res.message, bytes) else str(res.message)
+            warnings.warn(f"lbfgs failed to converge after {res.nit} iteration(s) (status={res.status}):\n{msg}\n\n"
+                          f"Increase the number of iterations to improve the convergence (max_iter={self.max_iter}).\n"
+                          "You might also want to scale the data as shown in:\n"
+                          "    https://scikit-learn.org/stable/modules/preprocessing.html",
+                          ConvergenceWarning, stacklevel=3)
+        self.n_iter_ = min(int(res.nit), int(self.max_iter))
+        self.loss_ = float(res.fun)
+        self.loss_curve_ += curve
+        h = History()
+        h["loss"] = [v / scale for v in curve]
+        h.epochs = h.iterations = len(curve)
+        h.baseline_loss = trivial_loss(self._loss(False), Y)
+        self.history_ = h
+
+    # -- prediction ------------------------------------------------------------------------
+    def _outputs(self, X):
+        """The network's outputs for prepared X (dense or sparse), in evaluation mode, chunk by chunk."""
+        model = self.model_
+        model.eval()
+        dtype = model.dtype
+        outs = [model.forward(_dense_rows(X, slice(i, i + _CHUNK), dtype)) for i in range(0, X.shape[0], _CHUNK)]
+        return np.concatenate(outs, axis=0)
 
     def _forward(self, X):
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return self.model_.predict(X.astype(self.model_.dtype, copy=False))
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False, dtype=(np.float64, np.float32))
+        return self._outputs(X)
 
-class MLPClassifier(ClassifierMixin, _BaseMLP):
-    """Multilayer perceptron classifier (softmax output, cross-entropy loss) in scikit-learn's clothes.
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+def _has_partial_fit(est):
+    if est.solver not in ("sgd", "adam"):
+        raise AttributeError(f"partial_fit is only available for stochastic optimizers. {est.solver} is not stochastic.")
+    return True
+
+
+_CLASSIFIER_DOC = """Multilayer perceptron classifier: scikit-learn's ``MLPClassifier``, trained by glassnet.
 
     Parameters
     ----------
-    hidden_layer_sizes : int or sequence of int, default=(100,)
-        Widths of the hidden layers; () gives multinomial logistic regression.
-    activation : str or sequence of str, default='relu'
-        Hidden activation, one name or one per hidden layer: 'relu', 'leaky_relu', 'tanh',
-        'logistic' ('sigmoid'), 'identity' ('linear').
-    optimizer : {'adam', 'sgd', 'rmsprop'} or glassnet Optimizer, default='adam'
-        With an Optimizer instance, ``learning_rate_init`` and the momentum/beta parameters are ignored.
+    hidden_layer_sizes : array-like of int, default=(100,)
+        Widths of the hidden layers; () gives (multinomial) logistic regression.
+    activation : str or list of str, default='relu'
+        'identity', 'logistic', 'tanh', 'relu', or glassnet's 'leaky_relu'; one name, or one per hidden layer.
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+        'lbfgs' is scipy's L-BFGS-B on the flat parameter vector (full batch).
     alpha : float, default=1e-4
-        L2 strength with scikit-learn's scaling (Dense ``l2 = alpha / batch_size``; twice that in
-        MLPRegressor; see the module notes).
+        L2 strength: ``alpha / (2 m) * sum ||W||^2`` is added to each batch's loss (m samples).
     batch_size : int or 'auto', default='auto'
-        Samples per iteration; 'auto' is min(200, n_samples).
+        Samples per mini-batch; 'auto' is min(200, n_samples). Not used by 'lbfgs'.
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Schedule for solver='sgd' (see the module notes).
     learning_rate_init : float, default=1e-3
-    epochs : int, default=200
-        Maximum passes over the training set (scikit-learn's ``max_iter``).
-    dropout : float in [0, 1), default=0.0
-        Drop probability after each hidden activation.
-    momentum, nesterovs_momentum : float, bool
-        For ``optimizer='sgd'``.
-    beta_1, beta_2, epsilon : float
-        For ``optimizer='adam'``.
+    power_t : float, default=0.5
+        Exponent of 'invscaling'.
+    max_iter : int, default=200
+        Epochs for 'sgd'/'adam' (each sample seen max_iter times), iterations for 'lbfgs'.
     shuffle : bool, default=True
-        Reshuffle the samples every epoch.
     random_state : int, RandomState or None
-        Seeds the weights, dropout masks, shuffles and validation split. Same int, same model.
+        Initial weights, validation split, shuffles (and dropout masks): same int, same model.
     tol : float, default=1e-4
-        Minimum loss improvement that counts as progress.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` (stratified) and stop when the validation loss stalls
-        for ``n_iter_no_change`` epochs, restoring the best weights.
-    validation_fraction : float in (0, 1), default=0.1
-    n_iter_no_change : int, default=10
-        Patience, in epochs.
-    warm_start : bool, default=False
-        Continue from the fitted network on the next ``fit``.
+        Least improvement of the loss (or validation score) that counts; 'lbfgs': its gtol.
     verbose : bool, default=False
-        Print one line per epoch.
+        Print scikit-learn's progress lines.
+    warm_start : bool, default=False
+        Start the next ``fit`` from the fitted weights.
+    momentum : float in [0, 1], default=0.9
+    nesterovs_momentum : bool, default=True
+        For solver='sgd'.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` and stop on the validation score; restores the best weights.
+    validation_fraction : float in (0, 1), default=0.1
+    beta_1, beta_2, epsilon : float
+        For solver='adam'.
+    n_iter_no_change : int, default=10
+        Epochs without improvement by ``tol`` before stopping ('sgd', 'adam').
+    max_fun : int, default=15000
+        Most loss evaluations for 'lbfgs'.
+    dropout : float in [0, 1), default=0.0
+        glassnet's: drop probability after each hidden activation.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        The labels, sorted; any hashable labels (strings included) work.
+    coefs_, intercepts_ : list of ndarray
+        The model's weight matrices and bias vectors (views of ``model_``'s arrays, not copies).
+    n_iter_ : int
+        Epochs run by the last ``fit`` ('lbfgs': iterations).
+    t_ : int
+        Samples seen by the stochastic solvers (all ``fit`` calls of a warm start).
+    loss_, best_loss_ : float
+        The last epoch's and the lowest loss, scikit-learn's objective; best_loss_ is None with
+        early stopping.
+    loss_curve_ : list of float
+    validation_scores_ : list of float or None
+        Validation accuracy per epoch with ``early_stopping``.
+    best_validation_score_ : float or None
+    n_layers_, n_outputs_ : int
+    out_activation_ : {'softmax', 'logistic'}
+        'logistic' for binary (one output unit) and multilabel targets.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when X was a DataFrame with string column names.
     model_ : glassnet.Sequential
-        The trained network (save it with ``glassnet.save(est.model_, path)``).
+        The network (``glassnet.save(est.model_, path)``, ``glassnet.files.onnx.to_onnx(est.model_)``).
     history_ : glassnet.History
-        Per-epoch curves ('loss', 'accuracy', and 'val_*' with early stopping).
-    loss_curve_ : list of float
-        Training loss per epoch, L2 penalty included (as scikit-learn's).
-    validation_loss_curve_ : list of float or None
-        Validation loss per epoch with ``early_stopping``, else None.
-    best_loss_ : float
-        The lowest validation loss (training loss without early stopping).
-    n_epochs_, n_iterations_ : int
-        Epochs run and mini-batches seen.
-    diagnosis_ : glassnet.diagnostics.Diagnosis
-        The fit verdict (underfitting / overfitting / good fit ...), computed from ``history_``.
+        glassnet's curves: 'loss' (glassnet's scaling), 'accuracy', 'val_loss', 'val_score'.
+    diagnosis_ : glassnet.glassbox.diagnostics.Diagnosis
+        The fit verdict, computed from ``history_``.
 
     Examples
     --------
     >>> from sklearn.datasets import load_iris
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = MLPClassifier((16,), epochs=100, learning_rate_init=0.01, random_state=0).fit(X, y)
+    >>> clf = MLPClassifier((16,), learning_rate_init=0.01, max_iter=300, random_state=0).fit(X, y)
     >>> clf.score(X, y) > 0.9
     True
     """
 
-    _output = "softmax"
 
-    def fit(self, X, y):
-        """Train on X of shape (n_samples, n_features) and labels y of shape (n_samples,); returns self."""
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
-        if not (self.warm_start and hasattr(self, "model_")):
-            self.classes_ = None
-        codes = self._encode(y, first=not (self.warm_start and hasattr(self, "model_")))
-        epochs = _check_number(self.epochs, "epochs", int, type(self).__name__, low=1)
-        return self._train(X, codes, len(self.classes_), epochs=epochs, incremental=False)
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    __doc__ = _CLASSIFIER_DOC
 
-    def partial_fit(self, X, y, classes=None):
-        """One epoch over (X, y). The first call needs ``classes``, every label that will ever appear."""
-        first = not hasattr(self, "model_")
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], reset=first)
-        if first:
+    def _out_activation(self, Y):
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _stratify(self):
+        return self.n_outputs_ == 1           # scikit-learn stratifies binary problems only
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"], multi_output=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start and not incremental:
+                if set(classes) != set(self.classes_):
+                    raise ValueError("warm_start can only be used where `y` has the same classes as in the previous "
+                                     f"call to fit. Previously got {self.classes_}, `y` has {classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
+                                 f"'y' has {classes}.")
+        Y = self._label_binarizer.transform(y).astype(bool)
+        scored = self._label_binarizer.inverse_transform(Y)      # what predict returns for a perfect fit
+        return X, Y, scored
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to X of shape (n_samples, n_features), dense or sparse, and labels y
+        (n_samples,) or a label indicator matrix (n_samples, n_labels) for multilabel; returns self."""
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    @available_if(_has_partial_fit)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over (X, y). The first call needs ``classes``: every label that will ever appear."""
+        if not hasattr(self, "classes_"):
             if classes is None:
-                raise ValidationError("MLPClassifier.partial_fit needs classes=... (all labels, e.g. np.unique(y_all)) "
-                                      "on its first call, because later batches may miss some classes.")
-            check_classification_targets(np.asarray(classes))
-            self.classes_ = np.unique(np.asarray(classes))
-        codes = self._encode(y, first=False)
-        return self._train(X, codes, len(self.classes_), epochs=1, incremental=not first)
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            self.classes_ = unique_labels(classes)
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y if type_of_target(y).startswith("multilabel") else self.classes_)
+        elif classes is not None and not np.array_equal(unique_labels(classes), self.classes_):
+            raise ValueError(f"`classes={classes!r}` is not the same as on the first call to partial_fit: "
+                             f"{self.classes_}.")
+        return self._fit(X, y, sample_weight, incremental=True)
 
-    def _encode(self, y, first):
-        check_classification_targets(y)
-        if first:
-            self.classes_ = np.unique(y)
-            if len(self.classes_) < 2:
-                raise ValidationError(f"MLPClassifier needs samples of at least 2 classes; got 1 class "
-                                      f"({self.classes_[0]!r}). A classifier must see every class it should predict.")
-        unseen = np.setdiff1d(y, self.classes_)
-        if unseen.size:
-            raise ValidationError(f"y holds labels {unseen[:5].tolist()} that are not in classes_ "
-                                  f"{self.classes_[:10].tolist()}. Pass every label in 'classes' (partial_fit) "
-                                  "or refit without warm_start.")
-        return np.searchsorted(self.classes_, y).astype(np.int64)
+    def _score_outputs(self, out, y, sample_weight):
+        if not np.isfinite(out).all():
+            return np.nan
+        return accuracy_score(y, self._labels(out), sample_weight=sample_weight)
 
-    def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, n_classes), columns in the order of ``classes_``."""
-        return self._forward(X)
-
-    def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`."""
-        return np.log(self.predict_proba(X))
+    def _labels(self, out):
+        return self._label_binarizer.inverse_transform(out.ravel() if self.n_outputs_ == 1 else out)
 
     def predict(self, X):
-        """The most probable class of each row, shape (n_samples,)."""
-        proba = self.predict_proba(X)          # first: it raises NotFittedError before fit
-        return self.classes_[np.argmax(proba, axis=1)]
+        """Predicted classes, shape (n_samples,) (or the indicator matrix for multilabel)."""
+        return self._labels(self._forward(X))
+
+    def predict_proba(self, X):
+        """Class probabilities (n_samples, n_classes) in the order of ``classes_``."""
+        out = self._forward(X)
+        if self.n_outputs_ == 1:
+            return np.column_stack([1 - out[:, 0], out[:, 0]])
+        return out
+
+    def predict_log_proba(self, X):
+        """log of :meth:`predict_proba`."""
+        p = self.predict_proba(X)
+        return np.log(p, out=p)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    """Multilayer perceptron regressor (linear output, mean squared error) in scikit-learn's clothes.
+    """Multilayer perceptron regressor: scikit-learn's ``MLPRegressor``, trained by glassnet.
 
-    Takes the same parameters as :class:`MLPClassifier` and has the same fitted attributes
-    except ``classes_``. ``y`` may have several columns (multi-output regression); the
-    targets are not rescaled, so standardize them when their scale is far from 1.
+    Takes :class:`MLPClassifier`'s parameters plus ``loss`` ('squared_error' only: scikit-learn's half
+    squared error) and has its fitted attributes except ``classes_``; ``out_activation_`` is
+    'identity' and ``validation_scores_`` holds R^2. ``y`` may have several columns.
+
+    Targets far from unit scale defeat training (the network starts with outputs near 0 and the
+    tolerance ``tol`` is absolute): ``fit`` then warns (a glassnet ``DataWarning``) and names the fix,
+    ``TransformedTargetRegressor(regressor=MLPRegressor(...), transformer=StandardScaler())``.
 
     Examples
     --------
     >>> from sklearn.datasets import load_diabetes
     >>> X, y = load_diabetes(return_X_y=True)
-    >>> reg = MLPRegressor((32,), epochs=300, learning_rate_init=0.01, random_state=0).fit(X, y / y.std())
+    >>> reg = MLPRegressor((32,), learning_rate_init=0.01, max_iter=300, random_state=0).fit(X, y / y.std())
     >>> reg.score(X, y / y.std()) > 0.4
     True
     """
 
-    _output = "linear"
-    _alpha_scale = 2.0        # glassnet's MSE has no 1/2: double the L2 to keep sklearn's minimizer
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dropout=0.0):
+        super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+                         learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+                         max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
+                         warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
+                         early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
+                         beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+                         dropout=dropout)
+        self.loss = loss
 
-    def fit(self, X, y):
-        """Train on X of shape (n_samples, n_features) and y of shape (n_samples,) or (n_samples, n_outputs)."""
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], multi_output=True, y_numeric=True)
-        epochs = _check_number(self.epochs, "epochs", int, type(self).__name__, low=1)
-        self._y_ndim = y.ndim
-        return self._train(X, y, 1 if y.ndim == 1 else y.shape[1], epochs=epochs, incremental=False)
+    @property
+    def _loss_name(self):
+        return self.loss
 
-    def partial_fit(self, X, y):
+    def _out_activation(self, Y):
+        return "identity"
+
+    def _stratify(self):
+        return False
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"], multi_output=True, y_numeric=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        Y = y.reshape(len(y), -1)
+        if reset:
+            _warn_target_scale(Y, self)
+        return X, Y, y
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to X (dense or sparse) and targets y of shape (n_samples,) or (n_samples, n_outputs)."""
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    @available_if(_has_partial_fit)
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing from the current network (building it on the first call)."""
-        first = not hasattr(self, "model_")
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], multi_output=True, y_numeric=True,
-                             reset=first)
-        if first:
-            self._y_ndim = y.ndim
-        n_out = 1 if y.ndim == 1 else y.shape[1]
-        if not first and n_out != self.model_.layers[-2].n_out:
-            raise ValidationError(f"y has {n_out} column(s) but the fitted network predicts "
-                                  f"{self.model_.layers[-2].n_out}. Keep the same targets across partial_fit calls.")
-        return self._train(X, y, n_out, epochs=1, incremental=not first)
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _score_outputs(self, out, y, sample_weight):
+        if not np.isfinite(out).all():
+            return np.nan
+        return r2_score(y, out.ravel() if out.shape[1] == 1 else out, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predictions, shape (n_samples,) or (n_samples, n_outputs) like the fitted y."""
         out = self._forward(X)
-        return out.ravel() if self._y_ndim == 1 else out
+        return out.ravel() if out.shape[1] == 1 else out
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         return tags
+
+
+def _warn_target_scale(Y, est):
+    """Warn (glass box: a DataWarning) when the scale of regression targets will defeat training.
+
+    The network starts with outputs of order 1 around 0 and stops when the loss improves by less than
+    the absolute ``tol``. Targets whose root mean square is above 10 leave the first epochs fighting
+    the scale (with Adam, each weight moves by about ``learning_rate_init`` per step); targets whose
+    half mean square is below ``10 * tol`` make every improvement smaller than ``tol``, so training
+    stops almost at once.
+    """
+    Y = np.asarray(Y, dtype=np.float64)
+    rms = float(np.sqrt((Y * Y).mean(axis=0)).max())
+    half_ms = 0.5 * float((Y * Y).mean())
+    std, mean = Y.std(axis=0), Y.mean(axis=0)
+    if rms > 10:
+        problem = (f"the targets' scale is large (root mean square {rms:.4g}; mean {mean.max():.4g}, std "
+                   f"{std.max():.4g}), while the network starts with outputs near 0 of order 1")
+    elif 0 < half_ms < 10 * float(est.tol) and std.max() > 0:
+        problem = (f"the targets are tiny (half mean square {half_ms:.3g}, below 10 x tol = {10 * est.tol:g}), so "
+                   "no epoch can improve the loss by tol and training stops almost at once")
+    else:
+        return
+    warnings.warn(f"{type(est).__name__}: {problem}: training will end far from a good fit. Standardize y: "
+                  "TransformedTargetRegressor(regressor=MLPRegressor(...), transformer=StandardScaler()) from "
+                  "sklearn.compose (predictions come back in the original units).", DataWarning, stacklevel=5)
