@@ -270,7 +270,7 @@ class DistributedCallback(Callback):
         self.optimizer.state_ref = state
         state.batches = self.batches
 
-    def batches(self, X, Y, batch_size, rng=None):
+    def batches(self, X, Y, batch_size, rng=None, W=None):
         """Rank r's slice of every global batch of ``size * batch_size`` rows (same order on all ranks)."""
         n, global_batch = X.shape[0], batch_size * self.size
         if 0 < n % global_batch < self.size:
@@ -287,10 +287,8 @@ class DistributedCallback(Callback):
             m = min(global_batch, n - start)
             lo, hi = start + self.rank * m // self.size, start + (self.rank + 1) * m // self.size
             self.optimizer.batch_rows = hi - lo
-            if order is None:
-                yield X[lo:hi], Y[lo:hi]
-            else:
-                yield X[order[lo:hi]], Y[order[lo:hi]]
+            rows = slice(lo, hi) if order is None else order[lo:hi]
+            yield (X[rows], Y[rows]) if W is None else (X[rows], Y[rows], W[rows])
 
     def on_epoch_end(self, state):
         h = state.history
