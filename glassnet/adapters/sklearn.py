@@ -95,7 +95,7 @@ from glassnet.train.state import History
 __all__ = ["MLPClassifier", "MLPRegressor", "ParameterError"]
 
 _HIDDEN = ("identity", "logistic", "tanh", "relu", "leaky_relu", "linear", "sigmoid")
-_CHUNK = 8192          # rows per forward/backward chunk outside mini-batches (prediction, L-BFGS)
+_CHUNK = 2048          # rows per chunk outside mini-batches (prediction, L-BFGS): measured fastest, see BENCHMARKS
 
 
 class ParameterError(ValidationError, GlassnetTypeError):
@@ -126,58 +126,6 @@ def _dense_rows(X, rows, dtype):
     return np.asarray(part, dtype=dtype)
 
 
-# -- weighted losses: scikit-learn's sample_weight -------------------------------------------
-class _Weighted:
-    """Mixin for a glassnet loss: each row i of a batch counts ``r_i`` times.
-
-    The batch loss becomes ``mean_i(r_i l_i)`` and its gradient ``r_i`` times the unweighted one
-    (for the fused output layers the gradient of row i depends only on row i). With
-    ``r_i = m w_i / sum(w)`` this is scikit-learn's ``np.average(l, weights=w)``. ``weights`` is
-    set, batch by batch, by :class:`_Batches` (or by the L-BFGS objective); None means unweighted.
-    """
-
-    weights = None
-
-    def forward(self, pred, target, from_logits=False):
-        value = super().forward(pred, target, from_logits)
-        r = self.weights
-        self._r = None if r is None or len(r) != len(pred) else r
-        if self._r is None:
-            return value
-        return float((self._r[:, 0] * self._rows(pred, target, from_logits)).mean())
-
-    def backward(self):
-        g = super().backward()
-        return g if self._r is None else g * self._r
-
-
-class _WeightedCE(_Weighted, CrossEntropy):
-    def _rows(self, z, Y, from_logits):
-        Y = Y.reshape(z.shape)
-        if not from_logits:
-            return -(Y * np.log(np.maximum(z, np.finfo(z.dtype).tiny))).sum(axis=1)
-        s = z - z.max(axis=1, keepdims=True)
-        return -(Y * (s - np.log(np.exp(s).sum(axis=1, keepdims=True)))).sum(axis=1)   # -sum y log softmax
-
-
-class _WeightedBCE(_Weighted, BinaryCrossEntropy):
-    def _rows(self, z, Y, from_logits):
-        Y = Y.reshape(z.shape)
-        if not from_logits:
-            p = np.clip(z, np.finfo(z.dtype).eps, 1 - np.finfo(z.dtype).eps)
-            return -(Y * np.log(p) + (1 - Y) * np.log(1 - p)).mean(axis=1)
-        return (np.maximum(z, 0) - Y * z + np.log1p(np.exp(-np.abs(z)))).mean(axis=1)
-
-
-class _WeightedMSE(_Weighted, MSE):
-    def _rows(self, pred, Y, from_logits):
-        d = pred - Y.reshape(pred.shape)
-        return (d * d).mean(axis=1)
-
-
-_WEIGHTED = {CrossEntropy: _WeightedCE, BinaryCrossEntropy: _WeightedBCE, MSE: _WeightedMSE}
-
-
 # -- callbacks that give glassnet's loop scikit-learn's rules -------------------------------
 class _Batches(Callback):
     """scikit-learn's mini-batches, installed as the loop's sampler (``state.batches``).
@@ -185,47 +133,57 @@ class _Batches(Callback):
     The order is scikit-learn's: the sample indices are reshuffled once per epoch with
     ``sklearn.utils.shuffle(idx, random_state=rs)``, and consecutive slices of ``batch_size`` are the
     batches. Rows come from ``X`` held here (a sparse matrix is densified one batch at a time; the
-    loop only holds a zero-stride placeholder). Before each batch of ``m`` samples (weight ``W``)
-    every Dense layer gets ``l2 = alpha / (s W)`` and the weighted loss its row weights, which is
-    scikit-learn's per-batch objective.
+    loop only holds a zero-stride placeholder). Before each batch of ``m`` samples of total weight
+    ``W`` every Dense layer gets ``l2 = alpha / (s W)``, and the batch carries the row weights
+    ``m w_i / W``: glassnet's weighted mean loss is then scikit-learn's ``np.average(l, weights=w)``
+    of that batch, the penalty scikit-learn's too.
     """
 
-    def __init__(self, X, sample_weight, alpha, scale, dense, loss, rs):
-        self.X, self.sw, self.alpha, self.scale, self.dense, self.loss, self.rs = (
-            X, sample_weight, alpha, scale, dense, loss, rs)
+    def __init__(self, X, sample_weight, alpha, scale, dense, rs):
+        self.X, self.sw, self.alpha, self.scale, self.dense, self.rs = X, sample_weight, alpha, scale, dense, rs
         self.order = np.arange(X.shape[0])
-        self.buffer = None
+        self.l2 = None
 
     def on_train_begin(self, state):
         state.batches = self
 
-    def __call__(self, X, Y, batch_size, rng=None):
+    def _penalty(self, total):
+        l2 = self.alpha / (self.scale * total) if total > 0 else 0.0
+        if l2 != self.l2:                                   # changes only for the last batch (or weights)
+            for d in self.dense:
+                d.l2 = l2
+            self.l2 = l2
+
+    def __call__(self, X, Y, batch_size, rng=None, W=None):
         n = self.X.shape[0]
         if rng is not None:                                 # the loop passes its rng only when shuffling
             perm = np.arange(n)                             # = sklearn.utils.shuffle(order, random_state=rs)
             self.rs.shuffle(perm)
             self.order = self.order[perm]
         dense_np = isinstance(self.X, np.ndarray)
-        if dense_np and rng is not None and (self.buffer is None or len(self.buffer) < min(batch_size, n)):
-            self.buffer = np.empty((min(batch_size, n), self.X.shape[1]), self.X.dtype)
+        m = min(batch_size, n)
+        xbuf = np.empty((m, self.X.shape[1]), Y.dtype) if dense_np and rng is not None else None
+        ybuf = np.empty((m, Y.shape[1]), Y.dtype)
         for start in range(0, n, batch_size):
             if rng is None:
                 idx = slice(start, start + batch_size)
                 xb = self.X[idx] if dense_np else _dense_rows(self.X, idx, Y.dtype)
+                yb = Y[idx]
             else:
                 idx = self.order[start:start + batch_size]
-                xb = (np.take(self.X, idx, axis=0, out=self.buffer[:len(idx)], mode="clip") if dense_np
+                k = len(idx)
+                # mode="clip": the indices are valid, and the default mode would allocate a temporary.
+                xb = (np.take(self.X, idx, axis=0, out=xbuf[:k], mode="clip") if dense_np
                       else _dense_rows(self.X, idx, Y.dtype))
-            yb = Y[idx]
-            w = None if self.sw is None else self.sw[idx]
-            total = float(len(yb) if w is None else w.sum())
-            for d in self.dense:
-                d.l2 = self.alpha / (self.scale * total) if total > 0 else 0.0
-            if self.loss is not None:
-                self.loss.weights = (len(w) * w / total if total > 0 else 0 * w)[:, None].astype(Y.dtype)
-            yield xb, yb
-        if self.loss is not None:
-            self.loss.weights = None
+                yb = np.take(Y, idx, axis=0, out=ybuf[:k], mode="clip")
+            if self.sw is None:
+                self._penalty(len(yb))
+                yield xb, yb
+            else:
+                w = self.sw[idx]
+                total = float(w.sum())
+                self._penalty(total)
+                yield xb, yb, (len(w) / total * w if total > 0 else 0 * w).astype(Y.dtype)
 
 
 class _CarryOptimizer(Callback):
@@ -345,12 +303,12 @@ class _Objective:
         n = X.shape[0]
         self.w = np.ones(n, Y.dtype) if sample_weight is None else sample_weight.astype(Y.dtype)
         self.total = float(self.w.sum())
-        self.loss = _WEIGHTED[type(loss)]() if type(loss) in _WEIGHTED else loss
+        self.weighted = sample_weight is not None
+        self.loss = loss
         self.fused = type(model.layers[-1]).__name__ in ("Softmax", "Sigmoid")
         self.sizes = [p.value.size for p in self.params]
         self.fast = None
-        if sample_weight is None and fastpath.enabled() and not any(type(d).__name__ == "Dropout"
-                                                                     for d in model.layers):
+        if fastpath.enabled():
             opt = SGD(lr=1.0).setup(self.params)
             probe = np.empty((1, X.shape[1]), Y.dtype)
             self.fast = fastpath.build_fast_step(model, loss, opt, probe)
@@ -381,24 +339,21 @@ class _Objective:
             rows = slice(start, start + self.chunk)
             xb = _dense_rows(self.X, rows, self.Y.dtype)
             yb = self.Y[rows]
-            share = float(self.w[rows].sum()) / self.total
+            # Weighted: rows weigh n_c w_i / W, so the chunk's mean loss is its share of the total.
+            w = len(xb) / self.total * self.w[rows] if self.weighted else None
+            factor = 1.0 if self.weighted else len(xb) / n
             if self.fast is not None:
-                value, _ = self.fast(xb, yb)                   # mean loss over the chunk; grads set
-                value *= share
-                factor = share
+                value, _ = self.fast(xb, yb, w)                # loss and gradients; the weights stay put
             else:
-                self.loss.weights = (len(xb) * self.w[rows] / self.total)[:, None]
                 stop = len(self.model.layers) - 1 if self.fused else None
                 out = self.model.forward(xb, stop=stop)
-                value = self.loss.forward(out, yb, from_logits=self.fused)
+                value = self.loss.forward(out, yb, from_logits=self.fused, weight=w)
                 self.model.backward(self.loss.backward(), stop=stop)
-                factor = 1.0
-            data += value
+            data += factor * value
             off = 0
             for p, size in zip(self.params, self.sizes):
                 grad[off:off + size] += factor * p.grad.ravel()
                 off += size
-        self.loss.weights = None
         value = self.scale * data
         grad *= self.scale
         off = 0
@@ -538,6 +493,9 @@ class _BaseMLP(BaseEstimator):
             _param(self.n_iter_no_change, "n_iter_no_change", int, owner, low=1)
         if self.batch_size != "auto":
             _param(self.batch_size, "batch_size", int, owner, low=1)
+        if self.solver == "lbfgs" and self.dropout:
+            raise ParameterError(f"{owner}(solver='lbfgs') needs a deterministic objective; dropout={self.dropout!r} "
+                                 "makes every evaluation random. Use solver='adam' or 'sgd' with dropout.")
         if self._loss_name != "squared_error":
             raise ParameterError(f"{owner}(loss={self._loss_name!r}) is not available in glassnet: only "
                                  "'squared_error'. For counts, fit log1p(y) with TransformedTargetRegressor.")
@@ -581,6 +539,8 @@ class _BaseMLP(BaseEstimator):
         if not np.isfinite(sw).all() or (sw < 0).any():
             raise ValueError("sample_weight must be finite and non-negative; got "
                              f"{'non-finite values' if not np.isfinite(sw).all() else 'negative values'}.")
+        if not sw.any():
+            raise ValueError("Sample weights must contain at least one non-zero number; got all zeros.")
         return sw
 
     def _initialize(self, X, Y, sizes, acts, rs):
@@ -622,9 +582,8 @@ class _BaseMLP(BaseEstimator):
             return float(self.n_outputs_)
         return self.n_outputs_ / 2.0
 
-    def _loss(self, weighted):
-        cls = {"softmax": CrossEntropy, "logistic": BinaryCrossEntropy, "identity": MSE}[self.out_activation_]
-        return _WEIGHTED[cls]() if weighted else cls()
+    def _loss(self):
+        return {"softmax": CrossEntropy, "logistic": BinaryCrossEntropy, "identity": MSE}[self.out_activation_]()
 
     def _optimizer(self, scale):
         if self.solver == "sgd":
@@ -656,14 +615,14 @@ class _BaseMLP(BaseEstimator):
                               stacklevel=4)
             batch_size = int(np.clip(self.batch_size, 1, n))
         scale = self._scale()
-        loss = self._loss(weighted=sw is not None)
+        loss = self._loss()
         dense = [d for d in self.model_.layers if isinstance(d, Dense)]
-        batches = _Batches(X, sw, float(self.alpha), scale, dense, loss if sw is not None else None, rs)
+        batches = _Batches(X, sw, float(self.alpha), scale, dense, rs)
         carry = _CarryOptimizer(self._optimizer_state if incremental else None)
         rules = _SklearnRules(self, n, scale, validation, incremental)
         # The loop sees the real array when X is dense; a zero-stride placeholder (no memory) when sparse.
         X_loop = X if isinstance(X, np.ndarray) else np.broadcast_to(np.zeros((), Y.dtype), X.shape)
-        self.history_.baseline_loss = trivial_loss(self._loss(weighted=False), Y)
+        self.history_.baseline_loss = trivial_loss(loss, Y)
         self._best_weights = None
         self.n_iter_ = 0
         for d in dense:     # the nominal penalty, set before fit: the loop decides on penalties from it
@@ -695,7 +654,7 @@ class _BaseMLP(BaseEstimator):
 
     def _fit_lbfgs(self, X, Y, sw):
         scale = self._scale()
-        objective = _Objective(self.model_, X, Y, sw, float(self.alpha), scale, self._loss(weighted=False))
+        objective = _Objective(self.model_, X, Y, sw, float(self.alpha), scale, self._loss())
         curve = []
 
         def record(intermediate_result):
@@ -724,7 +683,7 @@ class _BaseMLP(BaseEstimator):
         h = History()
         h["loss"] = [v / scale for v in curve]
         h.epochs = h.iterations = len(curve)
-        h.baseline_loss = trivial_loss(self._loss(False), Y)
+        h.baseline_loss = trivial_loss(self._loss(), Y)
         self.history_ = h
 
     # -- prediction ------------------------------------------------------------------------
