@@ -26,7 +26,9 @@ same run):
   batch by batch (the sampler below does it, so the smaller last batch is scaled by its own size,
   as in scikit-learn) and folds ``s`` into the optimizer: SGD's learning rate is ``s * lr``,
   Adam's epsilon ``epsilon / s``. ``loss_curve_``, ``loss_`` and ``best_loss_`` are reported as
-  ``s`` times glassnet's objective, i.e. scikit-learn's numbers.
+  ``s`` times glassnet's objective, i.e. scikit-learn's numbers. (With ``k > 1`` regression outputs
+  scikit-learn reports ``0.5 * mean squared error + penalty`` but follows ``k`` times that data
+  gradient; both quirks are reproduced, for the stochastic solvers and for L-BFGS.)
 * **Initial weights, split and shuffles** are drawn from ``check_random_state(random_state)`` in
   scikit-learn's order (Glorot-uniform weights *and* intercepts, factor 2 for 'logistic'; then
   ``train_test_split`` for ``early_stopping``; then one ``sklearn.utils.shuffle`` of the sample
@@ -46,9 +48,6 @@ The differences that remain (documented in the README):
   factor ``sqrt(1 - beta_2 ** t)`` in the first steps only, negligible unless epsilon is large.
 * A run that diverges is stopped by glassnet's NaN guard (RuntimeWarning, last finite weights kept,
   ``history_.diverged`` explains it) instead of scikit-learn's ValueError on non-finite weights.
-* Multi-output regression: scikit-learn's gradient is ``k`` times the gradient of the loss it reports;
-  glassnet follows the same gradient and reports the loss that gradient belongs to
-  (``0.5 * sum over outputs of the mean squared error``), ``k`` times scikit-learn's number.
 * ``MLPRegressor(loss='poisson')`` is not offered (glassnet has no exponential output layer).
 * Hyper-parameters are checked in ``fit`` and a bad one raises :class:`ParameterError`, which is a
   ValueError and a TypeError like scikit-learn's ``InvalidParameterError``.
@@ -139,10 +138,12 @@ class _Batches(Callback):
     of that batch, the penalty scikit-learn's too.
     """
 
-    def __init__(self, X, sample_weight, alpha, scale, dense, rs):
+    def __init__(self, X, sample_weight, alpha, scale, dense, rs, track_penalty=False):
         self.X, self.sw, self.alpha, self.scale, self.dense, self.rs = X, sample_weight, alpha, scale, dense, rs
         self.order = np.arange(X.shape[0])
         self.l2 = None
+        self.track_penalty = track_penalty     # sum over the epoch's batches of m * penalty (multi-output)
+        self.penalty_sum = 0.0
 
     def on_train_begin(self, state):
         state.batches = self
@@ -154,6 +155,12 @@ class _Batches(Callback):
                 d.l2 = l2
             self.l2 = l2
 
+    def _track(self, m):
+        # The step about to run adds 0.5 l2 ||W||^2 at the current weights: record it (rows-weighted).
+        if self.track_penalty and self.l2:
+            self.penalty_sum += m * 0.5 * self.l2 * sum(float(np.vdot(d.weight.value, d.weight.value))
+                                                        for d in self.dense)
+
     def __call__(self, X, Y, batch_size, rng=None, W=None):
         n = self.X.shape[0]
         if rng is not None:                                 # the loop passes its rng only when shuffling
@@ -164,6 +171,7 @@ class _Batches(Callback):
         m = min(batch_size, n)
         xbuf = np.empty((m, self.X.shape[1]), Y.dtype) if dense_np and rng is not None else None
         ybuf = np.empty((m, Y.shape[1]), Y.dtype)
+        self.penalty_sum = 0.0
         for start in range(0, n, batch_size):
             if rng is None:
                 idx = slice(start, start + batch_size)
@@ -178,11 +186,13 @@ class _Batches(Callback):
                 yb = np.take(Y, idx, axis=0, out=ybuf[:k], mode="clip")
             if self.sw is None:
                 self._penalty(len(yb))
+                self._track(len(yb))
                 yield xb, yb
             else:
                 w = self.sw[idx]
                 total = float(w.sum())
                 self._penalty(total)
+                self._track(len(yb))
                 yield xb, yb, (len(w) / total * w if total > 0 else 0 * w).astype(Y.dtype)
 
 
@@ -214,15 +224,24 @@ class _SklearnRules(Callback):
     """scikit-learn's end-of-epoch bookkeeping: counters, loss curve, validation score, learning-rate
     schedule and the no-improvement stop (``BaseMultilayerPerceptron._fit_stochastic``)."""
 
-    def __init__(self, est, n_train, scale, validation, incremental):
+    def __init__(self, est, n_train, scale, validation, incremental, batches):
         self.est, self.n_train, self.scale, self.val, self.incremental = est, n_train, scale, validation, incremental
+        self.batches = batches
         self.stopped = False
+
+    def sklearn_loss(self, glassnet_loss):
+        """scikit-learn's number for the epoch: s G, except for k > 1 regression outputs, where scikit-learn
+        reports 0.5 * (mean squared error) + penalty while following k times that data gradient."""
+        if not self.batches.track_penalty:
+            return self.scale * glassnet_loss
+        penalty = self.batches.penalty_sum / self.n_train
+        return 0.5 * (glassnet_loss - penalty) + self.scale * penalty
 
     def on_epoch_end(self, state):
         est, opt = self.est, state.optimizer
         est.n_iter_ += 1
         est.t_ += self.n_train
-        est.loss_ = self.scale * state.history["loss"][-1]
+        est.loss_ = self.sklearn_loss(state.history["loss"][-1])
         est.loss_curve_.append(est.loss_)
         if est.verbose:
             print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
@@ -296,8 +315,9 @@ class _Objective:
     against each other.
     """
 
-    def __init__(self, model, X, Y, sample_weight, alpha, scale, loss, chunk=_CHUNK):
+    def __init__(self, model, X, Y, sample_weight, alpha, scale, loss, chunk=_CHUNK, value_scale=None):
         self.model, self.X, self.Y, self.alpha, self.scale, self.chunk = model, X, Y, alpha, scale, chunk
+        self.value_scale = scale if value_scale is None else value_scale
         self.params = model.parameters()
         self.dense = [d for d in model.layers if isinstance(d, Dense)]
         n = X.shape[0]
@@ -354,7 +374,7 @@ class _Objective:
             for p, size in zip(self.params, self.sizes):
                 grad[off:off + size] += factor * p.grad.ravel()
                 off += size
-        value = self.scale * data
+        value = self.value_scale * data
         grad *= self.scale
         off = 0
         for p, size in zip(self.params, self.sizes):
@@ -617,9 +637,10 @@ class _BaseMLP(BaseEstimator):
         scale = self._scale()
         loss = self._loss()
         dense = [d for d in self.model_.layers if isinstance(d, Dense)]
-        batches = _Batches(X, sw, float(self.alpha), scale, dense, rs)
+        batches = _Batches(X, sw, float(self.alpha), scale, dense, rs,
+                           track_penalty=self.out_activation_ == "identity" and self.n_outputs_ > 1)
         carry = _CarryOptimizer(self._optimizer_state if incremental else None)
-        rules = _SklearnRules(self, n, scale, validation, incremental)
+        rules = _SklearnRules(self, n, scale, validation, incremental, batches)
         # The loop sees the real array when X is dense; a zero-stride placeholder (no memory) when sparse.
         X_loop = X if isinstance(X, np.ndarray) else np.broadcast_to(np.zeros((), Y.dtype), X.shape)
         self.history_.baseline_loss = trivial_loss(loss, Y)
@@ -654,7 +675,10 @@ class _BaseMLP(BaseEstimator):
 
     def _fit_lbfgs(self, X, Y, sw):
         scale = self._scale()
-        objective = _Objective(self.model_, X, Y, sw, float(self.alpha), scale, self._loss())
+        # k > 1 regression outputs: scikit-learn's value is 0.5 * MSE + penalty, its gradient k times that data
+        # gradient; reproduced, so that L-BFGS takes scikit-learn's steps.
+        objective = _Objective(self.model_, X, Y, sw, float(self.alpha), scale, self._loss(),
+                               value_scale=0.5 if self.out_activation_ == "identity" else None)
         curve = []
 
         def record(intermediate_result):
@@ -681,7 +705,7 @@ class _BaseMLP(BaseEstimator):
         self.loss_ = float(res.fun)
         self.loss_curve_ += curve
         h = History()
-        h["loss"] = [v / scale for v in curve]
+        h["loss"] = [v / objective.value_scale for v in curve]
         h.epochs = h.iterations = len(curve)
         h.baseline_loss = trivial_loss(self._loss(), Y)
         self.history_ = h
