@@ -234,7 +234,7 @@ def test_lbfgs_objective_gradient_matches_finite_differences(problem, weighted):
         assert (f.fast is None) == readable
         theta = f.theta()
         _, grad = f(theta)
-        numeric = numeric_gradient(lambda: f(theta)[0], theta, eps=1e-6)
+        numeric = numeric_gradient(lambda f=f, theta=theta: f(theta)[0], theta, eps=1e-6)
         f.release()
         assert rel_error(grad, numeric) < 1e-6
 

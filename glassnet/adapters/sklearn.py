@@ -83,7 +83,7 @@ from glassnet.backend.checks import check_scalar
 from glassnet.backend.errors import GlassnetError, GlassnetTypeError, ValidationError
 from glassnet.glassbox.datachecks import DataWarning
 from glassnet.glassbox.diagnostics import diagnose, trivial_loss
-from glassnet.nn.layers import ACTIVATIONS, Dense
+from glassnet.nn.layers import Dense
 from glassnet.nn.losses import MSE, BinaryCrossEntropy, CrossEntropy
 from glassnet.optim.optimizers import SGD, Adam
 from glassnet.train import fastpath
