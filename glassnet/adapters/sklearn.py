@@ -516,6 +516,10 @@ class _BaseMLP(BaseEstimator):
         if self.solver == "lbfgs" and self.dropout:
             raise ParameterError(f"{owner}(solver='lbfgs') needs a deterministic objective; dropout={self.dropout!r} "
                                  "makes every evaluation random. Use solver='adam' or 'sgd' with dropout.")
+        if not isinstance(self._loss_name, str):
+            raise ParameterError(f"The 'loss' parameter of {owner} must be 'squared_error'; got {self._loss_name!r}. "
+                                 f"loss is {owner}'s first positional parameter (as in scikit-learn): pass "
+                                 "hidden_layer_sizes by keyword, e.g. MLPRegressor(hidden_layer_sizes=(32,)).")
         if self._loss_name != "squared_error":
             raise ParameterError(f"{owner}(loss={self._loss_name!r}) is not available in glassnet: only "
                                  "'squared_error'. For counts, fit log1p(y) with TransformedTargetRegressor.")
@@ -662,7 +666,7 @@ class _BaseMLP(BaseEstimator):
             self.history_.best_epoch = int(np.argmax(self.validation_scores_))
         if not incremental and not rules.stopped and history.diverged is None and self.n_iter_ == self.max_iter:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the optimization "
-                          "hasn't converged yet.", ConvergenceWarning, stacklevel=3)
+                          "hasn't converged yet.", ConvergenceWarning, stacklevel=4)
 
     def _merge_history(self, history):
         h = self.history_
@@ -700,7 +704,7 @@ class _BaseMLP(BaseEstimator):
                           f"Increase the number of iterations to improve the convergence (max_iter={self.max_iter}).\n"
                           "You might also want to scale the data as shown in:\n"
                           "    https://scikit-learn.org/stable/modules/preprocessing.html",
-                          ConvergenceWarning, stacklevel=3)
+                          ConvergenceWarning, stacklevel=4)
         self.n_iter_ = min(int(res.nit), int(self.max_iter))
         self.loss_ = float(res.fun)
         self.loss_curve_ += curve
@@ -915,8 +919,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     --------
     >>> from sklearn.datasets import load_diabetes
     >>> X, y = load_diabetes(return_X_y=True)
-    >>> reg = MLPRegressor((32,), learning_rate_init=0.01, max_iter=300, random_state=0).fit(X, y / y.std())
-    >>> reg.score(X, y / y.std()) > 0.4
+    >>> reg = MLPRegressor(hidden_layer_sizes=(32,), learning_rate_init=0.01, max_iter=300, random_state=0)
+    >>> reg.fit(X, y / y.std()).score(X, y / y.std()) > 0.4
     True
     """
 
