@@ -58,7 +58,7 @@ def test_every_sklearn_parameter_with_its_default(name):
         assert ours[p].default == spec.default, p
         assert ours[p].kind == spec.kind, p          # positional ones stay positional, in the same order
     assert list(theirs)[:3] == list(ours)[:3]
-    assert set(ours) - set(theirs) == {"dropout"}
+    assert set(ours) - set(theirs) == {"dropout", "dtype"}
 
 
 @pytest.fixture(scope="module")
@@ -221,6 +221,10 @@ def test_float32_stays_float32_and_float64_stays_float64(digits):
                 clf = MLPClassifier((8,), solver=solver, max_iter=5, random_state=0).fit(Xtr.astype(dtype), ytr)
             assert clf.model_.dtype == dtype and clf.coefs_[0].dtype == dtype
             assert clf.predict_proba(Xte.astype(dtype)).dtype == dtype
+    clf = MLPClassifier((8,), max_iter=30, dtype="float32", random_state=0).fit(Xtr, ytr)      # glassnet's option
+    ref = MLPClassifier((8,), max_iter=30, random_state=0).fit(Xtr, ytr)
+    assert clf.coefs_[0].dtype == np.float32 and clf.predict_proba(Xte).dtype == np.float32
+    np.testing.assert_allclose(clf.loss_curve_, ref.loss_curve_, rtol=1e-4)     # same run, float32 rounding
 
 
 def test_string_labels_pandas_and_feature_names():
