@@ -595,6 +595,7 @@ class _BaseMLP(BaseEstimator):
             d.bias.value[...] = b
         self.history_ = History()
         self._optimizer_state = None
+        self._best_weights = [p.value.copy() for p in self.model_.parameters()]
         self.loss_curve_ = []
         if self.solver != "lbfgs":
             self._no_improvement_count = 0
@@ -653,7 +654,6 @@ class _BaseMLP(BaseEstimator):
         # The loop sees the real array when X is dense; a zero-stride placeholder (no memory) when sparse.
         X_loop = X if isinstance(X, np.ndarray) else np.broadcast_to(np.zeros((), Y.dtype), X.shape)
         self.history_.baseline_loss = trivial_loss(loss, Y)
-        self._best_weights = None
         self.n_iter_ = 0
         for d in dense:     # the nominal penalty, set before fit: the loop decides on penalties from it
             d.l2 = float(self.alpha) / (scale * batch_size)
@@ -664,7 +664,7 @@ class _BaseMLP(BaseEstimator):
             d.l2 = float(self.alpha) / (scale * batch_size)
         self._optimizer_state = carry.saved
         self._merge_history(history)
-        if self.early_stopping and self._best_weights is not None:
+        if self.early_stopping:             # as scikit-learn: the best weights seen (initial ones at worst)
             for p, best in zip(self.model_.parameters(), self._best_weights):
                 p.value[...] = best
             self.history_.restored_best = True
