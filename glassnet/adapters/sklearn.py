@@ -581,7 +581,9 @@ class _BaseMLP(BaseEstimator):
         output = {"softmax": "softmax", "logistic": "sigmoid", "identity": "linear"}[self.out_activation_]
         units = [X.shape[1], *sizes, self.n_outputs_]
         factors = [2.0 if a in ("logistic", "sigmoid") else 6.0 for a in acts]
-        factors.append(factors[-1] if factors else 6.0)
+        # the output layer: scikit-learn's one activation decides (the last hidden one when there are several)
+        last = acts[-1] if acts else self.activation if isinstance(self.activation, str) else "relu"
+        factors.append(2.0 if last in ("logistic", "sigmoid") else 6.0)
         draws = []
         for fan_in, fan_out, factor in zip(units[:-1], units[1:], factors):
             bound = np.sqrt(factor / (fan_in + fan_out))
