@@ -125,7 +125,8 @@ def test_resume_after_early_stop_does_not_train_again(tmp_path):
     first.fit(X, y, callbacks=[g.EarlyStopping(patience=1, min_delta=10.0), ModelCheckpoint(tmp_path / "c")],
               **{**kw, "optimizer": g.SGD(lr=0.5)})
     resumed = _model()
-    h = resumed.fit(X, y, callbacks=[g.EarlyStopping(patience=1, min_delta=10.0), ModelCheckpoint(tmp_path / "c", resume=True)],
+    h = resumed.fit(X, y, callbacks=[g.EarlyStopping(patience=1, min_delta=10.0),
+                                     ModelCheckpoint(tmp_path / "c", resume=True)],
                     **{**kw, "optimizer": g.SGD(lr=0.5)})
     assert h.epochs == h_ref.epochs and h.best_epoch == h_ref.best_epoch
     assert _same_weights(ref, resumed)            # the best weights, restored by EarlyStopping

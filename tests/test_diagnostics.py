@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.glassbox.diagnostics import VERDICTS, CleanTrainLoss, Diagnosis, diagnose, trivial_loss
 from glassnet.backend.errors import ValidationError
+from glassnet.glassbox.diagnostics import VERDICTS, CleanTrainLoss, Diagnosis, diagnose, trivial_loss
 from glassnet.train.state import History
 
 

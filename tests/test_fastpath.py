@@ -55,7 +55,8 @@ def _assert_same(fast, plain, hf, hp, tol):
         np.testing.assert_allclose(hf[key], hp[key], **tol)
 
 
-CASES = [(act, opt, *OUTPUTS[i % len(OUTPUTS)]) for i, (act, opt) in enumerate(itertools.product(ACTIVATIONS, OPTIMIZERS))]
+CASES = [(act, opt, *OUTPUTS[i % len(OUTPUTS)])
+         for i, (act, opt) in enumerate(itertools.product(ACTIVATIONS, OPTIMIZERS))]
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

@@ -104,7 +104,8 @@ def test_mlp_pairs_initialization_with_activation():
     assert abs(g.Dense(1000, 200, seed=0).weight.value.std() - np.sqrt(2 / 1200)) < 2e-3   # Dense's default
 
 
-@pytest.mark.parametrize("make", [lambda rng: g.Dense(4, 3, seed=rng), lambda rng: g.Dense(4, 3, init="he_normal", seed=rng)])
+@pytest.mark.parametrize("make", [lambda rng: g.Dense(4, 3, seed=rng),
+                                  lambda rng: g.Dense(4, 3, init="he_normal", seed=rng)])
 def test_weights_set_before_sequential_survive_it(make, rng):
     first, last = make(rng), g.Dense(3, 2, seed=rng)
     first.weight.value[...] = rng.normal(size=(4, 3))

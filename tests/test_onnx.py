@@ -9,9 +9,9 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
+from glassnet import Sequential  # noqa: E402
 from glassnet.backend.errors import ValidationError  # noqa: E402
 from glassnet.files.onnx import LAYER_TO_ONNX, quantize_dynamic_int8, to_onnx  # noqa: E402
-from glassnet import Sequential  # noqa: E402
 from glassnet.nn.layers import Dense, Dropout, Layer, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh  # noqa: E402
 
 ACTIVATIONS = {
@@ -174,7 +174,8 @@ def digits_model():
     y = data.y
     order = np.random.default_rng(0).permutation(len(X))
     train, test = order[:1400], order[1400:]
-    model = Sequential([Dense(64, 32, init="he_normal", seed=0), ReLU(), Dropout(0.1, seed=1), Dense(32, 10, seed=2), Softmax()])
+    model = Sequential([Dense(64, 32, init="he_normal", seed=0), ReLU(), Dropout(0.1, seed=1),
+                        Dense(32, 10, seed=2), Softmax()])
     model.fit(X[train], y[train], optimizer="adam", epochs=40, batch_size=32, verbose=0, seed=0)
     return model, X[test], y[test]
 

@@ -36,6 +36,9 @@ from glassnet.backend.errors import ValidationError
 from glassnet.optim.optimizers import Optimizer, get_optimizer
 from glassnet.train.callbacks import Callback, ProgressPrinter
 
+__all__ = ["broadcast_parameters", "DistributedCallback", "DistributedOptimizer", "EXIT_CODE", "fit",
+           "get_mpi", "is_distributed", "rank_and_size", "RootOnly", "Setup", "setup", "shard", "world"]
+
 # Launchers announce the world size in the environment: checking it first means a plain
 # ``glassnet train`` never imports mpi4py.
 _SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE", "PMIX_SIZE")

@@ -26,6 +26,8 @@ from glassnet.glassbox.plots import (
 from glassnet.glassbox.trace import backprop_trace
 from glassnet.nn.losses import default_loss
 
+__all__ = ["build_report", "SECTIONS", "write_report"]
+
 SECTIONS = ("summary", "data", "curves", "verdict", "monitors", "confusion", "attributions", "trace")
 
 _CSS = """
@@ -102,7 +104,8 @@ def build_report(model, history, X, y, *, title="glassnet report", image_shape=N
         section("confusion", "Confusion matrix",
                 _figure(lambda ax: ConfusionMatrixDisplay.from_predictions(y, pred, class_names, ax), (5.5, 4.8)))
     else:
-        section("confusion", "Predictions", f"<p>mean squared error {float(((pred - y.reshape(pred.shape)) ** 2).mean()):.4g}"
+        mse = float(((pred - y.reshape(pred.shape)) ** 2).mean())
+        section("confusion", "Predictions", f"<p>mean squared error {mse:.4g}"
                 " (no confusion matrix for a regression model).</p>")
     imgs, notes = [], []
     for i in range(min(n_examples, len(X))):
@@ -112,7 +115,8 @@ def build_report(model, history, X, y, *, title="glassnet report", image_shape=N
                             (4, 3.4) if image_shape else (5, 3.6)))
     section("attributions", "Example attributions", f'<div class="grid">{"".join(imgs)}</div>{_list(notes)}')
     target = int(y[0]) if classifier else y[0]
-    section("trace", "Backpropagation trace (sample 0)", f"<pre>{html.escape(str(backprop_trace(model, X[0], target, width=3)))}</pre>")
+    trace = html.escape(str(backprop_trace(model, X[0], target, width=3)))
+    section("trace", "Backpropagation trace (sample 0)", f"<pre>{trace}</pre>")
     parts.append("</body></html>")
     return "".join(parts)
 

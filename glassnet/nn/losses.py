@@ -20,6 +20,10 @@ from glassnet.nn.layers import Sequential, Sigmoid, Softmax
 from glassnet.nn.layers.activations import sigmoid
 from glassnet.nn.layers.base import cached
 
+__all__ = ["BinaryCrossEntropy", "check_output_and_loss", "CrossEntropy", "default_loss", "get_loss", "Loss",
+           "LOSSES", "MSE", "one_hot_targets", "sigmoid_cross_entropy", "softmax_cross_entropy",
+           "squared_error"]
+
 
 class Loss:
     """Base class: ``forward`` caches what ``backward`` needs."""

@@ -13,6 +13,9 @@ from glassnet.backend.arrays import array_module
 from glassnet.backend.checks import check_choice, check_scalar
 from glassnet.backend.errors import GlassnetTypeError, ValidationError
 
+__all__ = ["Callback", "EarlyStopping", "LearningRateScheduler", "MonitorCallback", "NaNGuard",
+           "ProgressPrinter", "ReduceLROnPlateau"]
+
 
 class Callback:
     """Base class with five no-op hooks."""

@@ -52,7 +52,8 @@ def prepare_data(model, loss, X, y, where):
     elif isinstance(loss, BinaryCrossEntropy):
         Y = y.reshape(len(y), -1).astype(dtype)
         if bool(((Y != 0) & (Y != 1)).any()):
-            raise ValidationError(f"BinaryCrossEntropy targets must be 0 or 1; got values {np.unique(to_numpy(Y))[:5]}. "
+            raise ValidationError(f"BinaryCrossEntropy targets must be 0 or 1; got values "
+                                  f"{np.unique(to_numpy(Y))[:5]}. "
                                   "Encode the two classes as 0 and 1.")
         labels = to_numpy(Y[:, 0]).astype(np.int64) if Y.shape[1] == 1 else None
     else:

@@ -66,14 +66,16 @@ def fit(model, X, y, *, loss=None, optimizer="sgd", epochs=10, batch_size=32, va
                                          validation_data, seed, callbacks, verbose, sample_weight, class_weight)
     history, callbacks = state.history, state.callbacks
     # Only callbacks that do something per batch are called per batch (the base hook is a no-op).
-    batch_callbacks = [cb for cb in callbacks if getattr(cb.on_batch_end, "__func__", None) is not Callback.on_batch_end]
+    batch_callbacks = [cb for cb in callbacks
+                       if getattr(cb.on_batch_end, "__func__", None) is not Callback.on_batch_end]
     with fastpath.engaged(model, state.loss, state.optimizer, state.X) as fast:
         # The hot path (glassnet/train/fastpath.py) when the model qualifies; the readable one otherwise.
         step = fast or partial(plain_step, model, state.loss, state.optimizer, fused, _has_penalty(model),
                                count_correct)
         for cb in callbacks:
             cb.on_train_begin(state)                     # a checkpoint may set state.start_epoch here
-        for state.epoch in range(state.start_epoch, state.epochs):
+        for epoch in range(state.start_epoch, state.epochs):
+            state.epoch = epoch
             model.train()
             for cb in callbacks:
                 cb.on_epoch_begin(state)
