@@ -18,6 +18,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, mak
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import glassnet.adapters.sklearn as gsk  # noqa: E402
+from glassnet.adapters.sklearn import training  # noqa: E402
 from glassnet.nn.gradcheck import numeric_gradient, rel_error  # noqa: E402
 from glassnet.train import fastpath  # noqa: E402
 
@@ -185,7 +186,7 @@ def test_sparse_input_matches_dense_and_is_densified_batch_by_batch(monkeypatch)
                   random_state=0)
     dense = gsk.MLPClassifier(**params).fit(X, y)
     seen = []
-    real = gsk._dense_rows
+    real = training.dense_rows
 
     def spy(M, rows, dtype):
         out = real(M, rows, dtype)
@@ -193,7 +194,7 @@ def test_sparse_input_matches_dense_and_is_densified_batch_by_batch(monkeypatch)
             seen.append(out.shape[0])
         return out
 
-    monkeypatch.setattr(gsk, "_dense_rows", spy)
+    monkeypatch.setattr(training, "dense_rows", spy)
     sparse = gsk.MLPClassifier(**params).fit(sp.csr_matrix(X), y)
     assert seen and max(seen) <= 64                        # never more than one batch dense at a time
     np.testing.assert_allclose(sparse.loss_curve_, dense.loss_curve_, rtol=1e-12)
@@ -214,7 +215,7 @@ def _objective(kind, X, y, sw=None, dtype=np.float64, alpha=0.3):
         warnings.simplefilter("ignore")
         est.fit(X.astype(dtype), y)
     Y = est._validate_input(X, y, False, reset=False)[1].astype(dtype)
-    return est, gsk._Objective(est.model_, X.astype(dtype), Y, sw, alpha, est._scale(), est._loss(), chunk=37,
+    return est, training.Objective(est.model_, X.astype(dtype), Y, sw, alpha, est._scale(), est._loss(), chunk=37,
                                value_scale=0.5 if kind == "reg" else None)
 
 

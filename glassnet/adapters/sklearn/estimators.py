@@ -1,61 +1,6 @@
-"""scikit-learn's ``MLPClassifier`` and ``MLPRegressor``, drop-in, trained by glassnet.
+"""``MLPClassifier`` and ``MLPRegressor``: scikit-learn's estimators, trained by glassnet.
 
-Switching is one changed import::
-
-    from sklearn.neural_network import MLPClassifier     # before
-    from glassnet.adapters.sklearn import MLPClassifier  # after
-
-The constructors take every parameter of scikit-learn's (same names, defaults and meaning), the
-fitted estimators carry the same attributes, and the same methods accept the same inputs (dense or
-sparse ``X``, multilabel ``y``, ``sample_weight``). Underneath, the network is a glassnet
-:class:`~glassnet.train.model.Sequential` (``model_``): the stochastic solvers run the one training
-loop of :func:`glassnet.train.loop.fit` (its fast path included) with scikit-learn's rules added as
-callbacks, and ``solver='lbfgs'`` hands the model's loss and gradient to scipy's L-BFGS-B. On top:
-``history_``, ``diagnosis_``, ``write_report``, ONNX export (``glassnet.files.onnx.to_onnx(est.model_)``),
-``dropout``, one activation per hidden layer and ``'leaky_relu'``.
-
-How scikit-learn's definitions map onto glassnet's (so that the same hyper-parameters give the
-same run):
-
-* **Objective.** scikit-learn minimizes, per mini-batch of ``m`` samples, its loss plus
-  ``alpha / (2 m) * sum ||W||^2`` (``m`` is the batch's total sample weight when weighted), with
-  a *half* squared error for regression and, for multilabel targets, binary cross-entropy summed
-  over the labels. glassnet's losses are means over every output (no 1/2), so scikit-learn's
-  gradient is ``s`` times glassnet's with ``s = 1`` (multiclass, binary), ``k`` (k labels) or
-  ``k / 2`` (k regression outputs). The adapter sets each Dense layer's ``l2 = alpha / (s m)``
-  batch by batch (the sampler below does it, so the smaller last batch is scaled by its own size,
-  as in scikit-learn) and folds ``s`` into the optimizer: SGD's learning rate is ``s * lr``,
-  Adam's epsilon ``epsilon / s``. ``loss_curve_``, ``loss_`` and ``best_loss_`` are reported as
-  ``s`` times glassnet's objective, i.e. scikit-learn's numbers. (With ``k > 1`` regression outputs
-  scikit-learn reports ``0.5 * mean squared error + penalty`` but follows ``k`` times that data
-  gradient; both quirks are reproduced, for the stochastic solvers and for L-BFGS.)
-* **Initial weights, split and shuffles** are drawn from ``check_random_state(random_state)`` in
-  scikit-learn's order (Glorot-uniform weights *and* intercepts, factor 2 for 'logistic'; then
-  ``train_test_split`` for ``early_stopping``; then one ``sklearn.utils.shuffle`` of the sample
-  indices per epoch). With the same ``random_state``, both libraries start from the same weights
-  and see the same mini-batches; in float64 with ``solver='sgd'`` the runs agree to rounding.
-* ``learning_rate='invscaling'`` sets ``lr = learning_rate_init / (t_ + 1) ** power_t`` at the end of
-  each epoch (``t_`` = samples seen); ``'adaptive'`` divides it by 5 when the training loss (or the
-  validation score) has not improved by ``tol`` for ``n_iter_no_change`` epochs, stopping below
-  1e-6. Both apply to ``solver='sgd'`` only, as in scikit-learn.
-* ``early_stopping`` holds out ``validation_fraction`` and stops when the validation *score*
-  (accuracy, or R^2) has not improved by ``tol`` for ``n_iter_no_change`` epochs, then restores the
-  best epoch's weights. ``history_`` also gets ``val_loss`` for the glass box.
-
-The differences that remain (documented in the README):
-
-* Adam's epsilon: glassnet adds it to ``sqrt(v_hat)``, scikit-learn to ``sqrt(v)``; they differ by a
-  factor ``sqrt(1 - beta_2 ** t)`` in the first steps only, negligible unless epsilon is large.
-* A run that diverges is stopped by glassnet's NaN guard (RuntimeWarning, last finite weights kept,
-  ``history_.diverged`` explains it) instead of scikit-learn's ValueError on non-finite weights.
-* ``MLPRegressor(loss='poisson')`` is not offered (glassnet has no exponential output layer).
-* Hyper-parameters are checked in ``fit`` and a bad one raises :class:`ParameterError`, which is a
-  ValueError and a TypeError like scikit-learn's ``InvalidParameterError``.
-
-``coefs_`` and ``intercepts_`` are the model's own weight arrays (views, no copies): writing into them
-changes ``model_``, and assigning a list copies the values into the model.
-
-Needs scikit-learn (``pip install 'glassnet[sklearn]'``), which brings scipy.
+See :mod:`glassnet.adapters.sklearn` for the drop-in story and the few differences that remain.
 """
 
 import numbers
@@ -79,320 +24,31 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
     raise ModuleNotFoundError("glassnet.adapters.sklearn needs scikit-learn (>= 1.6): pip install "
                               f"'glassnet[sklearn]' (or pip install scikit-learn). ({exc})") from exc
 
-from glassnet.backend.checks import check_scalar
-from glassnet.backend.errors import GlassnetError, GlassnetTypeError, ValidationError
+from glassnet.adapters.sklearn.training import (
+    CHUNK,
+    HIDDEN_ACTIVATIONS,
+    CarryOptimizer,
+    Objective,
+    ParameterError,
+    SklearnBatches,
+    SklearnRules,
+    check_option,
+    check_param,
+    dense_rows,
+)
+from glassnet.backend.errors import ValidationError
 from glassnet.glassbox.datachecks import DataWarning
 from glassnet.glassbox.diagnostics import diagnose, trivial_loss
+from glassnet.glassbox.report import write_report as write_html_report
 from glassnet.nn.layers import Dense
 from glassnet.nn.losses import MSE, BinaryCrossEntropy, CrossEntropy
 from glassnet.optim.optimizers import SGD, Adam
-from glassnet.train import fastpath
-from glassnet.train.callbacks import Callback
 from glassnet.train.model import mlp
 from glassnet.train.state import History
 
-__all__ = ["MLPClassifier", "MLPRegressor", "ParameterError"]
+__all__ = ["BaseMLP", "MLPClassifier", "MLPRegressor", "warn_target_scale"]
 
-_HIDDEN = ("identity", "logistic", "tanh", "relu", "leaky_relu", "linear", "sigmoid")
-_CHUNK = 2048          # rows per chunk outside mini-batches (prediction, L-BFGS): measured fastest, see BENCHMARKS
-
-
-class ParameterError(ValidationError, GlassnetTypeError):
-    """A hyper-parameter out of range or of the wrong type: both a ValueError and a TypeError,
-    like scikit-learn's ``InvalidParameterError``, and a :class:`~glassnet.backend.errors.GlassnetError`."""
-
-
-def _param(value, name, kind, owner, *, low=None, high=None, low_open=False, high_open=False):
-    """Check one hyper-parameter in fit (scikit-learn's rule: __init__ stores, fit checks)."""
-    try:
-        return check_scalar(value, name, kind, caller=owner, min_val=low, max_val=high,
-                            include_min=not low_open, include_max=not high_open)
-    except GlassnetError as e:
-        raise ParameterError(str(e)) from None
-
-
-def _choice(value, name, options, owner):
-    if not isinstance(value, str) or value not in options:
-        raise ParameterError(f"The '{name}' parameter of {owner} must be one of {list(options)}. Got {value!r}.")
-    return value
-
-
-def _dense_rows(X, rows, dtype):
-    """X[rows] as a dense array of ``dtype`` (a sparse matrix is densified here, one chunk at a time)."""
-    part = X[rows]
-    if scipy.sparse.issparse(part):
-        part = part.toarray()
-    return np.asarray(part, dtype=dtype)
-
-
-# -- callbacks that give glassnet's loop scikit-learn's rules -------------------------------
-class _Batches(Callback):
-    """scikit-learn's mini-batches, installed as the loop's sampler (``state.batches``).
-
-    The order is scikit-learn's: the sample indices are reshuffled once per epoch with
-    ``sklearn.utils.shuffle(idx, random_state=rs)``, and consecutive slices of ``batch_size`` are the
-    batches. Rows come from ``X`` held here (a sparse matrix is densified one batch at a time; the
-    loop only holds a zero-stride placeholder). Before each batch of ``m`` samples of total weight
-    ``W`` every Dense layer gets ``l2 = alpha / (s W)``, and the batch carries the row weights
-    ``m w_i / W``: glassnet's weighted mean loss is then scikit-learn's ``np.average(l, weights=w)``
-    of that batch, the penalty scikit-learn's too.
-    """
-
-    def __init__(self, X, sample_weight, alpha, scale, dense, rs, track_penalty=False):
-        self.X, self.sw, self.alpha, self.scale, self.dense, self.rs = X, sample_weight, alpha, scale, dense, rs
-        self.order = np.arange(X.shape[0])
-        self.l2 = None
-        self.track_penalty = track_penalty     # sum over the epoch's batches of m * penalty (multi-output)
-        self.penalty_sum = 0.0
-
-    def on_train_begin(self, state):
-        state.batches = self
-
-    def _penalty(self, total):
-        l2 = self.alpha / (self.scale * total) if total > 0 else 0.0
-        if l2 != self.l2:                                   # changes only for the last batch (or weights)
-            for d in self.dense:
-                d.l2 = l2
-            self.l2 = l2
-
-    def _track(self, m):
-        # The step about to run adds 0.5 l2 ||W||^2 at the current weights: record it (rows-weighted).
-        if self.track_penalty and self.l2:
-            self.penalty_sum += m * 0.5 * self.l2 * sum(float(np.vdot(d.weight.value, d.weight.value))
-                                                        for d in self.dense)
-
-    def __call__(self, X, Y, batch_size, rng=None, W=None):
-        n = self.X.shape[0]
-        if rng is not None:                                 # the loop passes its rng only when shuffling
-            perm = np.arange(n)                             # = sklearn.utils.shuffle(order, random_state=rs)
-            self.rs.shuffle(perm)
-            self.order = self.order[perm]
-        dense_np = isinstance(self.X, np.ndarray)
-        m = min(batch_size, n)
-        xbuf = np.empty((m, self.X.shape[1]), Y.dtype) if dense_np and rng is not None else None
-        ybuf = np.empty((m, Y.shape[1]), Y.dtype)
-        self.penalty_sum = 0.0
-        for start in range(0, n, batch_size):
-            if rng is None:
-                idx = slice(start, start + batch_size)
-                xb = self.X[idx] if dense_np else _dense_rows(self.X, idx, Y.dtype)
-                yb = Y[idx]
-            else:
-                idx = self.order[start:start + batch_size]
-                k = len(idx)
-                # mode="clip": the indices are valid, and the default mode would allocate a temporary.
-                xb = (np.take(self.X, idx, axis=0, out=xbuf[:k], mode="clip") if dense_np
-                      else _dense_rows(self.X, idx, Y.dtype))
-                yb = np.take(Y, idx, axis=0, out=ybuf[:k], mode="clip")
-            if self.sw is None:
-                self._penalty(len(yb))
-                self._track(len(yb))
-                yield xb, yb
-            else:
-                w = self.sw[idx]
-                total = float(w.sum())
-                self._penalty(total)
-                self._track(len(yb))
-                yield xb, yb, (len(w) / total * w if total > 0 else 0 * w).astype(Y.dtype)
-
-
-class _CarryOptimizer(Callback):
-    """Keep one optimization across ``partial_fit`` calls: state arrays, step count and learning rate.
-
-    ``fit`` binds a freshly zeroed optimizer before any hook; this callback copies the saved state
-    back in (in place, so the fast path's flat buffers see it) and saves it again at the end.
-    """
-
-    def __init__(self, saved=None):
-        self.saved = saved
-
-    def on_train_begin(self, state):
-        opt = state.optimizer
-        if self.saved is not None and type(opt).__name__ == self.saved["type"]:
-            for name, arrays in opt.state().items():
-                for current, old in zip(arrays, self.saved["arrays"][name], strict=True):
-                    current[...] = old
-            opt.t, opt.lr = self.saved["t"], self.saved["lr"]
-
-    def on_train_end(self, state):
-        opt = state.optimizer
-        self.saved = {"type": type(opt).__name__, "t": opt.t, "lr": opt.lr,
-                      "arrays": {k: [a.copy() for a in v] for k, v in opt.state().items()}}
-
-
-class _SklearnRules(Callback):
-    """scikit-learn's end-of-epoch bookkeeping: counters, loss curve, validation score, learning-rate
-    schedule and the no-improvement stop (``BaseMultilayerPerceptron._fit_stochastic``)."""
-
-    def __init__(self, est, n_train, scale, validation, incremental, batches):
-        self.est, self.n_train, self.scale, self.val, self.incremental = est, n_train, scale, validation, incremental
-        self.batches = batches
-        self.stopped = False
-
-    def sklearn_loss(self, glassnet_loss):
-        """scikit-learn's number for the epoch: s G, except for k > 1 regression outputs, where scikit-learn
-        reports 0.5 * (mean squared error) + penalty while following k times that data gradient."""
-        if not self.batches.track_penalty:
-            return self.scale * glassnet_loss
-        penalty = self.batches.penalty_sum / self.n_train
-        return 0.5 * (glassnet_loss - penalty) + self.scale * penalty
-
-    def on_epoch_end(self, state):
-        est, opt = self.est, state.optimizer
-        est.n_iter_ += 1
-        est.t_ += self.n_train
-        est.loss_ = self.sklearn_loss(state.history["loss"][-1])
-        est.loss_curve_.append(est.loss_)
-        if est.verbose:
-            print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
-        if self.val is not None:
-            self._validate(state)
-        else:
-            est._no_improvement_count = est._no_improvement_count + 1 if est.loss_ > est.best_loss_ - est.tol else 0
-            est.best_loss_ = min(est.best_loss_, est.loss_)
-        sgd = est.solver == "sgd"
-        if sgd and est.learning_rate == "invscaling":
-            opt.lr = self.scale * est.learning_rate_init / (est.t_ + 1) ** est.power_t
-        if est._no_improvement_count > est.n_iter_no_change:
-            what = "Validation score" if self.val is not None else "Training loss"
-            msg = f"{what} did not improve more than tol={est.tol:f} for {est.n_iter_no_change} consecutive epochs."
-            if not (sgd and est.learning_rate == "adaptive") or opt.lr / self.scale <= 1e-6:
-                state.stop = self.stopped = True
-                if est.verbose:
-                    print(msg + " Stopping.")
-            else:
-                opt.lr /= 5.0
-                est._no_improvement_count = 0
-                if est.verbose:
-                    print(msg + f" Setting learning rate to {opt.lr / self.scale:f}")
-        if self.incremental:
-            state.stop = True
-
-    def _validate(self, state):
-        est = self.est
-        Xv, yv, Yv, swv = self.val
-        out = est._outputs(Xv)
-        score = est._score_outputs(out, yv, swv)
-        est.validation_scores_.append(score)
-        state.history.setdefault("val_score", []).append(score)
-        state.history.setdefault("val_loss", []).append(_data_loss(state.loss, out, Yv))
-        if est.verbose:
-            print(f"Validation score: {score:f}")
-        improved = not score < est.best_validation_score_ + est.tol
-        est._no_improvement_count = 0 if improved else est._no_improvement_count + 1
-        if score > est.best_validation_score_:
-            est.best_validation_score_ = score
-            est._best_weights = [p.value.copy() for p in state.model.parameters()]
-
-
-def _data_loss(loss, out, Y):
-    """The unweighted glassnet loss of outputs ``out`` (probabilities or values) against targets Y."""
-    base = next(c for c in (CrossEntropy, BinaryCrossEntropy, MSE) if isinstance(loss, c))()
-    with np.errstate(all="ignore"):
-        return base.forward(out, Y) if np.isfinite(out).all() else float("nan")
-
-
-class _NoStep:
-    """An optimizer that does not move the weights: lets L-BFGS use the fast step for loss and gradient."""
-
-    def state(self):
-        return {}
-
-    def step_flat(self, w, g, tmp, state):
-        pass
-
-
-class _Objective:
-    """scikit-learn's objective on the flat parameter vector, for scipy's L-BFGS-B.
-
-    ``J(theta) = s * L(theta) + alpha / (2 W) * sum_l ||W_l||^2`` with ``L`` glassnet's (sample-
-    weighted) mean loss over all of X and ``W`` the total sample weight; ``dJ/dtheta`` from the
-    model's backward pass. X is processed in chunks of rows (sparse chunks densified one at a
-    time); each chunk's loss is weighted by its share of ``W``, so the sum over chunks is the loss
-    over X. Unweighted Dense stacks use glassnet's fused training step (glassnet/train/fastpath.py)
-    with an optimizer that never moves the weights; anything else the layer-by-layer
-    forward/backward. ``tests/test_sklearn_solvers.py`` checks both against finite differences and
-    against each other.
-    """
-
-    def __init__(self, model, X, Y, sample_weight, alpha, scale, loss, chunk=_CHUNK, value_scale=None):
-        self.model, self.X, self.Y, self.alpha, self.scale, self.chunk = model, X, Y, alpha, scale, chunk
-        self.value_scale = scale if value_scale is None else value_scale
-        self.params = model.parameters()
-        self.dense = [d for d in model.layers if isinstance(d, Dense)]
-        n = X.shape[0]
-        self.w = np.ones(n, Y.dtype) if sample_weight is None else sample_weight.astype(Y.dtype)
-        self.total = float(self.w.sum())
-        self.weighted = sample_weight is not None
-        self.loss = loss
-        self.fused = type(model.layers[-1]).__name__ in ("Softmax", "Sigmoid")
-        self.sizes = [p.value.size for p in self.params]
-        self.fast = None
-        if fastpath.enabled():
-            opt = SGD(lr=1.0).setup(self.params)
-            probe = np.empty((1, X.shape[1]), Y.dtype)
-            self.fast = fastpath.build_fast_step(model, loss, opt, probe)
-            if self.fast is not None:
-                self.fast.opt = _NoStep()
-                self.params = self.fast.params                  # same Parameters, values now views
-        self.n_calls = 0
-
-    def theta(self):
-        return np.concatenate([p.value.ravel() for p in self.params]).astype(np.float64)
-
-    def set_theta(self, theta):
-        off = 0
-        for p, size in zip(self.params, self.sizes):
-            p.value[...] = theta[off:off + size].reshape(p.value.shape)
-            off += size
-
-    def __call__(self, theta):
-        self.n_calls += 1
-        self.set_theta(theta)
-        for d in self.dense:
-            d.l2 = 0.0                                       # the penalty is added once, below
-        grad = np.zeros(theta.shape, np.float64)
-        data = 0.0
-        n = self.X.shape[0]
-        self.model.train()
-        for start in range(0, n, self.chunk):
-            rows = slice(start, start + self.chunk)
-            xb = _dense_rows(self.X, rows, self.Y.dtype)
-            yb = self.Y[rows]
-            # Weighted: rows weigh n_c w_i / W, so the chunk's mean loss is its share of the total.
-            w = len(xb) / self.total * self.w[rows] if self.weighted else None
-            factor = 1.0 if self.weighted else len(xb) / n
-            if self.fast is not None:
-                value, _ = self.fast(xb, yb, w)                # loss and gradients; the weights stay put
-            else:
-                stop = len(self.model.layers) - 1 if self.fused else None
-                out = self.model.forward(xb, stop=stop)
-                value = self.loss.forward(out, yb, from_logits=self.fused, weight=w)
-                self.model.backward(self.loss.backward(), stop=stop)
-            data += factor * value
-            off = 0
-            for p, size in zip(self.params, self.sizes):
-                grad[off:off + size] += factor * p.grad.ravel()
-                off += size
-        value = self.value_scale * data
-        grad *= self.scale
-        off = 0
-        for p, size in zip(self.params, self.sizes):
-            if p.name == "weight":
-                W = p.value.astype(np.float64).ravel()
-                value += 0.5 * self.alpha / self.total * float(W @ W)
-                grad[off:off + size] += self.alpha / self.total * W
-            off += size
-        return value, grad
-
-    def release(self):
-        if self.fast is not None:
-            self.fast.release()
-            self.fast = None
-
-
-# -- the estimators -------------------------------------------------------------------------
-class _BaseMLP(BaseEstimator):
+class BaseMLP(BaseEstimator):
     """Shared parameters, network construction and the two solvers."""
 
     _loss_name = "squared_error"
@@ -469,14 +125,12 @@ class _BaseMLP(BaseEstimator):
 
     def write_report(self, path, X, y, **kwargs):
         """Write glassnet's HTML report (curves, verdict, data checks) for held-out (X, y) to ``path``."""
-        from glassnet.glassbox.report import write_report
-
         check_is_fitted(self, "model_")
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         y = np.asarray(y)
         if hasattr(self, "classes_") and self.n_outputs_ > 1 and y.ndim == 1:
             y = np.searchsorted(self.classes_, y)
-        return write_report(path, self.model_, self.history_, X, y, **kwargs)
+        return write_html_report(path, self.model_, self.history_, X, y, **kwargs)
 
     # -- hyper-parameters (checked in fit, never in __init__) ---------------------------
     def _check_params(self):
@@ -488,7 +142,7 @@ class _BaseMLP(BaseEstimator):
         except TypeError:
             raise ParameterError(f"The 'hidden_layer_sizes' parameter of {owner} must be an int or a sequence of "
                                  f"ints, e.g. (100,) or (64, 32). Got {sizes!r}.") from None
-        sizes = [_param(h, "hidden_layer_sizes", int, owner, low=1) for h in sizes]
+        sizes = [check_param(h, "hidden_layer_sizes", int, owner, low=1) for h in sizes]
         acts = self.activation
         if not isinstance(acts, (str, list, tuple)):
             raise ParameterError(f"The 'activation' parameter of {owner} must be a name such as 'relu' or a list "
@@ -498,10 +152,11 @@ class _BaseMLP(BaseEstimator):
             raise ParameterError(f"{owner} got {len(acts)} activations for {len(sizes)} hidden layers "
                                  f"(hidden_layer_sizes={self.hidden_layer_sizes!r}). Give one name, or one per layer.")
         for a in acts:
-            _choice(a, "activation", _HIDDEN, owner)
-        _choice(self.solver, "solver", ("lbfgs", "sgd", "adam"), owner)
-        _choice(self.learning_rate, "learning_rate", ("constant", "invscaling", "adaptive"), owner)
-        for name, kind, kw in (("alpha", float, dict(low=0.0)), ("learning_rate_init", float, dict(low=0.0, low_open=True)),
+            check_option(a, "activation", HIDDEN_ACTIVATIONS, owner)
+        check_option(self.solver, "solver", ("lbfgs", "sgd", "adam"), owner)
+        check_option(self.learning_rate, "learning_rate", ("constant", "invscaling", "adaptive"), owner)
+        for name, kind, kw in (("alpha", float, dict(low=0.0)),
+                               ("learning_rate_init", float, dict(low=0.0, low_open=True)),
                                ("power_t", float, dict(low=0.0)), ("max_iter", int, dict(low=1)),
                                ("tol", float, dict(low=0.0)), ("momentum", float, dict(low=0.0, high=1.0)),
                                ("validation_fraction", float, dict(low=0.0, high=1.0, low_open=True, high_open=True)),
@@ -509,16 +164,16 @@ class _BaseMLP(BaseEstimator):
                                ("beta_2", float, dict(low=0.0, high=1.0, high_open=True)),
                                ("epsilon", float, dict(low=0.0, low_open=True)), ("max_fun", int, dict(low=1)),
                                ("dropout", float, dict(low=0.0, high=1.0, high_open=True))):
-            _param(getattr(self, name), name, kind, owner, **kw)
+            check_param(getattr(self, name), name, kind, owner, **kw)
         if not (self.n_iter_no_change == np.inf):
-            _param(self.n_iter_no_change, "n_iter_no_change", int, owner, low=1)
+            check_param(self.n_iter_no_change, "n_iter_no_change", int, owner, low=1)
         if self.batch_size != "auto":
-            _param(self.batch_size, "batch_size", int, owner, low=1)
+            check_param(self.batch_size, "batch_size", int, owner, low=1)
         if self.solver == "lbfgs" and self.dropout:
             raise ParameterError(f"{owner}(solver='lbfgs') needs a deterministic objective; dropout={self.dropout!r} "
                                  "makes every evaluation random. Use solver='adam' or 'sgd' with dropout.")
         if self.dtype is not None:
-            _choice(self.dtype, "dtype", ("float32", "float64"), owner)
+            check_option(self.dtype, "dtype", ("float32", "float64"), owner)
         if not isinstance(self._loss_name, str):
             raise ParameterError(f"The 'loss' parameter of {owner} must be 'squared_error'; got {self._loss_name!r}. "
                                  f"loss is {owner}'s first positional parameter (as in scikit-learn): pass "
@@ -649,10 +304,10 @@ class _BaseMLP(BaseEstimator):
         scale = self._scale()
         loss = self._loss()
         dense = [d for d in self.model_.layers if isinstance(d, Dense)]
-        batches = _Batches(X, sw, float(self.alpha), scale, dense, rs,
+        batches = SklearnBatches(X, sw, float(self.alpha), scale, dense, rs,
                            track_penalty=self.out_activation_ == "identity" and self.n_outputs_ > 1)
-        carry = _CarryOptimizer(self._optimizer_state if incremental else None)
-        rules = _SklearnRules(self, n, scale, validation, incremental, batches)
+        carry = CarryOptimizer(self._optimizer_state if incremental else None)
+        rules = SklearnRules(self, n, scale, validation, incremental, batches)
         # The loop sees the real array when X is dense; a zero-stride placeholder (no memory) when sparse.
         X_loop = X if isinstance(X, np.ndarray) else np.broadcast_to(np.zeros((), Y.dtype), X.shape)
         self.history_.baseline_loss = trivial_loss(loss, Y)
@@ -688,7 +343,7 @@ class _BaseMLP(BaseEstimator):
         scale = self._scale()
         # k > 1 regression outputs: scikit-learn's value is 0.5 * MSE + penalty, its gradient k times that data
         # gradient; reproduced, so that L-BFGS takes scikit-learn's steps.
-        objective = _Objective(self.model_, X, Y, sw, float(self.alpha), scale, self._loss(),
+        objective = Objective(self.model_, X, Y, sw, float(self.alpha), scale, self._loss(),
                                value_scale=0.5 if self.out_activation_ == "identity" else None)
         curve = []
 
@@ -727,7 +382,7 @@ class _BaseMLP(BaseEstimator):
         model = self.model_
         model.eval()
         dtype = model.dtype
-        outs = [model.forward(_dense_rows(X, slice(i, i + _CHUNK), dtype)) for i in range(0, X.shape[0], _CHUNK)]
+        outs = [model.forward(dense_rows(X, slice(i, i + CHUNK), dtype)) for i in range(0, X.shape[0], CHUNK)]
         return np.concatenate(outs, axis=0)
 
     def _forward(self, X):
@@ -743,7 +398,8 @@ class _BaseMLP(BaseEstimator):
 
 def _has_partial_fit(est):
     if est.solver not in ("sgd", "adam"):
-        raise AttributeError(f"partial_fit is only available for stochastic optimizers. {est.solver} is not stochastic.")
+        raise AttributeError(f"partial_fit is only available for stochastic optimizers. {est.solver} is not "
+                             "stochastic.")
     return True
 
 
@@ -834,7 +490,7 @@ _CLASSIFIER_DOC = """Multilayer perceptron classifier: scikit-learn's ``MLPClass
     """
 
 
-class MLPClassifier(ClassifierMixin, _BaseMLP):
+class MLPClassifier(ClassifierMixin, BaseMLP):
     __doc__ = _CLASSIFIER_DOC
 
     def _out_activation(self, Y):
@@ -914,7 +570,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return tags
 
 
-class MLPRegressor(RegressorMixin, _BaseMLP):
+class MLPRegressor(RegressorMixin, BaseMLP):
     """Multilayer perceptron regressor: scikit-learn's ``MLPRegressor``, trained by glassnet.
 
     Takes :class:`MLPClassifier`'s parameters plus ``loss`` ('squared_error' only: scikit-learn's half
@@ -965,7 +621,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             y = column_or_1d(y, warn=True)
         Y = y.reshape(len(y), -1)
         if reset:
-            _warn_target_scale(Y, self)
+            warn_target_scale(Y, self)
         return X, Y, y
 
     def fit(self, X, y, sample_weight=None):
@@ -994,7 +650,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return tags
 
 
-def _warn_target_scale(Y, est):
+def warn_target_scale(Y, est):
     """Warn (glass box: a DataWarning) when the scale of regression targets will defeat training.
 
     The network starts with outputs of order 1 around 0 and stops when the loss improves by less than
