@@ -287,3 +287,18 @@ def test_lbfgs_objective_is_sklearns():
                                            [np.empty_like(c) for c in ref.coefs_],
                                            [np.empty_like(b) for b in ref.intercepts_])
         assert value == pytest.approx(expected, rel=1e-12), problem
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_readable_path_gives_the_same_run(solver):
+    """With the fast path off (glassnet.train.fastpath.readable) the layer-by-layer step gives the same fit."""
+    X, y = _digits()
+    w = np.random.default_rng(2).uniform(0.5, 2.0, len(X))
+    params = dict(hidden_layer_sizes=(12,), solver=solver, alpha=1e-2, batch_size=70, max_iter=6, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fast = gsk.MLPClassifier(**params).fit(X, y, sample_weight=w)
+        with fastpath.readable():
+            slow = gsk.MLPClassifier(**params).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(slow.loss_curve_, fast.loss_curve_, rtol=1e-10)
+    _assert_same_weights(fast, slow, atol=1e-10)
