@@ -49,7 +49,7 @@ def main(argv=None):
     sched = g.LearningRateScheduler(g.StepDecay(max(1, (2 * args.epochs) // 3), gamma=0.2))
     model.fit(X, y, optimizer=g.Adam(lr=1e-3), epochs=args.epochs, batch_size=128, seed=args.seed,
               callbacks=[sched], verbose=1)
-    result = model.evaluate(test.X.reshape(-1, 28, 28, 1), test.y)
+    result = model.evaluate(test.X.reshape(-1, 28, 28, 1), test.y, batch_size=1000)   # caps the activations
     print(f"test accuracy {result['accuracy']:.4f}  (an MLP: about 0.89; target 0.92)")
     return result["accuracy"]
 
