@@ -5,6 +5,9 @@ Run: python examples/cnn_mnist.py [PATH] [--epochs N] [--train-samples N] [--see
 PATH is the folder with the MNIST IDX files (default ../shared/data/mnist next to the repository,
 which holds the first 10,000 training images and the official test set). Only 10,000 images: a
 convolution shares each filter over the image, so it needs far fewer examples than an MLP.
+
+Measured (seed 0, the defaults: 10,000 images, 20 epochs, Adam 1e-3 with a step decay): test accuracy
+0.9850 on the official test set (9,850 of 10,000).
 """
 
 import argparse

@@ -5,6 +5,8 @@ Run: python examples/cnn_mnist1d.py [PATH] [--epochs N] [--train-samples N] [--s
 PATH is ``mnist1d_data.npz`` or its folder (default ../shared/data/mnist1d next to the repository).
 The MNIST-1D paper reports 94% for its CNN and 68% for its MLP: the digits are shifted and scaled
 along the signal, which a convolution (the same filter everywhere) handles and an MLP does not.
+
+Measured (the defaults: 4000 signals, 15 epochs): test accuracy 0.970 (seed 0) and 0.966 (seed 1).
 """
 
 import argparse
