@@ -20,7 +20,8 @@ from glassnet.backend.errors import (
     ValidationError,
 )
 from glassnet.nn.layers import Dense, Dropout, Layer, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
-from glassnet.nn.layers import GRU, LSTM, Embedding, SimpleRNN
+from glassnet.nn.layers.embedding import Embedding
+from glassnet.nn.layers.recurrent import GRU, LSTM, SimpleRNN
 from glassnet.nn.losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
 from glassnet.nn.parameter import Parameter
 from glassnet.optim.optimizers import SGD, Adam, ExponentialDecay, Optimizer, RMSprop, StepDecay

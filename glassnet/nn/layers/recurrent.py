@@ -122,6 +122,8 @@ class Recurrent(Layer):
         self.directions = [self._make_parameters("")] + ([self._make_parameters("_reverse")] if bidirectional else [])
         self.reset_parameters()
         self.fixed_mask = None          # set by gradient checks to hold the mask fixed while x moves
+        self.record_state_grads = False  # glass box: keep dL/dh_t of every step in ``state_grads``
+        self.state_grads = None
         self._cache = None
 
     # -- parameters --------------------------------------------------------------------------
@@ -184,15 +186,37 @@ class Recurrent(Layer):
         x, m, caches = self._cached(self._cache)
         H, xp = self.hidden, array_module(x)
         grad_x = None
+        self.state_grads = [] if self.record_state_grads else None
         for d, p in enumerate(self.directions):
             g = grad_output[..., d * H:(d + 1) * H]
             g_seq, g_last = (g, None) if self.return_sequences else (None, g)
+            keep = xp.zeros((x.shape[0], x.shape[1], H), x.dtype) if self.record_state_grads else None
             grads, dx = self._backward_direction(x, m, [q.value for q in p], caches[d], g_seq, g_last,
-                                                 reverse=d == 1)
+                                                 reverse=d == 1, keep=keep)
+            if keep is not None:
+                self.state_grads.append(keep)
             for q, gq in zip(p, grads):
                 q.grad = gq
             grad_x = dx if grad_x is None else grad_x + dx
         return grad_x if grad_x is not None else xp.zeros_like(x)
+
+    def gate_values(self):
+        """The activations of the last forward pass, for the glass box: one dict per direction.
+
+        Each maps a gate name ('i', 'f', 'g', 'o' for LSTM; 'r', 'z', 'n' for GRU; 'h' for
+        SimpleRNN's tanh) to an array (batch, time, hidden) in time order; with the mask
+        (batch, time, 1) or None under the key 'mask'.
+        """
+        x, m, caches = self._cached(self._cache)
+        out = []
+        for d, cache in enumerate(caches):
+            gates = {}
+            for name, a in self._gates(cache).items():          # (steps taken, B, H), in the order taken
+                a = a.transpose(1, 0, 2)
+                gates[name] = a[:, ::-1] if d == 1 else a
+            gates["mask"] = m
+            out.append(gates)
+        return out
 
     def _input_part(self, x, W, b):
         """x_t W + b for every step at once: (B, T, n_in) -> (B, T, gates * H), one GEMM."""
@@ -250,7 +274,10 @@ class SimpleRNN(Recurrent):
             seq[:, t] = Hn[k] if m is None else m[:, t] * Hn[k]
         return seq, S[T], (S, Hn)
 
-    def _backward_direction(self, x, m, p, cache, g_seq, g_last, reverse):
+    def _gates(self, cache):
+        return {"h": cache[1]}
+
+    def _backward_direction(self, x, m, p, cache, g_seq, g_last, reverse, keep=None):
         W, U, b = p
         S, Hn = cache
         xp, (B, T, _), H = array_module(x), x.shape, self.hidden
@@ -261,6 +288,8 @@ class SimpleRNN(Recurrent):
             t = self._order(T, reverse)[k]
             if g_seq is not None:
                 dh = dh + (g_seq[:, t] if m is None else m[:, t] * g_seq[:, t])
+            if keep is not None:
+                keep[:, t] = dh                              # dL/dh_t, for the glass box
             dh_new = dh if m is None else m[:, t] * dh       # a padded step passes dh on untouched
             da = dh_new * (1 - Hn[k] * Hn[k])                # tanh'(a) = 1 - tanh(a)^2
             dU += S[k].T @ da                                # dL/dU += h_(t-1)^T da
@@ -338,7 +367,11 @@ class LSTM(Recurrent):
                 S[k + 1], C[k + 1], seq[:, t] = mt * h_new + (1 - mt) * h, mt * c_new + (1 - mt) * c, mt * h_new
         return seq, S[T], (S, C, G, TC)
 
-    def _backward_direction(self, x, m, p, cache, g_seq, g_last, reverse):
+    def _gates(self, cache):
+        G, H = cache[2], self.hidden
+        return {"i": G[:, :, :H], "f": G[:, :, H:2 * H], "g": G[:, :, 2 * H:3 * H], "o": G[:, :, 3 * H:]}
+
+    def _backward_direction(self, x, m, p, cache, g_seq, g_last, reverse, keep=None):
         W, U, b = p
         S, C, G, TC = cache
         xp, (B, T, _), H = array_module(x), x.shape, self.hidden
@@ -350,6 +383,8 @@ class LSTM(Recurrent):
             t = self._order(T, reverse)[k]
             if g_seq is not None:
                 dh = dh + (g_seq[:, t] if m is None else m[:, t] * g_seq[:, t])
+            if keep is not None:
+                keep[:, t] = dh
             mt = 1 if m is None else m[:, t]
             i, f, g, o = G[k, :, :H], G[k, :, H:2 * H], G[k, :, 2 * H:3 * H], G[k, :, 3 * H:]
             dh_new, dc_new = mt * dh, mt * dc
@@ -416,7 +451,11 @@ class GRU(Recurrent):
             seq[:, t] = h_new if m is None else m[:, t] * h_new
         return seq, S[T], (S, G)
 
-    def _backward_direction(self, x, m, p, cache, g_seq, g_last, reverse):
+    def _gates(self, cache):
+        G, H = cache[1], self.hidden
+        return {"r": G[:, :, :H], "z": G[:, :, H:2 * H], "n": G[:, :, 2 * H:3 * H]}
+
+    def _backward_direction(self, x, m, p, cache, g_seq, g_last, reverse, keep=None):
         W, U, b, rb = p
         S, G = cache
         xp, (B, T, _), H = array_module(x), x.shape, self.hidden
@@ -429,6 +468,8 @@ class GRU(Recurrent):
             t = self._order(T, reverse)[k]
             if g_seq is not None:
                 dh = dh + (g_seq[:, t] if m is None else m[:, t] * g_seq[:, t])
+            if keep is not None:
+                keep[:, t] = dh
             mt = 1 if m is None else m[:, t]
             r, z, n, un = G[k, :, :H], G[k, :, H:2 * H], G[k, :, 2 * H:3 * H], G[k, :, 3 * H:]
             h = S[k]
