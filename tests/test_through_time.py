@@ -112,3 +112,17 @@ def test_time_trace_one_sequence(rng):
         time_trace(model, x, 2, layer=2)
     with pytest.raises(ValidationError, match="needs a model with a recurrent layer"):
         time_profile(g.mlp(3, [4], 2, seed=0), rng.normal(size=(2, 3)), [0, 1])
+
+
+def test_report_of_a_sequence_model(tmp_path):
+    pytest.importorskip("matplotlib")
+    from glassnet.adapters.timeseries import load_ucr, standardize
+    from glassnet.glassbox.report import write_report
+    tr, te = load_ucr("ItalyPowerDemand"), load_ucr("ItalyPowerDemand", kind="test")
+    Xtr, Xte = standardize(tr, te)
+    r = np.random.default_rng(0)
+    model = g.Sequential([g.LSTM(1, 8, seed=r), g.Dense(8, 2, seed=r), g.Softmax()])
+    hist = model.fit(Xtr, tr.y, optimizer=g.Adam(1e-2), epochs=3, batch_size=16, seed=0, verbose=0,
+                     callbacks=[ThroughTimeMonitor()])
+    text = open(write_report(tmp_path / "r.html", model, hist, Xte[:50], te.y[:50]), encoding="utf-8").read()
+    assert "backprop through time in layer 0 (LSTM(1 -&gt; 8))" in text and text.count("<img") >= 3
