@@ -36,6 +36,7 @@ from glassnet.backend.arrays import array_module, resolve_dtype
 from glassnet.backend.checks import check_choice, check_rng, check_scalar
 from glassnet.backend.errors import GlassnetTypeError, ShapeError, ValidationError
 from glassnet.nn.init import INITS, get_init, zeros
+from glassnet.nn.layers import recurrent_fast
 from glassnet.nn.layers.base import Layer
 from glassnet.nn.parameter import Parameter
 
@@ -341,9 +342,14 @@ class LSTM(Recurrent):
         for p in self.directions:
             p[2].value[self.hidden:2 * self.hidden] = self.forget_bias
 
+    fast = True     # NumPy arrays take glassnet.nn.layers.recurrent_fast (proven equal); False: this loop
+
     def _forward_direction(self, x, m, p, reverse):
         W, U, b = p
         xp, (B, T, _), H = array_module(x), x.shape, self.hidden
+        if self.fast and xp is np:
+            seq, last, cache, x_tm = recurrent_fast.lstm_forward(x, m, W, U, b, H, reverse)
+            return seq, last, (*cache, x_tm)
         A = self._input_part(x, W, b)
         S = xp.zeros((T + 1, B, H), x.dtype)                 # hidden states h, in the order taken
         C = xp.zeros((T + 1, B, H), x.dtype)                 # cell states c
@@ -373,6 +379,9 @@ class LSTM(Recurrent):
 
     def _backward_direction(self, x, m, p, cache, g_seq, g_last, reverse, keep=None):
         W, U, b = p
+        if len(cache) == 5:                                  # the forward pass took the fast path
+            return recurrent_fast.lstm_backward(cache[4], m, W, U, cache[:4], g_seq, g_last, self.hidden,
+                                                reverse, keep, x.shape)
         S, C, G, TC = cache
         xp, (B, T, _), H = array_module(x), x.shape, self.hidden
         dA = xp.empty((B, T, 4 * H), x.dtype)
@@ -432,9 +441,14 @@ class GRU(Recurrent):
         p.append(Parameter(zeros(self.hidden, dtype=self.dtype), "recurrent_bias" + suffix))
         return p
 
+    fast = True     # NumPy arrays take glassnet.nn.layers.recurrent_fast (proven equal); False: this loop
+
     def _forward_direction(self, x, m, p, reverse):
         W, U, b, rb = p
         xp, (B, T, _), H = array_module(x), x.shape, self.hidden
+        if self.fast and xp is np:
+            seq, last, cache, x_tm = recurrent_fast.gru_forward(x, m, W, U, b, rb, H, reverse)
+            return seq, last, (*cache, x_tm)
         A = self._input_part(x, W, b)
         S = xp.zeros((T + 1, B, H), x.dtype)
         G = xp.empty((T, B, 4 * H), x.dtype)                 # [r, z, n, u_n + b_rec] of each step
@@ -457,6 +471,9 @@ class GRU(Recurrent):
 
     def _backward_direction(self, x, m, p, cache, g_seq, g_last, reverse, keep=None):
         W, U, b, rb = p
+        if len(cache) == 3:                                  # the forward pass took the fast path
+            return recurrent_fast.gru_backward(cache[2], m, W, U, rb, cache[:2], g_seq, g_last, self.hidden,
+                                               reverse, keep, x.shape)
         S, G = cache
         xp, (B, T, _), H = array_module(x), x.shape, self.hidden
         dA = xp.empty((B, T, 3 * H), x.dtype)
