@@ -173,7 +173,7 @@ def test_usage_error_exits_2(tmp_path):
 
 
 def test_progress_choice(monkeypatch):
-    from glassnet import cli
+    from glassnet.adapters import cli
 
     assert cli.progress(quiet=True) == ([], 0)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)

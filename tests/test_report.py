@@ -41,7 +41,7 @@ def test_report_is_self_contained(report):
         assert f'<section id="{key}">' in text
     assert text.count("data:image/png;base64,") >= 6        # curves, dead units, gradients, confusion, 3 attributions
     assert "src=\"http" not in text and "href=\"http" not in text   # nothing to fetch
-    assert history.diagnose().verdict in text
+    assert gn.diagnose(history).verdict in text
     assert not list(path.parent.glob(".tmp-*"))              # the atomic write left no temporary file
 
 

@@ -17,7 +17,7 @@ def digits_split():
 def test_xor_learned_by_2_4_1():
     X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
     y = np.array([0, 1, 1, 0])
-    model = g.Sequential([g.Dense(2, 4), g.Tanh(), g.Dense(4, 1), g.Sigmoid()], seed=0)
+    model = g.mlp(2, [4], 1, activation="tanh", output="sigmoid", seed=0)
     hist = model.fit(X, y, optimizer=g.SGD(lr=0.5, momentum=0.9), epochs=300, batch_size=4, seed=0, verbose=0)
     assert ((model.predict(X)[:, 0] > 0.5) == y).all()
     assert hist["accuracy"][-1] == 1.0

@@ -38,6 +38,10 @@ from glassnet.train.data import train_val_split
 from glassnet.train.model import mlp
 from glassnet.train.state import History
 
+__all__ = ["build_parser", "CLIError", "cmd_diagnose", "cmd_evaluate", "cmd_explain", "cmd_export",
+           "cmd_predict", "cmd_summary", "cmd_train", "infer_task", "load_model", "load_source", "main",
+           "model_inputs", "progress", "read_table", "TABLE_SUFFIXES"]
+
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
@@ -95,7 +99,8 @@ def load_source(source, *, target=None, features=None, split=None, data_path=Non
     names = [str(c) for c in frame.columns if c != target] if features is None else list(features)
     missing = [c for c in names if c not in frame.columns]
     if missing:
-        raise CLIError(f"column(s) {', '.join(map(repr, missing[:5]))}{' ...' if len(missing) > 5 else ''} not in {source} "
+        raise CLIError(f"column(s) {', '.join(map(repr, missing[:5]))}{' ...' if len(missing) > 5 else ''} "
+                       f"not in {source} "
                        f"(columns: {', '.join(map(str, frame.columns[:20]))}).")
     for c in names:
         col = frame[c]

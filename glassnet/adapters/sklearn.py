@@ -180,7 +180,8 @@ class _BaseMLP(BaseEstimator):
             momentum = _check_number(self.momentum, "momentum", float, owner, low=0.0, high=1.0)
             return SGD(lr=lr, momentum=momentum, nesterov=bool(self.nesterovs_momentum) and momentum > 0)
         if self.optimizer == "adam":
-            return Adam(lr=lr, beta1=_check_number(self.beta_1, "beta_1", float, owner, low=0.0, high=1.0, high_open=True),
+            return Adam(lr=lr,
+                        beta1=_check_number(self.beta_1, "beta_1", float, owner, low=0.0, high=1.0, high_open=True),
                         beta2=_check_number(self.beta_2, "beta_2", float, owner, low=0.0, high=1.0, high_open=True),
                         eps=_check_number(self.epsilon, "epsilon", float, owner, low=0.0, low_open=True))
         if self.optimizer == "rmsprop":

@@ -7,6 +7,8 @@ import numpy as np
 
 from glassnet.backend.errors import GlassnetTypeError, ShapeError, ValidationError
 
+__all__ = ["check_array", "check_choice", "check_path", "check_rng", "check_scalar"]
+
 
 def _where(caller):
     return f" of {caller}" if caller else ""

@@ -5,6 +5,9 @@ Every public error is a subclass of the built-in type a Python user expects
 :class:`GlassnetError`, so ``except glassnet.GlassnetError`` catches them all.
 """
 
+__all__ = ["DivergenceError", "GlassnetError", "GlassnetTypeError", "ModelFileError", "ShapeError",
+           "ValidationError"]
+
 
 class GlassnetError(Exception):
     """Base class of every error glassnet raises on purpose."""

@@ -119,7 +119,8 @@ def unpack(data, source="model file"):
     expected = metadata.pop("sha256", None)
     # The checksum scheme is part of format version 1: a file of another version gets the
     # caller's "version X; this glassnet reads Y" error rather than "damaged".
-    if metadata.get("format_version", FORMAT_VERSION) == FORMAT_VERSION and str(metadata.get("format")).startswith(FORMAT):
+    ours = str(metadata.get("format")).startswith(FORMAT)
+    if metadata.get("format_version", FORMAT_VERSION) == FORMAT_VERSION and ours:
         if expected != _checksum({**header, "__metadata__": metadata}, body):
             raise ModelFileError(f"{source}: {'no checksum' if expected is None else 'checksum mismatch'}; the file "
                                  "was modified or damaged after it was written (a flipped bit, a partial copy). "
@@ -239,9 +240,11 @@ def build_model(tensors, meta, source="model file"):
                 raise ValueError(f"layer {i} config is a {type(config).__name__}, not an object")
             if set(config) - set(cls.config_keys):
                 raise ModelFileError(f"{source}: layer {i} ({spec['type']}) has unexpected config keys "
-                                     f"{sorted(set(config) - set(cls.config_keys))[:5]}; it takes {list(cls.config_keys)}.")
+                                     f"{sorted(set(config) - set(cls.config_keys))[:5]}; it takes "
+                                     f"{list(cls.config_keys)}.")
             weight = tensors.get(f"layers.{i}.weight")
-            if spec["type"] == "Dense" and (weight is None or [config.get("n_in"), config.get("n_out")] != list(weight.shape)):
+            declared = [config.get("n_in"), config.get("n_out")]
+            if spec["type"] == "Dense" and (weight is None or declared != list(weight.shape)):
                 # Checked before Dense() allocates: a hostile n_in=10**12 must not reach the allocator.
                 raise ModelFileError(f"{source}: layer {i} is Dense({config.get('n_in')!r} -> {config.get('n_out')!r}) "
                                      f"but its weight has shape {None if weight is None else weight.shape}.")
@@ -252,7 +255,8 @@ def build_model(tensors, meta, source="model file"):
     except ModelFileError:
         raise
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as e:
-        raise ModelFileError(f"{source}: the architecture metadata is malformed ({str(e)[:200] or type(e).__name__}).") from None
+        raise ModelFileError(f"{source}: the architecture metadata is malformed "
+                             f"({str(e)[:200] or type(e).__name__}).") from None
     expected = dict(model.named_parameters())
     if set(expected) != set(tensors):
         raise ModelFileError(f"{source}: the weights {sorted(tensors)[:6]} do not match the architecture, which "

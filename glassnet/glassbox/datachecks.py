@@ -15,6 +15,8 @@ from glassnet.nn.losses import check_output_and_loss, default_loss, get_loss
 from glassnet.train.callbacks import Callback
 from glassnet.train.inference import n_outputs
 
+__all__ = ["check_data", "DataCheck", "DataIssue", "DataWarning"]
+
 
 class DataWarning(UserWarning):
     """A problem in the training data found by :func:`check_data`."""
@@ -123,7 +125,8 @@ def _check_labels(y, inverse, counts, imbalance_ratio, min_per_class, max_classe
         n_conf = sum(len(np.unique(targets[groups == g])) > 1 for g in np.unique(groups))
         if n_conf:
             issues.append(DataIssue("conflicting_duplicates", "warning", f"{n_conf} input(s) appear more than once "
-                                    "with different targets: the training loss cannot reach 0.", {"count": int(n_conf)}))
+                                    "with different targets: the training loss cannot reach 0.",
+                                    {"count": int(n_conf)}))
     if not is_class:
         return issues
     classes, n = np.unique(labels, return_counts=True)

@@ -38,6 +38,8 @@ from glassnet.backend.errors import ValidationError
 from glassnet.train.callbacks import Callback
 from glassnet.train.inference import evaluate
 
+__all__ = ["CleanTrainLoss", "diagnose", "Diagnosis", "REMEDIES", "trivial_loss", "VERDICTS"]
+
 VERDICTS = ("underfitting", "overfitting", "good fit", "still improving", "diverged", "too noisy to tell")
 
 REMEDIES = {

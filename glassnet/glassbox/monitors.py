@@ -18,6 +18,8 @@ from glassnet.nn.layers import Dense, Sigmoid, Tanh
 from glassnet.nn.layers.activations import RELU_FAMILY
 from glassnet.train.callbacks import Callback
 
+__all__ = ["ActivationMonitor", "GradientMonitor", "hidden_activations", "saturated"]
+
 
 def _register(history, name, monitor):
     if not hasattr(history, "monitors"):

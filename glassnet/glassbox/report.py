@@ -28,6 +28,8 @@ from glassnet.glassbox.trace import backprop_trace
 from glassnet.nn.layers.recurrent import Recurrent
 from glassnet.nn.losses import default_loss
 
+__all__ = ["build_report", "SECTIONS", "write_report"]
+
 SECTIONS = ("summary", "data", "curves", "verdict", "monitors", "confusion", "attributions", "trace")
 
 _CSS = """
@@ -113,7 +115,8 @@ def build_report(model, history, X, y, *, title="glassnet report", image_shape=N
         section("confusion", "Confusion matrix",
                 _figure(lambda ax: ConfusionMatrixDisplay.from_predictions(y, pred, class_names, ax), (5.5, 4.8)))
     else:
-        section("confusion", "Predictions", f"<p>mean squared error {float(((pred - y.reshape(pred.shape)) ** 2).mean()):.4g}"
+        mse = float(((pred - y.reshape(pred.shape)) ** 2).mean())
+        section("confusion", "Predictions", f"<p>mean squared error {mse:.4g}"
                 " (no confusion matrix for a regression model).</p>")
     imgs, notes = [], []
     for i in range(0 if sequences else min(n_examples, len(X))):

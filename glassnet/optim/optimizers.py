@@ -8,6 +8,9 @@ from glassnet.backend.arrays import array_module
 from glassnet.backend.checks import check_scalar
 from glassnet.backend.errors import ValidationError
 
+__all__ = ["Adam", "ExponentialDecay", "get_optimizer", "Optimizer", "OPTIMIZERS", "RMSprop", "SGD",
+           "StepDecay"]
+
 
 class Optimizer:
     """Base class: the learning rate, the step counter and per-parameter state arrays.

@@ -11,6 +11,8 @@ from glassnet.nn.layers.activations import RELU_FAMILY, Linear, Sigmoid, Softmax
 from glassnet.nn.layers.base import Layer
 from glassnet.nn.layers.dense import Dense, check_input
 
+__all__ = ["Neuron", "Sequential"]
+
 
 @dataclass
 class Neuron:
@@ -159,7 +161,8 @@ class Sequential(Layer):
         dense = self.layers[layer]
         if not isinstance(dense, Dense):
             raise ValidationError(f"neuron(layer={layer}) must point at a Dense layer; it is {dense!r}. "
-                                  f"Dense layers are at {[i for i, l in enumerate(self.layers) if isinstance(l, Dense)]}.")
+                                  f"Dense layers are at "
+                                  f"{[i for i, l in enumerate(self.layers) if isinstance(l, Dense)]}.")
         check_scalar(unit, "unit", int, min_val=0, max_val=dense.n_out - 1, caller="neuron")
         nxt = self.layers[layer + 1] if layer + 1 < len(self.layers) else Linear()
         act = nxt if isinstance(nxt, (Linear, Sigmoid, Tanh, Softmax, *RELU_FAMILY)) else Linear()
