@@ -21,10 +21,11 @@ import numpy as np
 import glassnet as g
 
 
-def glassnet_epoch(cell, X, y, H, B, n_classes):
+def glassnet_epoch(cell, X, y, H, B, n_classes, fast=True):
     r = np.random.default_rng(0)
     Cell = {"LSTM": g.LSTM, "GRU": g.GRU}[cell]
     model = g.Sequential([Cell(X.shape[2], H, seed=r), g.Dense(H, n_classes, seed=r), g.Softmax()])
+    model.layers[0].fast = fast        # False: the readable per-step loop
     opt = g.Adam(1e-3)
     seed = iter(range(10**6))
 
@@ -79,10 +80,12 @@ def main():
     import torch
     print(f"N {args.N}, T {args.T}, C {args.C}, H {args.H}, batch {args.B}; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, numpy {np.__version__}; median of {args.reps} epochs")
-    print(f"{'cell':<5} {'glassnet s/epoch':>17} {'torch s/epoch':>14} {'ratio':>7}")
+    print(f"{'cell':<5} {'glassnet s/epoch':>17} {'readable loop':>14} {'torch s/epoch':>14} {'glassnet/torch':>15} "
+          f"{'readable/fast':>14}")
     for cell in ("LSTM", "GRU"):
-        runs = {"glassnet": glassnet_epoch(cell, X, y, args.H, args.B, 4), "torch": torch_epoch(cell, X, y, args.H,
-                                                                                                args.B, 4)}
+        runs = {"glassnet": glassnet_epoch(cell, X, y, args.H, args.B, 4),
+                "readable": glassnet_epoch(cell, X, y, args.H, args.B, 4, fast=False),
+                "torch": torch_epoch(cell, X, y, args.H, args.B, 4)}
         times = {k: [] for k in runs}
         for k, f in runs.items():           # warm-up
             f()
@@ -92,8 +95,8 @@ def main():
                 f()
                 times[k].append(time.perf_counter() - t)
         med = {k: statistics.median(v) for k, v in times.items()}
-        print(f"{cell:<5} {med['glassnet']:>17.3f} {med['torch']:>14.3f} {med['glassnet'] / med['torch']:>6.2f}x",
-              flush=True)
+        print(f"{cell:<5} {med['glassnet']:>17.3f} {med['readable']:>14.3f} {med['torch']:>14.3f} "
+              f"{med['glassnet'] / med['torch']:>14.2f}x {med['readable'] / med['glassnet']:>13.2f}x", flush=True)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ def test_state_grads_are_the_gradient_wrt_each_state(rng):
 
 def _continue(layer, x, t, b, j, delta):
     """LSTM output sequence when h_(t-1)[b, j] is nudged by delta (the readable step written again)."""
-    from glassnet.nn.layers.recurrent import sigmoid
+    from glassnet.nn.layers.activations import sigmoid
     W, U, bias = (p.value for p in layer.directions[0])
     H = layer.hidden
     h, c = np.zeros((2, H)), np.zeros((2, H))

@@ -176,7 +176,8 @@ def _recurrent(g: _Graph, layer, i: int, x: str, width):
 def _embedding(g: _Graph, layer, i: int, x: str, width):
     p = f"layer{i}."
     make = g.onnx.helper.make_node
-    g.nodes += [make("Round", [x], [p + "ids_f"]), make("Cast", [p + "ids_f"], [p + "ids"], to=g.onnx.TensorProto.INT64),
+    g.nodes += [make("Round", [x], [p + "ids_f"]),
+                make("Cast", [p + "ids_f"], [p + "ids"], to=g.onnx.TensorProto.INT64),
                 make("Gather", [g.tensor(p + "weight", layer.weight.value), p + "ids"], [f"layer{i}.out"], axis=0)]
     g.seq = True
     return f"layer{i}.out", layer.dim

@@ -143,7 +143,8 @@ class ThroughTimeMonitor(Callback):
         if (X is None) != (y is None):
             raise ValidationError("ThroughTimeMonitor takes both X and y (a monitoring sample), or neither.")
         self.X, self.y, self.max_samples, self.seed = X, y, max_samples, seed
-        self.vanish_ratio, self.explode_ratio, self.saturation, self.warn = vanish_ratio, explode_ratio, saturation, warn
+        self.vanish_ratio, self.explode_ratio = vanish_ratio, explode_ratio
+        self.saturation, self.warn = saturation, warn
 
     def on_train_begin(self, state):
         if self.X is None:

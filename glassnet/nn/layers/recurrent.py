@@ -37,10 +37,11 @@ from glassnet.backend.checks import check_choice, check_rng, check_scalar
 from glassnet.backend.errors import GlassnetTypeError, ShapeError, ValidationError
 from glassnet.nn.init import INITS, get_init, zeros
 from glassnet.nn.layers import recurrent_fast
+from glassnet.nn.layers.activations import sigmoid
 from glassnet.nn.layers.base import Layer
 from glassnet.nn.parameter import Parameter
 
-__all__ = ["GRU", "LSTM", "Recurrent", "SimpleRNN", "mask_from_lengths", "orthogonal", "sigmoid"]
+__all__ = ["GRU", "LSTM", "Recurrent", "SimpleRNN", "mask_from_lengths", "orthogonal"]
 
 
 def orthogonal(shape, rng, dtype=np.float32):
@@ -55,11 +56,6 @@ def orthogonal(shape, rng, dtype=np.float32):
         q, r = np.linalg.qr(rng.standard_normal((n, n)))
         blocks.append(q * np.sign(np.diag(r)))          # sign fix: uniform over orthogonal matrices
     return np.concatenate(blocks, axis=1).astype(dtype)
-
-
-def sigmoid(a):
-    """sigma(a) = 1 / (1 + e^-a), written as (1 + tanh(a / 2)) / 2: no overflow for any a."""
-    return 0.5 * (1.0 + array_module(a).tanh(0.5 * a))
 
 
 def mask_from_lengths(lengths, steps):

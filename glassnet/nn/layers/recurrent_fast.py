@@ -21,6 +21,8 @@ the measured effect is in the report of ``benchmarks/rnn.py``. Switch them off w
 
 import numpy as np
 
+from glassnet.nn.layers.activations import sigmoid
+
 __all__ = ["gru_backward", "gru_forward", "lstm_backward", "lstm_forward"]
 
 
@@ -30,15 +32,6 @@ def _time_major(x):
 
 def _order(T, reverse):
     return range(T - 1, -1, -1) if reverse else range(T)
-
-
-def _sigmoid_(a):
-    """In place: a <- sigma(a) = (1 + tanh(a / 2)) / 2."""
-    a *= 0.5
-    np.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
-    return a
 
 
 def _sequence(S, m_tm, reverse):
@@ -78,7 +71,7 @@ def lstm_forward(x, m, W, U, b, H, reverse):
         a = G[k]
         np.matmul(S[k], U2, out=a)
         a += A[t]
-        _sigmoid_(a)
+        sigmoid(a, out=a)
         g = a[:, 2 * H:3 * H]
         g *= 2
         g -= 1
@@ -176,7 +169,7 @@ def gru_forward(x, m, W, U, b, rb, H, reverse):
         np.matmul(S[k], U, out=u)
         rz, n_, un = G[k, :, :2 * H], G[k, :, 2 * H:3 * H], G[k, :, 3 * H:]
         np.add(A[t, :, :2 * H], u[:, :2 * H], out=rz)
-        _sigmoid_(rz)
+        sigmoid(rz, out=rz)
         np.add(u[:, 2 * H:], rb, out=un)
         np.multiply(G[k, :, :H], un, out=n_)
         n_ += A[t, :, 2 * H:]
