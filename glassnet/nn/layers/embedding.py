@@ -82,7 +82,11 @@ class Embedding(Layer):
         xp = array_module(grad_output)
         grad = xp.zeros_like(self.weight.value)
         g2 = grad_output.reshape(-1, self.dim)
-        xp.add.at(grad, ids.reshape(-1), g2)              # rows of repeated tokens add up
+        if xp is np:
+            np.add.at(grad, ids.reshape(-1), g2)          # rows of repeated tokens add up
+        else:                                             # CuPy spells the same scatter-add this way
+            import cupyx
+            cupyx.scatter_add(grad, ids.reshape(-1), g2)
         if self.padding_idx is not None:
             grad[self.padding_idx] = 0
         self.weight.grad = grad
