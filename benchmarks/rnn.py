@@ -6,7 +6,7 @@ sides run in this process, interleaved, one epoch per repetition; the table give
 seconds per epoch and the ratio glassnet / torch (below 1 means glassnet is faster).
 
     PYTHONPATH=. python benchmarks/rnn.py                    # defaults: N 2048, T 50, C 8, H 64, B 64
-    PYTHONPATH=. python benchmarks/rnn.py --T 100 --H 128 --reps 5
+    PYTHONPATH=. python benchmarks/rnn.py --T 100 --H 128 --reps 5 --threads 1
 
 torch is never a glassnet dependency: ``pip install torch==2.13.0`` to run this.
 """
@@ -34,9 +34,9 @@ def glassnet_epoch(cell, X, y, H, B, n_classes, fast=True):
     return epoch
 
 
-def torch_epoch(cell, X, y, H, B, n_classes):
+def torch_epoch(cell, X, y, H, B, n_classes, threads):
     import torch
-    torch.set_num_threads(os.cpu_count())
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
 
     class Net(torch.nn.Module):
@@ -73,11 +73,19 @@ def main():
     ap.add_argument("--H", type=int, default=64)
     ap.add_argument("--B", type=int, default=64)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=os.cpu_count(),
+                    help="threads for torch and (through threadpoolctl, when installed) NumPy's BLAS")
     args = ap.parse_args()
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(args.threads)
+    except ImportError:
+        print("threadpoolctl not installed: NumPy's BLAS uses its default thread count")
     rng = np.random.default_rng(0)
     X = rng.standard_normal((args.N, args.T, args.C)).astype(np.float32)
     y = (X[:, :, 0].sum(1) > 0).astype(np.int64) + 2 * (X[:, -5:, 1].sum(1) > 0)
     import torch
+    torch.set_num_threads(args.threads)
     print(f"N {args.N}, T {args.T}, C {args.C}, H {args.H}, batch {args.B}; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, numpy {np.__version__}; median of {args.reps} epochs")
     print(f"{'cell':<5} {'glassnet s/epoch':>17} {'readable loop':>14} {'torch s/epoch':>14} {'glassnet/torch':>15} "
@@ -85,7 +93,7 @@ def main():
     for cell in ("LSTM", "GRU"):
         runs = {"glassnet": glassnet_epoch(cell, X, y, args.H, args.B, 4),
                 "readable": glassnet_epoch(cell, X, y, args.H, args.B, 4, fast=False),
-                "torch": torch_epoch(cell, X, y, args.H, args.B, 4)}
+                "torch": torch_epoch(cell, X, y, args.H, args.B, 4, args.threads)}
         times = {k: [] for k in runs}
         for k, f in runs.items():           # warm-up
             f()

@@ -90,15 +90,34 @@ def lstm_forward(x, m, W, U, b, H, reverse):
 
 
 def lstm_backward(x_tm, m, W, U, cache, g_seq, g_last, H, reverse, keep, shape):
-    """Same as ``LSTM._backward_direction``: ((dW, dU, db), dx)."""
+    """Same as ``LSTM._backward_direction``: ((dW, dU, db), dx).
+
+    Everything that does not depend on the incoming gradient is computed for all steps at once
+    before the loop (a few large operations instead of many small ones per step):
+    P = [g, c_prev, i, tanh(c)] * [sigma'(a_i), sigma'(a_f), tanh'(a_g), sigma'(a_o)] and
+    Q = o (1 - tanh(c)^2). Per step remain: dc += dh Q; da = [dc, dc, dc, dh] * P; dc <- dc f;
+    dh <- da U^T.
+    """
     S, C, G, TC = cache
     T, B, _ = x_tm.shape
+    D = np.subtract(1, G)                          # sigma' = s (1 - s) for i, f, o ...
+    D *= G
+    np.multiply(G[:, :, 2 * H:3 * H], G[:, :, 2 * H:3 * H], out=D[:, :, 2 * H:3 * H])
+    np.subtract(1, D[:, :, 2 * H:3 * H], out=D[:, :, 2 * H:3 * H])   # ... and tanh' = 1 - g^2 for g
+    P = D                                          # P = D * [g, c_prev, i, tanh(c)], in place
+    P[:, :, :H] *= G[:, :, 2 * H:3 * H]
+    P[:, :, H:2 * H] *= C[:T]
+    P[:, :, 2 * H:3 * H] *= G[:, :, :H]
+    P[:, :, 3 * H:] *= TC
+    Q = np.multiply(TC, TC)
+    np.subtract(1, Q, out=Q)
+    Q *= G[:, :, 3 * H:]
     m_tm = None if m is None else _time_major(m)
     g_tm = None if g_seq is None else g_seq.transpose(1, 0, 2)
     dA = np.empty((T, B, 4 * H), x_tm.dtype)       # in the order taken
     dh = np.zeros((B, H), x_tm.dtype) if g_last is None else np.array(g_last, dtype=x_tm.dtype)
     dc = np.zeros((B, H), x_tm.dtype)
-    dhn, dcn, t1, t2 = (np.empty((B, H), x_tm.dtype) for _ in range(4))
+    dhn, dcn, t1, keep_m = (np.empty((B, H), x_tm.dtype) for _ in range(4))
     UT = np.ascontiguousarray(U.T)
     for k in range(T - 1, -1, -1):
         t = T - 1 - k if reverse else k
@@ -110,44 +129,26 @@ def lstm_backward(x_tm, m, W, U, cache, g_seq, g_last, H, reverse, keep, shape):
                 dh += t1
         if keep is not None:
             keep[:, t] = dh
-        i, f, g, o = G[k, :, :H], G[k, :, H:2 * H], G[k, :, 2 * H:3 * H], G[k, :, 3 * H:]
         if m_tm is None:
-            np.copyto(dhn, dh)
-            np.copyto(dcn, dc)
+            dhn, dcn = dh, dc                      # no padding: update in place
         else:
             np.multiply(dh, m_tm[t], out=dhn)
             np.multiply(dc, m_tm[t], out=dcn)
-        np.multiply(TC[k], TC[k], out=t1)          # dc += dh o (1 - tanh(c)^2)
-        np.subtract(1, t1, out=t1)
-        t1 *= o
-        t1 *= dhn
+        np.multiply(dhn, Q[k], out=t1)             # dc += dh o (1 - tanh(c)^2)
         dcn += t1
         da = dA[k]
-        np.subtract(1, i, out=t2)                  # di sigma'(a_i) = dc g i (1 - i)
-        np.multiply(dcn, g, out=da[:, :H])
-        da[:, :H] *= i
-        da[:, :H] *= t2
-        np.subtract(1, f, out=t2)                  # df sigma'(a_f) = dc c_prev f (1 - f)
-        np.multiply(dcn, C[k], out=da[:, H:2 * H])
-        da[:, H:2 * H] *= f
-        da[:, H:2 * H] *= t2
-        np.multiply(g, g, out=t2)                  # dg tanh'(a_g) = dc i (1 - g^2)
-        np.subtract(1, t2, out=t2)
-        np.multiply(dcn, i, out=da[:, 2 * H:3 * H])
-        da[:, 2 * H:3 * H] *= t2
-        np.subtract(1, o, out=t2)                  # do sigma'(a_o) = dh tanh(c) o (1 - o)
-        np.multiply(dhn, TC[k], out=da[:, 3 * H:])
-        da[:, 3 * H:] *= o
-        da[:, 3 * H:] *= t2
+        np.multiply(dcn[:, None, :], P[k, :, :3 * H].reshape(B, 3, H), out=da[:, :3 * H].reshape(B, 3, H))
+        np.multiply(dhn, P[k, :, 3 * H:], out=da[:, 3 * H:])
+        f = G[k, :, H:2 * H]
         if m_tm is None:
-            np.multiply(dcn, f, out=dc)
-            np.matmul(da, UT, out=dh)
+            dc *= f                                # dL/dc_(t-1) = dc f
+            np.matmul(da, UT, out=dh)              # dL/dh_(t-1) = da U^T
         else:
-            np.subtract(1, m_tm[t], out=t2[:, :1])
-            dc *= t2[:, :1]
+            np.subtract(1, m_tm[t], out=keep_m[:, :1])
+            dc *= keep_m[:, :1]
             np.multiply(dcn, f, out=t1)
             dc += t1
-            dh *= t2[:, :1]
+            dh *= keep_m[:, :1]
             np.matmul(da, UT, out=t1)
             dh += t1
     dU = S[:T].reshape(T * B, H).T @ dA.reshape(T * B, 4 * H)     # sum over steps, one GEMM
