@@ -28,3 +28,16 @@ def test_recipe_beats_both_baselines(name):
     acc = train_and_score(cell, windows, Xtr, tr.y, Xte, te.y, tr.n_classes, masked)
     nn1, lstm = BASELINES[name]
     assert acc > max(nn1, lstm), (name, acc, nn1, lstm)
+
+
+def test_example_script_prints_the_table(tmp_path):
+    import os
+    import subprocess
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, str(root / "examples" / "ucr_recurrent.py"), "ArrowHead"], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    row = next(line for line in out.stdout.splitlines() if line.startswith("ArrowHead"))
+    glassnet_acc, nn1_issue, nn1_here = (float(v) for v in row.split()[2:5])
+    assert nn1_here == nn1_issue == 0.8 and 0 < glassnet_acc <= 1
