@@ -42,7 +42,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from glassnet.adapters.sklearn import MLPRegressor  # noqa: E402
 
-reg = make_pipeline(StandardScaler(), MLPRegressor((32,), alpha=10.0, learning_rate_init=0.01,
-                                                   epochs=args.epochs, random_state=0))
+reg = make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(32,), alpha=10.0, learning_rate_init=0.01,
+                                                   max_iter=args.epochs, random_state=0))
 reg.fit(data.X[train], (data.y[train] - y_mean) / y_std)
 print(f"MLPRegressor in a Pipeline: test R^2 {reg.score(data.X[test], (data.y[test] - y_mean) / y_std):.3f}")

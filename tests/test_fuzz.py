@@ -369,11 +369,11 @@ SKLEARN_BAD = {
     "hidden_layer_sizes": st.one_of(st.just((0,)), st.just((-3, 4)), st.just("wide"), st.just((2.5,)), st.none()),
     # activation=<int>: see test_sklearn_activation_int_is_a_glassnet_error.
     "activation": st.text(max_size=6).filter(lambda s: s not in g.nn.layers.ACTIVATIONS),
-    "optimizer": st.one_of(st.text(max_size=6).filter(lambda s: s not in ("adam", "sgd", "rmsprop")), st.integers()),
+    "solver": st.one_of(st.text(max_size=6).filter(lambda s: s not in ("adam", "sgd", "lbfgs")), st.integers()),
     "alpha": st.one_of(st.floats(max_value=-1e-9), st.just(float("nan")), st.text(max_size=3)),
     "batch_size": st.one_of(st.integers(-2**62, 0), st.text(max_size=3).filter(lambda s: s != "auto"), st.floats()),
     "learning_rate_init": NOT_POSITIVE_FLOAT,
-    "epochs": NOT_INT64,
+    "max_iter": NOT_INT64,
     "dropout": UNIT_INTERVAL_BAD.filter(lambda v: v is not None),
     "momentum": st.one_of(st.floats(max_value=-1e-9), st.floats(min_value=1.0 + 1e-9), st.just(float("nan"))),
     "n_iter_no_change": st.one_of(st.integers(-2**62, 0), st.floats(), st.text(max_size=3)),
@@ -387,9 +387,9 @@ SKLEARN_BAD = {
 def test_fuzz_sklearn_hyperparameters(case, estimator):
     sk = pytest.importorskip("glassnet.adapters.sklearn")
     name, value = case
-    extra = {"optimizer": "sgd"} if name == "momentum" else {}
+    extra = {"solver": "sgd"} if name == "momentum" else {}
     X, y = _good_xy(12)
-    est = getattr(sk, estimator)(**{"hidden_layer_sizes": (4,), "epochs": 2, "random_state": 0, **extra, name: value})
+    est = getattr(sk, estimator)(**{"hidden_layer_sizes": (4,), "max_iter": 2, "random_state": 0, **extra, name: value})
     expect_glassnet_error(f"sklearn_{name}", est.fit, X, y)
 
 
@@ -397,14 +397,14 @@ def test_sklearn_activation_int_is_a_glassnet_error():
     sk = pytest.importorskip("glassnet.adapters.sklearn")
     X, y = _good_xy(12)
     with pytest.raises(g.GlassnetError):
-        sk.MLPClassifier(hidden_layer_sizes=(4,), activation=0, epochs=2).fit(X, y)
+        sk.MLPClassifier(hidden_layer_sizes=(4,), activation=0, max_iter=2).fit(X, y)
 
 
 def test_sklearn_huge_int_is_a_glassnet_error():
     sk = pytest.importorskip("glassnet.adapters.sklearn")
     X, y = _good_xy(12)
     with pytest.raises(g.GlassnetError):
-        sk.MLPClassifier(hidden_layer_sizes=(4,), batch_size=-2**63 - 1, epochs=2).fit(X, y)
+        sk.MLPClassifier(hidden_layer_sizes=(4,), batch_size=-2**63 - 1, max_iter=2).fit(X, y)
 
 
 @settings(FUZZ, max_examples=30)
@@ -420,7 +420,7 @@ def test_fuzz_sklearn_data(case):
         return
     n = len(X) if hasattr(X, "__len__") and not isinstance(X, str) else 8
     COUNTS["sklearn_bad_X"] += 1
-    est = sk.MLPClassifier(hidden_layer_sizes=(4,), epochs=2, random_state=0)
+    est = sk.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
     with pytest.raises((ValueError, TypeError)) as info:
         est.fit(X, np.arange(n) % 2)
     assert len(str(info.value)) >= 15

@@ -41,8 +41,8 @@ class Loss:
         pred = check_array(pred, "pred", where=who)
         target = check_array(target, "target", where=who)
         if pred.shape[0] != target.shape[0]:
-            raise ShapeError(f"{who}: pred has {pred.shape[0]} rows but target has {target.shape[0]}; give one "
-                             "target per prediction.")
+            raise ShapeError(f"{who} needs one target per prediction, but pred has {pred.shape[0]} rows and target "
+                             f"{target.shape[0]}. Give one target per prediction.")
         if self.target_range is not None and bool(((target < self.target_range[0]) |
                                                    (target > self.target_range[1])).any()):
             raise ValidationError(f"{who} targets must lie in {list(self.target_range)}; got values from "
@@ -61,7 +61,8 @@ def _same_shape(pred, target, who):
         if target.ndim == pred.ndim - 1 and pred.shape[-1] == 1 and target.shape == pred.shape[:-1]:
             return target.reshape(pred.shape)
         raise ShapeError(
-            f"{who}: predictions have shape {tuple(pred.shape)} but targets have shape "
+            f"{who} needs targets shaped like the predictions, but predictions have shape {tuple(pred.shape)} "
+            "and targets "
             f"{tuple(target.shape)}. Give one target per output unit (reshape y to (-1, 1) "
             "for a single output)."
         )
@@ -289,7 +290,8 @@ def get_loss(loss):
         return loss()
     if isinstance(loss, str) and loss.lower() in LOSSES:
         return LOSSES[loss.lower()]()
-    raise ValidationError(f"Unknown loss {loss!r}. Use a Loss instance or one of {sorted(LOSSES)}.")
+    raise ValidationError(f"The loss must be a Loss instance or one of {sorted(LOSSES)}; got {loss!r}. "
+                          "Use CrossEntropy() for classes, MSE() for regression.")
 
 
 def default_loss(model):
@@ -305,8 +307,8 @@ def check_output_and_loss(model, loss):
     layers = model.layers
     for i in range(1, len(layers)):
         if isinstance(layers[i], Softmax) and isinstance(layers[i - 1], Softmax):
-            raise ValidationError(f"Layers {i - 1} and {i} are both Softmax: softmax applied twice flattens "
-                                  "the probabilities. Remove one of them.")
+            raise ValidationError(f"A model must apply Softmax once, but layers {i - 1} and {i} are both Softmax "
+                                  "(twice flattens the probabilities). Remove one of them.")
     last = layers[-1]
     if loss.output_layer is not None:
         if type(last).__name__ != loss.output_layer:

@@ -66,7 +66,8 @@ class MonitorCallback(Callback):
         who = type(self).__name__
         if not isinstance(monitor, str):
             raise GlassnetTypeError(f"The 'monitor' parameter of {who} must be the name of a history curve such as "
-                                    f"'val_loss'. Got {monitor!r} of type {type(monitor).__name__} instead.")
+                                    f"'val_loss'. Got {monitor!r} of type {type(monitor).__name__} instead. "
+                                    "Pass a name such as monitor='val_loss'.")
         self.monitor = monitor
         self.patience = check_scalar(patience, "patience", int, min_val=0, caller=who)
         self.min_delta = check_scalar(min_delta, "min_delta", float, min_val=0.0, caller=who)

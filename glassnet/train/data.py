@@ -62,7 +62,7 @@ def train_val_split(n, fraction, rng, labels=None):
         train = rng.permutation(np.concatenate(train_parts))
     if len(val) == 0 or len(train) == 0:
         raise ValidationError(
-            f"validation_split={fraction} of {n} samples leaves an empty "
+            f"validation_split must leave samples on both sides, but {fraction} of {n} samples leaves an empty "
             f"{'validation' if len(val) == 0 else 'training'} "
             "set. Use a fraction that keeps at least one sample on each side, or pass validation_data."
         )

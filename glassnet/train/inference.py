@@ -40,8 +40,8 @@ def prepare_data(model, loss, X, y, where):
         raise ValidationError(f"{where} needs targets y; got None.")
     y = check_array(y, "y", where=where)
     if y.shape[0] != X.shape[0]:
-        raise ValidationError(f"X and y passed to {where} have different numbers of samples: "
-                              f"{X.shape[0]} and {y.shape[0]}. Give one target per row of X.")
+        raise ValidationError(f"X and y passed to {where} must have one target per row, but X has "
+                              f"{X.shape[0]} rows and y {y.shape[0]}. Give one target per row of X.")
     xp = array_module(X)
     y = xp.asarray(y)
     k = n_outputs(model)
@@ -59,8 +59,9 @@ def prepare_data(model, loss, X, y, where):
     else:
         Y = y.reshape(len(y), -1).astype(dtype)
     if k is not None and Y.shape[1] != k:
-        raise ValidationError(f"The model has {k} output units but the targets have {Y.shape[1]} columns "
-                              f"(in {where}). Make the last Dense layer {Y.shape[1]} wide.")
+        raise ValidationError(f"The targets passed to {where} must have one column per output unit, but the "
+                              f"model has {k} output units and the targets {Y.shape[1]} columns. Make the last "
+                              f"Dense layer {Y.shape[1]} wide.")
     return X, Y, labels
 
 
@@ -126,7 +127,8 @@ def sample_weights(sample_weight, class_weight, labels, n, n_classes, dtype, whe
         if isinstance(class_weight, str):
             if class_weight != "balanced":
                 raise ValidationError(f"The 'class_weight' parameter of {where} must be 'balanced' or a dict "
-                                      f"{{class index: weight}}. Got {class_weight!r} instead.")
+                                      f"{{class index: weight}}. Got {class_weight!r} instead. "
+                                      "Use class_weight='balanced'.")
             counts = np.bincount(labels, minlength=max(n_classes, 2))
             per_class = np.where(counts > 0, len(labels) / (np.count_nonzero(counts) * np.maximum(counts, 1)), 0.0)
         elif isinstance(class_weight, dict):
@@ -136,7 +138,8 @@ def sample_weights(sample_weight, class_weight, labels, n, n_classes, dtype, whe
                 per_class[c] = check_scalar(w, f"class_weight[{c}]", float, min_val=0.0, caller=where)
         else:
             raise GlassnetTypeError(f"The 'class_weight' parameter of {where} must be 'balanced' or a dict "
-                                    f"{{class index: weight}}. Got {type(class_weight).__name__} instead.")
+                                    f"{{class index: weight}}. Got {type(class_weight).__name__} instead. Use "
+                                    "class_weight='balanced' or a dict such as {0: 1.0, 1: 5.0}.")
         W *= per_class[labels]
     if not W.sum() > 0:
         raise ValidationError(f"The sample weights passed to {where} are all zero: nothing would be learned. "

@@ -6,6 +6,8 @@ for every parameter ``p`` in ``parameters()``.
 """
 
 
+from glassnet.backend.errors import CallOrderError
+
 __all__ = ["Layer", "cached"]
 
 
@@ -13,7 +15,8 @@ def cached(value, owner):
     """``value`` (what forward cached), or the one "backward before forward" error of layers and losses."""
     if value is None:
         name = type(owner).__name__
-        raise RuntimeError(f"{name}.backward() was called before forward(); call forward(...) first.")
+        raise CallOrderError(f"{name}.backward() needs the values its forward() caches, but was called before "
+                             "forward(). Call forward(...) first.")
     return value
 
 
