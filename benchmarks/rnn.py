@@ -25,7 +25,7 @@ def glassnet_epoch(cell, X, y, H, B, n_classes, fast=True):
     r = np.random.default_rng(0)
     Cell = {"LSTM": g.LSTM, "GRU": g.GRU}[cell]
     model = g.Sequential([Cell(X.shape[2], H, seed=r), g.Dense(H, n_classes, seed=r), g.Softmax()])
-    model.layers[0].fast = fast        # False: the readable per-step loop
+    model.layers[0].fast = fast        # True: glassnet.nn.layers.recurrent_fast; False: the readable per-step loop
     opt = g.Adam(1e-3)
     seed = iter(range(10**6))
 
@@ -91,7 +91,7 @@ def main():
     print(f"{'cell':<5} {'glassnet s/epoch':>17} {'readable loop':>14} {'torch s/epoch':>14} {'glassnet/torch':>15} "
           f"{'readable/fast':>14}")
     for cell in ("LSTM", "GRU"):
-        runs = {"glassnet": glassnet_epoch(cell, X, y, args.H, args.B, 4),
+        runs = {"glassnet": glassnet_epoch(cell, X, y, args.H, args.B, 4),     # the fast functions
                 "readable": glassnet_epoch(cell, X, y, args.H, args.B, 4, fast=False),
                 "torch": torch_epoch(cell, X, y, args.H, args.B, 4, args.threads)}
         times = {k: [] for k in runs}

@@ -87,6 +87,7 @@ def main():
     ap.add_argument("names", nargs="*", default=list(UCR_NAMES))
     ap.add_argument("--select", action="store_true", help="choose cell and windows by CV on the training split")
     ap.add_argument("--epochs", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=0, help="seed of the weights and shuffles (the figures: 0)")
     args = ap.parse_args()
     print(f"{'set':<18} {'recipe':<10} {'glassnet':>8} {'1-NN':>6} {'1-NN here':>9} {'torch LSTM':>10}  time")
     for name in args.names:
@@ -97,7 +98,8 @@ def main():
         else:
             cell, nw = RECIPES[name]
         tr, te, Xtr, Xte, masked = prepared(name)
-        acc = train_and_score(cell, nw, Xtr, tr.y, Xte, te.y, tr.n_classes, masked, epochs=args.epochs)
+        acc = train_and_score(cell, nw, Xtr, tr.y, Xte, te.y, tr.n_classes, masked, seed=args.seed,
+                              epochs=args.epochs)
         nn1, lstm = BASELINES[name]
         print(f"{name:<18} {cell + '/' + str(nw):<10} {acc:>8.3f} {nn1:>6.3f} {nn1_euclidean(tr, te):>9.3f} "
               f"{lstm:>10.3f}  {time.time() - t0:.0f}s", flush=True)

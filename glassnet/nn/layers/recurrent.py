@@ -437,7 +437,9 @@ class GRU(Recurrent):
         p.append(Parameter(zeros(self.hidden, dtype=self.dtype), "recurrent_bias" + suffix))
         return p
 
-    fast = True     # NumPy arrays take glassnet.nn.layers.recurrent_fast (proven equal); False: this loop
+    # Off: recurrent_fast.gru_* (proven equal) measured no faster than this loop (0.97x-1.06x an epoch,
+    # benchmarks/rnn.py); set True to use it.
+    fast = False
 
     def _forward_direction(self, x, m, p, reverse):
         W, U, b, rb = p

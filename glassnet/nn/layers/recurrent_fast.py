@@ -14,9 +14,11 @@ These functions compute exactly what :class:`~glassnet.nn.layers.recurrent.LSTM`
   over all steps (the per-step gradients are kept in order), instead of one small GEMM per step;
   likewise dL/dW, dL/db and dL/dx.
 
-``tests/test_recurrent_fast.py`` proves them equal to the readable loops in float64 and float32;
-the measured effect is in the report of ``benchmarks/rnn.py``. Switch them off with
-``LSTM.fast = False`` / ``GRU.fast = False`` (class attributes) or per layer (``layer.fast = False``).
+``tests/test_recurrent_fast.py`` proves them equal to the readable loops in float64 and float32.
+Measured with ``benchmarks/rnn.py --threads 1`` (one training epoch, N 2048, T 50, H 64, batch 64):
+the LSTM functions make an epoch 1.14x-1.24x faster than the readable loop, so ``LSTM.fast`` is on;
+the GRU functions 0.97x-1.06x (no gain), so ``GRU.fast`` is off. Both are class attributes, also
+settable per layer (``layer.fast = False``).
 """
 
 import numpy as np
