@@ -137,7 +137,7 @@ def _layer_rngs(model):
 
 
 def save_checkpoint(path, state):
-    """Write ``state`` (a :class:`~glassnet.training.TrainState` at an epoch end) to ``path`` atomically."""
+    """Write ``state`` (a :class:`~glassnet.train.state.TrainState` at an epoch end) to ``path`` atomically."""
     path = check_path(path, "save_checkpoint")
     rng = state.rng
     tensors = {f"model.{n}": p.value for n, p in state.model.named_parameters()}
