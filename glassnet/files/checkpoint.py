@@ -14,7 +14,7 @@ the next epoch. Work done after
 the last checkpoint (part of an epoch) is redone, so a run killed at any point and resumed
 ends with exactly the weights of an uninterrupted run with the same seed.
 
-The file is the safetensors layout of :mod:`glassnet.serialization` (tensors + JSON
+The file is the safetensors layout of :mod:`glassnet.files.serialization` (tensors + JSON
 metadata; no pickle), written atomically: temporary file, flush, fsync, rename.
 """
 
