@@ -4,6 +4,8 @@ An optimizer can be built before the model (``SGD(lr=0.05, momentum=0.9)``) and 
 bound to the parameters by :meth:`Optimizer.setup`, which ``fit`` calls.
 """
 
+import math
+
 from glassnet.backend.arrays import array_module
 from glassnet.backend.checks import check_scalar
 from glassnet.backend.errors import ValidationError
@@ -70,8 +72,7 @@ class Optimizer:
         one exploding batch (a recurrent net's long products of Jacobians) cannot throw the
         weights far. ``p.grad`` holds the clipped gradient afterwards; ``self.grad_norm`` is N.
         """
-        xp = array_module(grads[0])
-        norm = float(xp.sqrt(sum(float((g * g).sum()) for g in grads)))
+        norm = math.sqrt(sum(float((g * g).sum()) for g in grads))       # one host number, on NumPy or CuPy
         self.grad_norm = norm
         if self.clip_norm is not None and norm > self.clip_norm:
             for g in grads:
