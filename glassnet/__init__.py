@@ -39,6 +39,8 @@ from glassnet.nn.layers import (
     Softmax,
     Tanh,
 )
+from glassnet.nn.layers.embedding import Embedding
+from glassnet.nn.layers.recurrent import GRU, LSTM, SimpleRNN
 from glassnet.nn.losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
 from glassnet.nn.parameter import Parameter
 from glassnet.optim.optimizers import SGD, Adam, ExponentialDecay, Optimizer, RMSprop, StepDecay
@@ -77,6 +79,7 @@ __all__ = [
     "ShapeError", "Sigmoid", "Softmax", "StepDecay", "Tanh", "ValidationError", "__version__", "evaluate",
     "fit", "mlp", "predict", *sorted(_LAZY),
 ]
+__all__ += ["GRU", "LSTM", "Embedding", "SimpleRNN"]
 __all__ += ["AvgPool2D", "BatchNorm", "Conv1D", "Conv2D", "Flatten", "GlobalAveragePool2D", "MaxPool1D",
             "MaxPool2D"]
 

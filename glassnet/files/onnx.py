@@ -1,4 +1,4 @@
-"""Export a glassnet :class:`~glassnet.layers.Sequential` model to ONNX.
+"""Export a glassnet :class:`~glassnet.nn.layers.Sequential` model to ONNX.
 
 The graph has one input ``"input"`` of shape ``("batch", n_features)`` and one
 output ``"output"``; the batch dimension is dynamic. Each layer becomes at most
@@ -44,7 +44,7 @@ __all__ = ["CONV_TO_ONNX", "LAYER_TO_ONNX", "add_class_labels", "prepend_standar
 _MIN_OPSET = 13  # Softmax with a true per-axis definition (axis=-1) starts at opset 13.
 
 
-def _require(module: str, feature: str = "glassnet.export.onnx"):
+def _require(module: str, feature: str = "glassnet.files.onnx"):
     import importlib
 
     try:
@@ -118,6 +118,76 @@ def _skip(g: _Graph, layer, i: int, x: str, width):
     return x, width
 
 
+# -- the recurrent family: ONNX's RNN / LSTM / GRU operators, and Gather for Embedding ----------------
+# ONNX wants time-major X (time, batch, features), weights (directions, gates * H, n_in) in its own gate
+# order (LSTM i, o, f, c; GRU z, r, h) and biases [input part, recurrent part]. glassnet's mask_value
+# becomes ``sequence_lens``: per sequence, the steps where some feature differs from it (padding at the end).
+_ONNX_GATES = {"SimpleRNN": ("RNN", [0]), "LSTM": ("LSTM", [0, 3, 1, 2]), "GRU": ("GRU", [1, 0, 2])}
+
+
+def _recurrent(g: _Graph, layer, i: int, x: str, width):
+    onnx = g.onnx
+    op, order = _ONNX_GATES[type(layer).__name__]
+    H, n_in = layer.hidden, layer.n_in
+    if width is not None and width != n_in:
+        raise ValidationError(f"Layer {i} ({layer!r}) takes {n_in} features per step but receives {width}.")
+
+    def blocks(a, axis):
+        parts = np.split(_to_numpy(a), len(order), axis=axis)
+        return np.concatenate([parts[k] for k in order], axis=axis)
+    Ws, Rs, Bs = [], [], []
+    for W, U, b, *rest in layer.directions:
+        Ws.append(blocks(W.value, 1).T)
+        Rs.append(blocks(U.value, 1).T)
+        rb = np.zeros(len(order) * H)
+        if rest:                                   # GRU: b_rec is ONNX's Rb of the h gate (linear_before_reset)
+            rb[2 * H:] = _to_numpy(rest[0].value)
+        Bs.append(np.concatenate([blocks(b.value, 0), rb]))
+    p = f"layer{i}."
+    inputs = [f"{p}x_tm", g.tensor(p + "W", np.stack(Ws)), g.tensor(p + "R", np.stack(Rs)),
+              g.tensor(p + "B", np.stack(Bs))]
+    make = onnx.helper.make_node
+    g.nodes.append(make("Transpose", [x], [f"{p}x_tm"], perm=[1, 0, 2], name=f"{p}to_time_major"))
+    if layer.mask_value is not None:
+        mv = g.tensor(p + "mask_value", np.array(layer.mask_value))
+        zero = g.tensor(p + "zero", np.array(0.0))
+        g.initializers.append(onnx.numpy_helper.from_array(np.array([2], np.int64), p + "axis_f"))
+        g.initializers.append(onnx.numpy_helper.from_array(np.array([1], np.int64), p + "axis_t"))
+        g.nodes += [make("Equal", [x, mv], [p + "eq"]), make("Not", [p + "eq"], [p + "ne"]),
+                    make("Cast", [p + "ne"], [p + "nef"], to=onnx.helper.np_dtype_to_tensor_dtype(g.dtype)),
+                    make("ReduceSum", [p + "nef", p + "axis_f"], [p + "cnt"], keepdims=0),
+                    make("Greater", [p + "cnt", zero], [p + "real"]),
+                    make("Cast", [p + "real"], [p + "realf"], to=onnx.helper.np_dtype_to_tensor_dtype(g.dtype)),
+                    make("ReduceSum", [p + "realf", p + "axis_t"], [p + "lenf"], keepdims=0),
+                    make("Cast", [p + "lenf"], [p + "lens"], to=onnx.TensorProto.INT32)]
+        inputs.append(p + "lens")
+    attrs = {"hidden_size": H, "direction": "bidirectional" if layer.bidirectional else "forward"}
+    if op == "GRU":
+        attrs["linear_before_reset"] = 1
+    outs = [p + "Y", p + "Y_h"] + ([p + "Y_c"] if op == "LSTM" else [])
+    g.nodes.append(make(op, inputs, outs, name=f"{p}{type(layer).__name__}", **attrs))
+    if layer.return_sequences:                     # (time, dirs, batch, H) -> (batch, time, dirs * H)
+        g.initializers.append(onnx.numpy_helper.from_array(np.array([0, 0, -1], np.int64), p + "shape"))
+        g.nodes += [make("Transpose", [p + "Y"], [p + "Y_bt"], perm=[2, 0, 1, 3]),
+                    make("Reshape", [p + "Y_bt", p + "shape"], [f"layer{i}.out"])]
+    else:                                          # (dirs, batch, H) -> (batch, dirs * H)
+        g.initializers.append(onnx.numpy_helper.from_array(np.array([0, -1], np.int64), p + "shape"))
+        g.nodes += [make("Transpose", [p + "Y_h"], [p + "Y_hb"], perm=[1, 0, 2]),
+                    make("Reshape", [p + "Y_hb", p + "shape"], [f"layer{i}.out"])]
+    g.seq = layer.return_sequences
+    return f"layer{i}.out", layer.n_out
+
+
+def _embedding(g: _Graph, layer, i: int, x: str, width):
+    p = f"layer{i}."
+    make = g.onnx.helper.make_node
+    g.nodes += [make("Round", [x], [p + "ids_f"]),
+                make("Cast", [p + "ids_f"], [p + "ids"], to=g.onnx.TensorProto.INT64),
+                make("Gather", [g.tensor(p + "weight", layer.weight.value), p + "ids"], [f"layer{i}.out"], axis=0)]
+    g.seq = True
+    return f"layer{i}.out", layer.dim
+
+
 #: Class name -> builder ``(graph, layer, index, input_name, width) -> (output_name, width)``.
 #: The one place that says how each glassnet layer is written in ONNX.
 LAYER_TO_ONNX = {
@@ -130,6 +200,7 @@ LAYER_TO_ONNX = {
     "Linear": _unary("Identity"),
     "Dropout": _skip,
 }
+LAYER_TO_ONNX.update({"SimpleRNN": _recurrent, "LSTM": _recurrent, "GRU": _recurrent, "Embedding": _embedding})
 
 
 # --------------------------------------------------------------------------- #
@@ -292,24 +363,34 @@ def to_onnx(model, path=None, *, n_features: int | None = None, opset: int = 17,
         raise ValidationError(
             f"to_onnx cannot export {', '.join(unknown)}: no ONNX mapping for this layer type. "
             f"Supported layers: {', '.join(LAYER_TO_ONNX)}. Replace the layer, or add a builder "
-            f"to glassnet.export.onnx.LAYER_TO_ONNX.")
+            f"to glassnet.files.onnx.LAYER_TO_ONNX.")
 
+    # duck-typed: the first layer that has weights says whether the input is a sequence
+    first_weighted = next((l for l in layers if hasattr(l, "weight") or hasattr(l, "directions")), None)
+    sequences = type(first_weighted).__name__ in ("SimpleRNN", "LSTM", "GRU", "Embedding")
     if input_shape is not None or any(type(l).__name__ in CONV_TO_ONNX for l in layers):
         width = _check_input_shape(input_shape, layers)        # one sample's shape, e.g. (28, 28, 1)
-        dims = list(width)
+        input_dims = ["batch", *width]
     else:
+        if n_features is None and type(first_weighted).__name__ == "Embedding":
+            n_features = "time"
+        elif n_features is None and sequences:
+            n_features = first_weighted.n_in
         if n_features is None:
             first = next((l for l in layers if type(l).__name__ == "Dense"), None)
             if first is None:
                 raise ValidationError(
                     "to_onnx cannot infer the input width: the model has no Dense layer. Pass n_features=.")
             n_features = int(_to_numpy(first.weight.value).shape[0])
-        elif isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)) or n_features < 1:
+        elif n_features != "time" and (isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer))
+                                       or n_features < 1):
             raise ValidationError(f"The 'n_features' parameter of to_onnx must be a positive int. Got {n_features!r}.")
-        width = int(n_features)
-        dims = [width]
+        n_features = n_features if n_features == "time" else int(n_features)
+        width = None if n_features == "time" else n_features
+        input_dims = _input_shape(first_weighted, sequences, n_features)
 
     g = _Graph(onnx, np_dtype)
+    g.seq = sequences
     name = "input"
     for i, layer in enumerate(layers):
         name, width = LAYER_TO_ONNX[type(layer).__name__](g, layer, i, name, width)
@@ -323,9 +404,9 @@ def to_onnx(model, path=None, *, n_features: int | None = None, opset: int = 17,
     elem = onnx.helper.np_dtype_to_tensor_dtype(np_dtype)
     graph = onnx.helper.make_graph(
         g.nodes, "glassnet_sequential",
-        [onnx.helper.make_tensor_value_info("input", elem, ["batch", *dims])],
-        [onnx.helper.make_tensor_value_info("output", elem, ["batch", *(width if isinstance(width, tuple) else
-                                                                          [width])])],
+        [onnx.helper.make_tensor_value_info("input", elem, input_dims)],
+        [onnx.helper.make_tensor_value_info("output", elem, ["batch", "time", width] if g.seq else
+                                            ["batch", *(width if isinstance(width, tuple) else [width])])],
         initializer=g.initializers,
     )
     opset_ids = [onnx.helper.make_opsetid("", int(opset))]
@@ -335,7 +416,7 @@ def to_onnx(model, path=None, *, n_features: int | None = None, opset: int = 17,
         # widest range of runtimes.
         ir_version=onnx.helper.find_min_ir_version_for(opset_ids),
     )
-    proto.doc_string = "Exported by glassnet.export.onnx.to_onnx: " + " -> ".join(
+    proto.doc_string = "Exported by glassnet.files.onnx.to_onnx: " + " -> ".join(
         type(l).__name__ for l in layers)
     onnx.checker.check_model(proto, full_check=True)
     if path is not None:
@@ -359,6 +440,13 @@ def _check_input_shape(input_shape, layers):
         except ValidationError as e:
             raise ValidationError(f"to_onnx: layer {i} ({layer!r}) does not fit input_shape={shape}: {e}") from None
     return shape
+
+
+def _input_shape(first, sequences, n_features):
+    """("batch", n_features), or ("batch", "time", n_in) / ("batch", "time") for sequence models."""
+    if not sequences:
+        return ["batch", n_features]
+    return ["batch", "time"] if type(first).__name__ == "Embedding" else ["batch", "time", n_features]
 
 
 # --------------------------------------------------------------------------- #
@@ -420,8 +508,8 @@ def quantize_dynamic_int8(src, dst):
     ValidationError
         ``src`` is not a readable ONNX model.
     """
-    onnx = _require("onnx", "glassnet.export.onnx.quantize_dynamic_int8")
-    quant = _require("onnxruntime.quantization", "glassnet.export.onnx.quantize_dynamic_int8")
+    onnx = _require("onnx", "glassnet.files.onnx.quantize_dynamic_int8")
+    quant = _require("onnxruntime.quantization", "glassnet.files.onnx.quantize_dynamic_int8")
     if isinstance(src, onnx.ModelProto):
         proto = src
     elif isinstance(src, (str, os.PathLike)):

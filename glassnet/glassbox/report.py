@@ -23,7 +23,9 @@ from glassnet.glassbox.plots import (
     GradientFlowDisplay,
     LearningCurveDisplay,
 )
+from glassnet.glassbox.through_time import ThroughTimeDisplay, time_trace
 from glassnet.glassbox.trace import backprop_trace
+from glassnet.nn.layers.recurrent import Recurrent
 from glassnet.nn.losses import default_loss
 
 __all__ = ["build_report", "SECTIONS", "write_report"]
@@ -78,10 +80,16 @@ def build_report(model, history, X, y, *, title="glassnet report", image_shape=N
 
     section("summary", "Model", f"<pre>{html.escape(model.summary())}</pre><p>{history.epochs} epochs, "
             f"{history.iterations} iterations, batch size {history.batch_size}.</p>")
-    issues = check_data(X, y, model)
-    section("data", "Data checks", f"<p>{len(X)} samples, {X.shape[1]} features.</p>" +
-            "".join(f'<p class="{i.severity}"><b>{i.severity}</b> {html.escape(i.kind)}: {html.escape(i.message)}</p>'
-                    for i in issues) if issues else f"<p>{len(X)} samples: no problems found.</p>")
+    sequences = any(isinstance(layer, Recurrent) for layer in model.layers)
+    issues = [] if sequences else check_data(X, y, model)
+    if sequences:   # the data checks and attributions read tabular rows; a sequence model gets its own trace
+        section("data", "Data", f"<p>{len(X)} sequences, shape {tuple(X.shape[1:])} each (the data checks "
+                "cover tabular data).</p>")
+    else:
+        section("data", "Data checks", f"<p>{len(X)} samples, {X.shape[1]} features.</p>" +
+                "".join(f'<p class="{i.severity}"><b>{i.severity}</b> {html.escape(i.kind)}: '
+                        f'{html.escape(i.message)}</p>' for i in issues) if issues else
+                f"<p>{len(X)} samples: no problems found.</p>")
     section("curves", "Learning curves", _figure(lambda ax: LearningCurveDisplay.from_history(history, diagnosis, ax)))
     tone = {"good fit": "good", "diverged": "bad", "overfitting": "bad", "underfitting": "bad"}.get(diagnosis.verdict,
                                                                                                    "meh")
@@ -97,6 +105,9 @@ def build_report(model, history, X, y, *, title="glassnet report", image_shape=N
     if "gradients" in monitors:
         g = monitors["gradients"]
         body += _figure(lambda ax: GradientFlowDisplay.from_monitor(g, ax)) + _list(g.advice(), "warning")
+    if "through_time" in monitors:
+        tt = monitors["through_time"]
+        body += _figure(lambda ax: ThroughTimeDisplay.from_monitor(tt, ax)) + _list(tt.advice(), "warning")
     section("monitors", "Monitors", body or "<p>No monitors ran: pass callbacks=[ActivationMonitor(), "
             "GradientMonitor()] to fit.</p>")
     pred = model.predict(X)
@@ -108,15 +119,15 @@ def build_report(model, history, X, y, *, title="glassnet report", image_shape=N
         section("confusion", "Predictions", f"<p>mean squared error {mse:.4g}"
                 " (no confusion matrix for a regression model).</p>")
     imgs, notes = [], []
-    for i in range(min(n_examples, len(X))):
+    for i in range(0 if sequences else min(n_examples, len(X))):
         a = integrated_gradients(model, X[i])
         notes.append(f"sample {i}: {a}")
         imgs.append(_figure(lambda ax, a=a, x=X[i]: AttributionDisplay.from_attribution(a, image_shape, x=x, ax=ax),
                             (4, 3.4) if image_shape else (5, 3.6)))
     section("attributions", "Example attributions", f'<div class="grid">{"".join(imgs)}</div>{_list(notes)}')
     target = int(y[0]) if classifier else y[0]
-    trace = html.escape(str(backprop_trace(model, X[0], target, width=3)))
-    section("trace", "Backpropagation trace (sample 0)", f"<pre>{trace}</pre>")
+    trace = time_trace(model, X[0], target) if sequences else backprop_trace(model, X[0], target, width=3)
+    section("trace", "Backpropagation trace (sample 0)", f"<pre>{html.escape(str(trace))}</pre>")
     parts.append("</body></html>")
     return "".join(parts)
 

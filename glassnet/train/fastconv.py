@@ -64,6 +64,12 @@ def build_fast_step(model, loss, optimizer, X):
         return None
     if any(getattr(layer, "l1", 0) or getattr(layer, "l2", 0) for layer in layers):
         return None
+    shape = tuple(X.shape[1:])
+    model.output_shape(shape)             # a mismatch names its layer, before any buffer
+    for layer in layers:                  # the workspaces need every layer's output shape
+        shape = layer.output_shape(shape)
+        if shape is None or None in shape:
+            return None
     return FastConvStep(model, layers[:-1], optimizer)
 
 

@@ -8,6 +8,8 @@ from glassnet.nn.layers.base import Layer
 class Linear(Layer):
     """Identity: y = x, dy/dx = 1 (the output of a regression network)."""
 
+    elementwise = True
+
     def forward(self, x):
         return x
 
@@ -32,6 +34,8 @@ def sigmoid(x, out=None):
 class Sigmoid(Layer):
     """Logistic function: y = 1 / (1 + exp(-x)); dy/dx = y (1 - y)."""
 
+    elementwise = True
+
     def __init__(self):
         self._y = None
 
@@ -46,6 +50,8 @@ class Sigmoid(Layer):
 
 class Tanh(Layer):
     """Hyperbolic tangent: y = tanh(x); dy/dx = 1 - y^2."""
+
+    elementwise = True
 
     def __init__(self):
         self._y = None
@@ -62,6 +68,8 @@ class Tanh(Layer):
 class ReLU(Layer):
     """Rectified linear unit: y = max(0, x); dy/dx = 1 if x > 0 else 0."""
 
+    elementwise = True
+
     def __init__(self):
         self._mask = None
 
@@ -75,6 +83,8 @@ class ReLU(Layer):
 
 class LeakyReLU(Layer):
     """Leaky ReLU: y = x if x > 0 else alpha x; dy/dx = 1 if x > 0 else alpha."""
+
+    elementwise = True
 
     config_keys = ("alpha",)
 
@@ -97,6 +107,8 @@ class Softmax(Layer):
     Jacobian-vector product: dL/dx = y * (g - sum_j g_j y_j). In training with
     cross-entropy the loop skips this layer and uses the fused gradient (p - y)/N.
     """
+
+    elementwise = True
 
     def __init__(self):
         self._y = None

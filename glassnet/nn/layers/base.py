@@ -30,6 +30,7 @@ class Layer:
 
     training = True
     config_keys = ()
+    elementwise = False         # True: output shape = input shape (activations, Dropout)
 
     def forward(self, x):
         raise NotImplementedError
@@ -52,9 +53,11 @@ class Layer:
         """Per-sample output shape for a per-sample ``input_shape`` (a tuple without the batch axis).
 
         ``None`` for an unknown shape and ``None`` entries for unknown sizes; raises ShapeError
-        when the layer cannot take that input. Element-wise layers keep the shape (this default).
+        when the layer cannot take that input. Element-wise layers (``elementwise = True``) keep the
+        shape; a layer that says nothing about its shape gives "unknown" (None), so the checks of
+        Sequential resume at the next layer that fixes a size.
         """
-        return input_shape
+        return input_shape if self.elementwise else None
 
     def penalty(self):
         """Regularization term this layer adds to the objective (0 for most layers)."""

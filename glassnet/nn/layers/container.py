@@ -144,16 +144,15 @@ class Sequential(Layer):
     # -- conveniences ----------------------------------------------------------------
     @property
     def n_features(self):
-        """Size of the input's last axis: n_in of a first Dense, in_channels of a first convolution.
-
-        None when the stack does not fix it before its first such layer.
+        """Size of the input's last axis: n_in of a first Dense or recurrent layer, in_channels of a first
+        convolution. None when the stack does not fix it before its first such layer.
         """
         for layer in self.layers:
-            if isinstance(layer, Dense):
+            if isinstance(layer, Dense) or hasattr(layer, "n_in"):
                 return layer.n_in
             if hasattr(layer, "in_channels"):
                 return layer.in_channels
-            if type(layer).output_shape is not Layer.output_shape:     # a layer that may change the shape
+            if not layer.elementwise:                   # a layer that may change the shape
                 return None
         return None
 

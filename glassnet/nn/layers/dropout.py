@@ -22,6 +22,7 @@ class Dropout(Layer):
     """
 
     config_keys = ("p",)
+    elementwise = True
 
     def __init__(self, p=0.5, *, seed=None):
         self.p = check_scalar(p, "p", float, min_val=0.0, max_val=1.0, include_max=False,
