@@ -7,7 +7,6 @@ copies bytes; it never executes code. Files are readable by the ``safetensors`` 
 """
 
 import hashlib
-import inspect
 import json
 import math
 import os
@@ -231,6 +230,9 @@ def _check_recurrent_shape(kind, config, tensors, i, source):
                              f"but its weight has shape {None if weight is None else weight.shape}.")
 
 
+_CONV_DTYPED = ("Conv2D", "Conv1D", "BatchNorm")     # convolutional layers built in the file's dtype
+
+
 def build_model(tensors, meta, source="model file"):
     """Rebuild a Sequential from parsed tensors and metadata, checking it all agrees."""
     check_format(meta, FORMAT, FORMAT_VERSION, source, "glassnet model",
@@ -260,7 +262,7 @@ def build_model(tensors, meta, source="model file"):
                 raise damaged(f"{source}: layer {i} is Dense({config.get('n_in')!r} -> {config.get('n_out')!r}) "
                                      f"but its weight has shape {None if weight is None else weight.shape}.")
             _check_recurrent_shape(spec["type"], config, tensors, i, source)
-            kw = {"dtype": dtype} if "dtype" in inspect.signature(cls).parameters else {}
+            kw = {"dtype": dtype} if spec["type"] in ("Dense", *_RECURRENT_SHAPES, *_CONV_DTYPED) else {}
             layers.append(cls(**config, **kw))
         model = Sequential(layers)
     except ModelFileError:
