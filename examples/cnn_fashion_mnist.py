@@ -5,6 +5,9 @@ Run: python examples/cnn_fashion_mnist.py [PATH] [--epochs N] [--train-samples N
 PATH is the folder with the four IDX files (default ../shared/data/fashion-mnist next to the
 repository). The best MLP in examples/fashion_mnist.py reaches about 0.89; two convolutions reach
 about 0.92, because a filter learns an edge or a texture once and finds it anywhere in the image.
+
+Measured (seed 0, the defaults: 60,000 images, 15 epochs, Adam 1e-3 with a step decay): test
+accuracy 0.9142 (train 0.956): short of the 0.92 target; 4 epochs give 0.8966.
 """
 
 import argparse
