@@ -30,7 +30,7 @@ def _fit(model, X, y, **kw):
 def test_tiny_net_two_epochs_is_underfitting_or_still_improving(digits):
     X, y = digits
     h = _fit(gn.mlp(64, [2], 10, seed=0), X, y, epochs=2, optimizer=gn.SGD(lr=0.01), validation_split=0.2)
-    d = h.diagnose()
+    d = diagnose(h)
     assert d.verdict in ("underfitting", "still improving")
     assert d.train_key == "train_eval_loss"
     assert d.baseline == pytest.approx(np.log(10), rel=0.01)   # digits is balanced: H(p) ~ log K
@@ -51,7 +51,7 @@ def test_absurd_learning_rate_diverges(digits):
     with pytest.warns(RuntimeWarning, match="diverged"):
         h = gn.mlp(64, [64], 10, seed=0).fit(X, y, epochs=5, optimizer=gn.SGD(lr=1e4), verbose=0, seed=0,
                                               validation_split=0.2)
-    d = h.diagnose()
+    d = diagnose(h)
     assert d.verdict == "diverged"
     assert "lower learning rate" in d.remedies[0]
 
@@ -60,7 +60,7 @@ def test_sound_configuration_is_a_good_fit(digits):
     X, y = digits
     h = _fit(gn.mlp(64, [64], 10, seed=0, l2=1e-3), X, y, epochs=60, batch_size=64,
              optimizer=gn.SGD(lr=0.05, momentum=0.9), validation_split=0.2)
-    d = h.diagnose()
+    d = diagnose(h)
     assert d.verdict == "good fit", str(d)
     assert h["val_loss"][-1] < 0.15
 
@@ -139,9 +139,13 @@ def test_overfitting_with_early_stopping_says_what_was_kept():
     h["loss"] = [1.0 / (e + 1) ** 2 for e in range(30)]
     h["val_loss"] = [0.5 - 0.04 * e if e < 8 else 0.18 + 0.03 * (e - 8) for e in range(30)]
     plain = diagnose(h)
-    h.best_epoch = 7
+    h.best_epoch, h.stopped_epoch = 7, 29            # early stopping ran but did not restore (restore_best=False)
     kept = diagnose(h)
     assert plain.verdict == kept.verdict == "overfitting"
     assert any(r.startswith("early stopping") for r in plain.remedies)
     assert not any(r.startswith("early stopping") for r in kept.remedies)
-    assert any("epoch 8" in e for e in kept.evidence)
+    assert any("restore_best=True" in e for e in kept.evidence)
+    h.restored_best = True                          # it restored epoch 8: the model returned is not overfitted
+    restored = diagnose(h)
+    assert restored.verdict == "good fit", str(restored)
+    assert restored.best_epoch == 8 and any("restored the weights of epoch 8" in e for e in restored.evidence)

@@ -102,7 +102,7 @@ def out_of_fold_knn(X, Y, task, *, folds=5, seed=0):
     out = {k: np.zeros_like(Y) for k in ks}
     for train, test in KFold(folds, shuffle=True, random_state=seed).split(X):
         mu, sd = X[train].mean(axis=0), X[train].std(axis=0)
-        sd[sd == 0] = 1.0
+        sd[sd <= 1e-12 * np.maximum(1.0, np.abs(mu))] = 1.0    # (near-)constant columns: float dust
         nn = NearestNeighbors(n_neighbors=max(ks)).fit((X[train] - mu) / sd)
         _, idx = nn.kneighbors((X[test] - mu) / sd)
         neigh = Y[train][idx]                                   # (n_test, kmax, outputs)

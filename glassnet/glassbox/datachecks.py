@@ -99,13 +99,17 @@ def check_data(X, y=None, model=None, loss=None, *, scale_ratio=100.0, imbalance
     if len(const):
         issues.append(DataIssue("constant_features", "warning", f"{len(const)} constant feature(s) (columns "
                                 f"{_cols(const)}): they carry no information. Drop them.", {"columns": const.tolist()}))
-    live = std[std > 0]
+    # A feature's scale is its largest distance from its median: a sparse column (mostly one value, a few
+    # others) has a tiny std but an ordinary range, and is not "on another scale".
+    spread = np.where(std > 0, np.nanmax(np.abs(X - np.nanmedian(X, axis=0)), axis=0), np.nan) if len(X) else std
+    live = spread[np.isfinite(spread) & (spread > 0)]
     if len(live) > 1 and live.max() > scale_ratio * live.min():
-        hi, lo = int(np.nanargmax(np.where(std > 0, std, np.nan))), int(np.nanargmin(np.where(std > 0, std, np.nan)))
-        issues.append(DataIssue("feature_scales", "warning", f"features on very different scales: std {std[hi]:.3g} "
-                                f"(column {hi}) vs {std[lo]:.3g} (column {lo}), {std[hi] / std[lo]:.0f}x. Standardize "
-                                "each feature (subtract the mean, divide by the std) so one learning rate suits all "
-                                "weights.", {"max_std": float(std[hi]), "min_std": float(std[lo])}))
+        hi, lo = int(np.nanargmax(spread)), int(np.nanargmin(np.where(spread > 0, spread, np.nan)))
+        issues.append(DataIssue("feature_scales", "warning", f"features on very different scales: values reach "
+                                f"{spread[hi]:.3g} from their median in column {hi} (std {std[hi]:.3g}) but only "
+                                f"{spread[lo]:.3g} in column {lo} (std {std[lo]:.3g}), {spread[hi] / spread[lo]:.0f}x. "
+                                "Standardize each feature (subtract the mean, divide by the std) so one learning rate "
+                                "suits all weights.", {"max_std": float(std[hi]), "min_std": float(std[lo])}))
     rows = np.ascontiguousarray(np.nan_to_num(X))
     keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
     _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
@@ -152,25 +156,30 @@ def _check_target(y, target_scale):
                       {"mean": mean.tolist(), "std": std.tolist()})]
 
 
-def _sq_dist_min(A, B, chunk=1024):
-    """For each row of A, the smallest squared Euclidean distance to a row of B (and its index)."""
+def _nn_dist(A, B, exclude=None, chunk=512):
+    """For each row of A, the Euclidean distance to its closest row of B, skipping zero distances
+    (exact copies are counted separately) and, with ``exclude``, the row B[exclude[i]] itself."""
     b2 = (B * B).sum(axis=1)
-    best, arg = np.empty(len(A)), np.empty(len(A), dtype=np.int64)
+    out = np.empty(len(A))
     for i in range(0, len(A), chunk):
         a = A[i:i + chunk]
-        d = (a * a).sum(axis=1)[:, None] + b2[None, :] - 2.0 * a @ B.T
-        arg[i:i + chunk] = d.argmin(axis=1)
-        best[i:i + chunk] = np.maximum(d[np.arange(len(a)), arg[i:i + chunk]], 0.0)
-    return best, arg
+        d = np.maximum((a * a).sum(axis=1)[:, None] + b2[None, :] - 2.0 * a @ B.T, 0.0)
+        if exclude is not None:
+            d[np.arange(len(a)), exclude[i:i + chunk]] = np.inf
+        d[d <= 1e-18 * (1.0 + b2[None, :])] = np.inf
+        out[i:i + chunk] = np.sqrt(d.min(axis=1))
+    return out
 
 
-def leakage(X, X_val, *, near_tol=0.05, max_rows=5000, seed=0):
+def leakage(X, X_val, *, near_tol=0.05, max_rows=2000, seed=0):
     """Validation rows that also sit in the training data: exact copies and near duplicates.
 
-    A validation row is a *near duplicate* when its distance to the closest training row (features
-    standardized on the training data) is below ``near_tol`` times the median distance between a
-    training row and its closest other training row: much closer than rows of these data usually are.
-    At most ``max_rows`` training rows (a fixed random sample) serve as the yardstick sample.
+    Features are standardized on the training data. A validation row is *near* a training row when
+    their distance is below ``near_tol`` times the median nearest-neighbour distance between training
+    rows. Some rows are that close by chance (often, in few dimensions), so the same count is taken
+    among training rows (each against all the others, a sample of ``max_rows``): near-duplicate
+    leakage is reported when the validation rows are near ones more often than that chance rate
+    allows (more than expected + 3 sqrt(expected) + 1 rows).
 
     Returns
     -------
@@ -179,7 +188,7 @@ def leakage(X, X_val, *, near_tol=0.05, max_rows=5000, seed=0):
     """
     X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
     V = np.asarray(X_val, dtype=np.float64).reshape(len(X_val), -1)
-    if not (np.isfinite(X).all() and np.isfinite(V).all()):
+    if not (np.isfinite(X).all() and np.isfinite(V).all()) or len(X) < 2:
         return []
     train_keys = {row.tobytes() for row in np.ascontiguousarray(X)}
     exact = np.array([row.tobytes() in train_keys for row in np.ascontiguousarray(V)], dtype=bool)
@@ -190,22 +199,27 @@ def leakage(X, X_val, *, near_tol=0.05, max_rows=5000, seed=0):
                                 "loss measures memory, not generalization. Deduplicate before splitting.",
                                 {"rows": np.flatnonzero(exact).tolist()}))
     mu, sd = X.mean(axis=0), X.std(axis=0)
-    sd[sd == 0] = 1.0
+    sd[sd <= 1e-12 * np.maximum(1.0, np.abs(mu))] = 1.0        # (near-)constant columns: float dust
     Z, W = (X - mu) / sd, (V - mu) / sd
-    sample = Z if len(Z) <= max_rows else Z[np.random.default_rng(seed).choice(len(Z), max_rows, replace=False)]
-    d_tt = (sample * sample).sum(axis=1)[:, None]
-    gram = d_tt + (sample * sample).sum(axis=1)[None, :] - 2.0 * sample @ sample.T
-    np.fill_diagonal(gram, np.inf)
-    gram[gram <= 1e-18] = np.inf                     # a training duplicate is not the yardstick
-    typical = float(np.sqrt(np.median(gram.min(axis=1))))
-    d_vt, _ = _sq_dist_min(W, Z)
-    near = (np.sqrt(d_vt) < near_tol * typical) & ~exact
-    if near.any():
-        issues.append(DataIssue("near_duplicate_leakage", "warning", f"{int(near.sum())} of {len(V)} validation rows "
-                                f"({100 * near.mean():.1f}%) are near copies of training rows (closer than "
-                                f"{near_tol:g} x the usual nearest-neighbour distance {typical:.3g}, on standardized "
-                                "features): augmented or re-recorded samples leaked across the split. Split by "
-                                "source (group) instead of by row.", {"rows": np.flatnonzero(near).tolist()}))
+    pick = np.arange(len(Z)) if len(Z) <= max_rows else np.sort(
+        np.random.default_rng(seed).choice(len(Z), max_rows, replace=False))
+    d_tt = _nn_dist(Z[pick], Z, exclude=pick)
+    d_tt = d_tt[np.isfinite(d_tt)]
+    if not len(d_tt):
+        return issues
+    tau = near_tol * float(np.median(d_tt))
+    chance = float((d_tt < tau).mean())
+    d_vt = _nn_dist(W[~exact], Z)
+    n_near = int((d_vt < tau).sum())
+    expected = chance * len(d_vt)
+    if n_near > expected + 3 * np.sqrt(expected) + 1:
+        rows = np.flatnonzero(~exact)[d_vt < tau]
+        issues.append(DataIssue("near_duplicate_leakage", "warning", f"{n_near} of {len(V)} validation rows "
+                                f"({100 * n_near / len(V):.1f}%) are near copies of training rows (closer than "
+                                f"{near_tol:g} x the median nearest-neighbour distance {tau / near_tol:.3g}, on "
+                                f"standardized features; chance would give about {expected:.1f}): augmented or "
+                                "re-recorded samples leaked across the split. Split by source (group) instead of "
+                                "by row.", {"rows": rows.tolist(), "expected_by_chance": expected}))
     return issues
 
 

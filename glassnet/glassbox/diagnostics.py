@@ -39,6 +39,8 @@ from glassnet.glassbox.verify import verify as run_verify
 from glassnet.train.callbacks import Callback
 from glassnet.train.inference import evaluate
 
+__all__ = ["REMEDIES", "VERDICTS", "CleanTrainLoss", "Diagnosis", "diagnose", "trivial_loss"]
+
 VERDICTS = ("underfitting", "overfitting", "good fit", "still improving", "diverged", "too noisy to tell")
 
 REMEDIES = {
@@ -411,9 +413,10 @@ def _verdict(d, t, v, base, diverged, ctx):
 
 
 def _weights_shrank(monitors):
-    """True when the gradient monitor saw every Dense weight matrix end below half its initial norm."""
+    """True when the model is regularized and the gradient monitor saw every Dense weight matrix end below
+    half its initial norm (without a penalty, weights can shrink because the data carry no linear signal)."""
     g = monitors.get("gradients")
-    if g is None or not getattr(g, "weight_norm", None) or not g.initial_norm:
+    if g is None or not getattr(g, "weight_norm", None) or not g.initial_norm or not g.regularized:
         return False
     last = g.weight_norm[-1]
     return all(last[i] < 0.5 * g.initial_norm[i] for i in g.initial_norm)

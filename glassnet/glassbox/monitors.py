@@ -18,6 +18,8 @@ from glassnet.nn.layers import Dense, Sigmoid, Tanh
 from glassnet.nn.layers.activations import RELU_FAMILY
 from glassnet.train.callbacks import Callback
 
+__all__ = ["ActivationMonitor", "GradientMonitor", "hidden_activations", "saturated"]
+
 
 def _register(history, name, monitor):
     if not hasattr(history, "monitors"):
@@ -187,6 +189,9 @@ class GradientMonitor(Callback):
         self.epochs, self.grad_norm, self.update_ratio, self.weight_norm = [], [], [], []
         self.initial_norm = {i: float(np.linalg.norm(to_numpy(state.model.layers[i].weight.value)))
                              for i in self.dense}
+        # shrinking weights mean "too much regularization" only when there is a penalty or dropout
+        self.regularized = any(getattr(la, "l2", 0) or getattr(la, "l1", 0) for la in state.model.layers) or any(
+            type(la).__name__ == "Dropout" for la in state.model.layers)
         _register(state.history, "gradients", self)
 
     def on_epoch_begin(self, state):

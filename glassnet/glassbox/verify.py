@@ -11,7 +11,7 @@ twice the placebo spread (and more than 1% of its value, so a zero spread proves
 verdict            probe (the remedy)                           predicted
 =================  ===========================================  ======================
 underfitting       regularization removed if there is any,      val_loss falls
-                   else 2x wider hidden layers
+                   else 4x wider hidden layers
 overfitting        early stopping (restore_best) and l2=1e-3    val_loss falls
 still improving    continue training as many epochs again       val_loss falls
 diverged           learning rate / 10                           val_loss falls
@@ -21,7 +21,7 @@ good fit           continue training as many epochs again       no real gain
 
 Cost: the original run is repeated once (to measure its time and its validation loss under
 identical conditions), then the placebo and the probe: 3 trainings with the default
-``budget=3``; each extra unit of budget adds the verdict's second probe (2x wider and
+``budget=3``; each extra unit of budget adds the verdict's second probe (4x wider and
 l2 x 10 ... see ``_PROBES``).
 """
 
@@ -138,17 +138,17 @@ class Verification:
 
 def _probes(verdict, spec):
     """(name, change, continue_training, predicted) per probe, most telling first."""
-    wider = tuple(2 * w for w in spec.hidden) or (32,)
+    wider = tuple(4 * w for w in spec.hidden) or (32,)
     regularized = bool(spec.l2 or spec.dropout)
     table = {
         "underfitting": ([("regularization removed", {"l2": 0.0, "dropout": 0.0}, False)] if regularized else [])
-        + [("2x wider", {"hidden": wider, "l2": 0.0 if regularized else spec.l2}, False)],
+        + [("4x wider", {"hidden": wider, "l2": 0.0 if regularized else spec.l2}, False)],
         "overfitting": [("early stopping + l2=1e-3", {"early_stopping": True, "l2": max(spec.l2, 1e-3)}, False),
                         ("l2 x 10", {"l2": max(10 * spec.l2, 1e-2)}, False)],
         "still improving": [("continue training", {}, True), ("lr x 10", {"lr": spec.lr * 10}, False)],
         "diverged": [("lr / 10", {"lr": spec.lr / 10}, False), ("lr / 100", {"lr": spec.lr / 100}, False)],
         "too noisy to tell": [("lr / 10", {"lr": spec.lr / 10}, False)],
-        "good fit": [("continue training", {}, True), ("2x wider", {"hidden": wider}, False)],
+        "good fit": [("continue training", {}, True), ("4x wider", {"hidden": wider}, False)],
     }
     return table.get(verdict, [])
 
@@ -167,15 +167,15 @@ def verify(spec, X, y, diagnosis, *, validation_data=None, budget=3.0, progress=
         How the run was trained (its seed is the original's).
     X, y : arrays
         The training data.
-    diagnosis : Diagnosis
-        The verdict to test (anything with a ``verdict`` attribute).
+    diagnosis : Diagnosis or str
+        The verdict to test: a Diagnosis, or the verdict itself ('underfitting', ...).
     validation_data : (X_val, y_val), optional
         Defaults to a ``validation_split`` share of (X, y) held out with the spec's seed.
     budget : float, default 3.0
         Trainings allowed, in multiples of one original training: the rerun of the original and the
         placebo take 2, each further unit one probe (at least one probe always runs).
     progress : callable, optional
-        Called with one line per training ("probe 2x wider: 1.3 s").
+        Called with one line per training ("probe 4x wider: 1.3 s").
 
     Returns
     -------
@@ -208,7 +208,7 @@ def verify(spec, X, y, diagnosis, *, validation_data=None, budget=3.0, progress=
     (placebo, _), t_p = timed(lambda: spec.replace(seed=spec.seed + 1).fit(X, y, validation_data))
     spread = abs(_val(placebo, Xv, yv, spec.loss) - before)
     say(f"placebo (seed {spec.seed + 1}): spread {spread:.3g} ({t_p:.1f} s)")
-    verdict = diagnosis.verdict
+    verdict = diagnosis if isinstance(diagnosis, str) else diagnosis.verdict
     plans = _probes(verdict, spec)[:max(1, int(budget) - 2)]
     probes = []
     for name, change, cont in plans:
