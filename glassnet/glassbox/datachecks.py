@@ -131,7 +131,7 @@ def check_data(X, y=None, model=None, loss=None, *, scale_ratio=100.0, imbalance
         issues += leakage(X, validation_data[0])
     if label_noise and y is not None and task != "regression" and not bad.any():
         found = label_issues(X, y)
-        if found is not None and found["rate"] > noise_rate:
+        if found is not None and found["reliable"] and found["rate"] > noise_rate:
             issues.append(DataIssue("label_issues", "warning", f"confident learning on out-of-fold k-NN "
                                     f"probabilities flags {int(found['mask'].sum())} of {len(X)} labels "
                                     f"({100 * found['rate']:.1f}%) as likely wrong. Inspect them "
@@ -229,8 +229,12 @@ def label_issues(X, y, *, folds=5, seed=0, max_samples=5000):
     Returns
     -------
     dict or None
-        ``{'mask': bool array (n,), 'rate': share flagged, 'probabilities': (n, k) out-of-fold}``;
-        None without scikit-learn or with more than ``max_samples`` rows (k-NN costs O(n^2)).
+        ``{'mask': bool array (n,), 'rate': share flagged, 'probabilities': (n, k) out-of-fold,
+        'reference_accuracy': how often the k-NN's most probable class is the label, 'reliable':
+        reference_accuracy >= 0.5}``; None without scikit-learn or with more than ``max_samples`` rows
+        (k-NN costs O(n^2)). Confident learning is only as good as the probabilities: a reference that
+        is wrong more often than right (MNIST-1D: k-NN flags 61% of its clean labels) cannot tell a
+        wrong label from a hard row, so :func:`check_data` reports nothing then.
     """
     X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
     y = np.asarray(y)
@@ -243,8 +247,11 @@ def label_issues(X, y, *, folds=5, seed=0, max_samples=5000):
         ref = reference_loss(X, Y, "ce", folds=folds, seed=seed)
     except ModuleNotFoundError:
         return None
-    mask = confident_issues(labels, ref["probabilities"])
-    return {"mask": mask, "rate": float(mask.mean()), "probabilities": ref["probabilities"]}
+    P = ref["probabilities"]
+    mask = confident_issues(labels, P)
+    accuracy = float((P.argmax(axis=1) == labels).mean())
+    return {"mask": mask, "rate": float(mask.mean()), "probabilities": P, "reference_accuracy": accuracy,
+            "reliable": accuracy >= 0.5}
 
 
 def _check_labels(y, inverse, counts, imbalance_ratio, min_per_class, max_classes):

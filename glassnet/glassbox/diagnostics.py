@@ -11,23 +11,44 @@
   recorded by :class:`CleanTrainLoss`;
 * ``history.diverged``, set by the NaN guard.
 
-The rules, in order (each quotes its numbers in ``Diagnosis.evidence``):
+The yardsticks (read from ``history.monitors`` when the callbacks ran):
 
-1. **diverged**: the NaN guard fired, a curve holds NaN/inf, or the training loss ended
-   higher than it started.
-2. **still improving** / **underfitting** with fewer than 3 epochs: too short to see a plateau.
-3. **overfitting**: ``val_loss`` reached its (smoothed) minimum before the end and rose by
-   more than ``gap_tol`` of that minimum (and more than twice its noise) while the
-   training loss kept falling; or the final validation loss is more than ``gap_ratio``
-   times the training loss while the validation loss no longer falls.
-4. **underfitting**: the training loss stays near the trivial baseline (above
-   ``(1 - underfit_tol) * baseline``) and is flat, or it plateaued above ``high_tol * baseline``
-   with train ~ val.
-5. **still improving**: the (validation, else training) loss still fell over the last epochs by
-   more than ``improve_tol`` per epoch and more than its noise.
-6. **too noisy to tell**: epoch-to-epoch noise is more than ``noise_tol`` of the curve's range, or
-   the loss ended more than ``gap_tol`` above its best while the training loss rose too.
+* ``'achievable'`` (:class:`~glassnet.glassbox.achievable.Achievable`): the floor set by conflicting
+  duplicate rows, an out-of-fold reference loss (k-NN, gradient boosting) and the label-noise rate;
+* ``'nan_guard'``: the first and the highest batch loss (a spike that never reached NaN);
+* ``'activations'`` / ``'gradients'``: layers whose units all died; weights shrinking under a penalty.
+
+The rules, in order (each quotes its numbers in ``Diagnosis.evidence``; smoothed values say so):
+
+1. **diverged**: the NaN guard fired or a curve holds NaN/inf; or a batch loss exceeded
+   ``spike_factor`` x max(first batch loss, baseline) and the run then collapsed (training loss
+   above half the baseline) or a layer died; or the training loss ended above where it started
+   *and* above the constant prediction's loss. (A loss that rises toward the baseline as a penalty
+   shrinks the weights is not divergence: it is underfitting, "less regularization" first.)
+2. With ``history.restored_best`` (EarlyStopping put the best epoch's weights back) the curves are
+   cut at ``best_epoch``: the verdict is about the model returned.
+3. **overfitting**: the smoothed ``val_loss`` reached its minimum before the end and rose by more
+   than ``gap_tol`` of it (and twice its noise) while the training loss kept falling; or val is
+   far above train (3x, and by a tenth of the baseline), no longer falls and sits above its own
+   minimum. Never while val_loss is at its minimum.
+4. **still improving**: the fitted trend of the last epochs falls significantly (slope more than
+   twice its standard error), and continuing as long again, slowing down as it just did (a
+   geometric series), would gain at least ``improve_tol`` of the range from the constant prediction
+   to the best known achievable loss. A slow, steady low-lr descent qualifies; a val_loss near zero
+   falling 1% per epoch does not.
+5. **underfitting**: with an achievable-loss estimate, both the (smoothed) validation loss and the
+   training loss stay above the reference by more than a tenth of the learnable range (baseline ->
+   reference) and twice the reference's standard error. When the training loss is at the
+   duplicate floor or the validation loss at the reference, the verdict says the remaining error is
+   noise, with the bound, and never prescribes a bigger network. Without an estimate: the training
+   loss within ``underfit_tol`` of the baseline, or plateaued above ``high_tol`` x baseline with
+   train ~ val.
+6. **too noisy to tell**: the epoch-to-epoch noise is more than ``noise_tol`` of the trend's range,
+   or the loss ended more than ``gap_tol`` above its best while the training loss did not fall.
 7. otherwise **good fit**.
+
+``diagnose(history, verify=True, spec=FitSpec(...), X=X, y=y)`` also tests the verdict by
+counterfactual reruns (:mod:`glassnet.glassbox.verify`).
 """
 
 from dataclasses import dataclass, field
@@ -221,6 +242,7 @@ class _Context:
     noise_tol: float
     remedies: list = None
     noise_bound: bool = False
+    spiked: bool = False
 
 
 def _trend(c, k):
@@ -295,7 +317,8 @@ def _verdict(d, t, v, base, diverged, ctx):
                     "".join(f"; layer {i}: all {u} units dead after the spike" for i, u in dead))
                 return "diverged"
             d.evidence.append(f"the batch loss spiked from {guard.first_loss:.4g} to {guard.peak:.4g} at epoch "
-                              f"{guard.peak_epoch + 1} but recovered")
+                              f"{guard.peak_epoch + 1} without reaching NaN, then came down")
+            ctx.spiked = True
     rose = n >= 2 and t[-1] > t[0] * 1.05
     if rose and (base is None or t[-1] > 1.05 * base):
         d.evidence.append(f"the training loss rose from {t[0]:.4g} (epoch 1) to {t[-1]:.4g} (epoch {n})" +
@@ -375,6 +398,12 @@ def _verdict(d, t, v, base, diverged, ctx):
     # 5. underfitting: well above what is achievable.
     if ach is not None and base is not None:
         verdict = _underfit_vs_achievable(d, t, v, st, sref, base, lower, reference, ach, rose, ctx)
+        if verdict and ctx.spiked:
+            # it exploded and never got back to what is achievable: the explosion is the cause
+            d.evidence.append("the run exploded and never recovered to the achievable loss: the learning rate is "
+                              "too high, not the capacity too small")
+            ctx.remedies = None
+            return "diverged"
         if verdict:
             return verdict
     elif base is not None:
