@@ -3,6 +3,6 @@
 import importlib.util
 
 _NEEDS = {
-    "glassnet/adapters/sklearn.py": "sklearn",
+    "glassnet/adapters/sklearn": "sklearn",
 }
 collect_ignore = [path for path, module in _NEEDS.items() if importlib.util.find_spec(module) is None]

@@ -47,7 +47,8 @@ def run(B):
     for fi, fo in ((784, 512), (512, 256), (256, 10)):
         x, g = r(B, fi), r(B, fo)
         W_oi, W_io = r(fo, fi), r(fi, fo)
-        out, dW_oi, dW_io, dx = np.empty((B, fo), F32), np.empty((fo, fi), F32), np.empty((fi, fo), F32), np.empty((B, fi), F32)
+        out, dW_oi = np.empty((B, fo), F32), np.empty((fo, fi), F32)
+        dW_io, dx = np.empty((fi, fo), F32), np.empty((B, fi), F32)
         op = f"{fi}->{fo}"
         row(f"fwd {op}", "x @ W_io", lambda: np.matmul(x, W_io, out=out))
         row(f"fwd {op}", "x @ W_oi.T", lambda: np.matmul(x, W_oi.T, out=out))

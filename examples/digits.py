@@ -29,6 +29,6 @@ print(f"trained {history.epochs} epochs ({history.iterations} iterations of batc
       f"best epoch {history.best_epoch + 1}")
 result = model.evaluate(X[test], y[test])
 print(f"test accuracy {result['accuracy']:.4f}  test loss {result['loss']:.4f}")
-print(history.diagnose())                           # underfitting / overfitting / good fit, with numbers
+print(g.diagnose(history))                           # underfitting / overfitting / good fit, with numbers
 g.save(model, "digits.safetensors")
 print("saved digits.safetensors")

@@ -35,4 +35,4 @@ print(f"test accuracy {result['accuracy']:.4f}  (an MLP reaches about 0.88-0.89 
 pred = model.predict(test.X[:8]).argmax(axis=1)
 for p, t in zip(pred, test.y[:8], strict=True):
     print(f"  predicted {train.target_names[p]:<12} true {train.target_names[t]}")
-print(history.diagnose().verdict)
+print(g.diagnose(history).verdict)

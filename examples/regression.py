@@ -23,10 +23,11 @@ X = (data.X - mean) / std                           # standardize with training 
 y_mean, y_std = data.y[train].mean(), data.y[train].std()
 y = (data.y - y_mean) / y_std                       # and the target, so MSE starts near 1
 
+rng = np.random.default_rng(0)
 model = g.Sequential([
-    g.Dense(10, 32, l2=1e-3), g.ReLU(),
-    g.Dense(32, 1, l2=1e-3), g.Linear(),            # regression: a linear output neuron
-], seed=0)
+    g.Dense(10, 32, l2=1e-3, init="he_normal", seed=rng), g.ReLU(),   # He initialization before a ReLU
+    g.Dense(32, 1, l2=1e-3, seed=rng), g.Linear(),                    # regression: a linear output neuron
+])
 history = model.fit(X[train], y[train], loss=g.MSE(), optimizer=g.Adam(lr=3e-3), epochs=args.epochs,
                     batch_size=32, validation_split=0.2, seed=0, verbose=0,
                     callbacks=[g.EarlyStopping("val_loss", patience=20, restore_best=True)])
@@ -41,7 +42,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from glassnet.adapters.sklearn import MLPRegressor  # noqa: E402
 
-reg = make_pipeline(StandardScaler(), MLPRegressor((32,), alpha=10.0, learning_rate_init=0.01,
-                                                   epochs=args.epochs, random_state=0))
+reg = make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(32,), alpha=10.0, learning_rate_init=0.01,
+                                                   max_iter=args.epochs, random_state=0))
 reg.fit(data.X[train], (data.y[train] - y_mean) / y_std)
 print(f"MLPRegressor in a Pipeline: test R^2 {reg.score(data.X[test], (data.y[test] - y_mean) / y_std):.3f}")

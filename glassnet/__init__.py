@@ -12,6 +12,7 @@ reached lazily, so ``import glassnet`` imports nothing but NumPy.
 import importlib
 
 from glassnet.backend.errors import (
+    CallOrderError,
     DivergenceError,
     GlassnetError,
     GlassnetTypeError,
@@ -50,7 +51,8 @@ _LAZY = {
 }
 
 __all__ = [
-    "MSE", "SGD", "Adam", "BinaryCrossEntropy", "Callback", "CrossEntropy", "Dense", "DivergenceError",
+    "MSE", "SGD", "Adam", "BinaryCrossEntropy", "CallOrderError", "Callback", "CrossEntropy", "Dense",
+    "DivergenceError",
     "Dropout", "EarlyStopping", "ExponentialDecay", "GlassnetError", "GlassnetTypeError", "History",
     "Layer", "LeakyReLU", "LearningRateScheduler", "Linear", "Loss", "ModelFileError", "NaNGuard",
     "Optimizer", "Parameter", "ProgressPrinter", "RMSprop", "ReLU", "ReduceLROnPlateau", "Sequential",

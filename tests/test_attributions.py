@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
+from glassnet.backend.errors import ValidationError
 from glassnet.glassbox.attributions import (
     gradient_x_input,
     integrated_gradients,
@@ -11,7 +12,6 @@ from glassnet.glassbox.attributions import (
     output_gradient,
     permutation_importance,
 )
-from glassnet.backend.errors import ValidationError
 from glassnet.glassbox.trace import backprop_trace
 
 

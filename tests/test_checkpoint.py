@@ -49,10 +49,20 @@ def _callbacks():
             g.LearningRateScheduler(g.ExponentialDecay(0.9))]
 
 
-def _fit(model, opt, epochs, **kw):
+def _resuming(callbacks, path):
+    """``callbacks`` with the final ModelCheckpoint (added if absent) resuming from ``path``."""
+    callbacks = list(callbacks)
+    if callbacks and isinstance(callbacks[-1], ModelCheckpoint):
+        callbacks.pop()
+    return [*callbacks, ModelCheckpoint(path, resume=True)]
+
+
+def _fit(model, opt, epochs, resume_from=None, callbacks=(), **kw):
     X, y = _data()
+    if resume_from is not None:
+        callbacks = _resuming(callbacks, resume_from)
     return model.fit(X, y, optimizer=opt, epochs=epochs, batch_size=16, validation_split=0.2, seed=3,
-                     verbose=0, **kw)
+                     verbose=0, callbacks=list(callbacks), **kw)
 
 
 def _same_weights(a, b):
@@ -115,8 +125,9 @@ def test_resume_after_early_stop_does_not_train_again(tmp_path):
     first.fit(X, y, callbacks=[g.EarlyStopping(patience=1, min_delta=10.0), ModelCheckpoint(tmp_path / "c")],
               **{**kw, "optimizer": g.SGD(lr=0.5)})
     resumed = _model()
-    h = resumed.fit(X, y, callbacks=[g.EarlyStopping(patience=1, min_delta=10.0)],
-                    resume_from=tmp_path / "c", **{**kw, "optimizer": g.SGD(lr=0.5)})
+    h = resumed.fit(X, y, callbacks=[g.EarlyStopping(patience=1, min_delta=10.0),
+                                     ModelCheckpoint(tmp_path / "c", resume=True)],
+                    **{**kw, "optimizer": g.SGD(lr=0.5)})
     assert h.epochs == h_ref.epochs and h.best_epoch == h_ref.best_epoch
     assert _same_weights(ref, resumed)            # the best weights, restored by EarlyStopping
 
@@ -127,7 +138,7 @@ def test_resume_mismatches_are_clear_errors(tmp_path):
     X, y = _data()
     with pytest.raises(g.ValidationError, match="other training data"):
         _model().fit(X[::-1], y[::-1], optimizer=g.Adam(lr=0.01), epochs=5, batch_size=16,
-                     validation_split=0.2, seed=3, verbose=0, resume_from=path)
+                     validation_split=0.2, seed=3, verbose=0, callbacks=[ModelCheckpoint(path, resume=True)])
     with pytest.raises(g.ValidationError, match="written with Adam but fit got SGD"):
         _fit(_model(), g.SGD(lr=0.1), 5, resume_from=path)
     with pytest.raises(g.ValidationError, match="callbacks"):
@@ -204,8 +215,8 @@ class PauseMidEpoch(g.Callback):
 X, y = _data()
 model = _model()
 kw = dict(optimizer=OPTIMIZERS["adam"](), epochs=6, batch_size=16, validation_split=0.2, seed=3, verbose=0)
-cbs = [PauseMidEpoch(), *_callbacks(), ModelCheckpoint(path)]
-model.fit(X, y, callbacks=cbs, resume_from=None if mode == "kill" else path, **kw)
+cbs = [PauseMidEpoch(), *_callbacks(), ModelCheckpoint(path, resume=mode != "kill")]
+model.fit(X, y, callbacks=cbs, **kw)
 g.save(model, out)
 """
 
@@ -247,7 +258,7 @@ from glassnet.files.checkpoint import save_checkpoint, ModelCheckpoint
 path = sys.argv[1]
 model = g.mlp(64, [512, 512], 10, seed=0)
 X = np.zeros((4, 64)); y = np.arange(4)
-state = g.training.TrainState(model, g.CrossEntropy(), g.SGD().setup(model.parameters()), g.History(4), 10, X, y)
+state = g.train.state.TrainState(model, g.CrossEntropy(), g.SGD().setup(model.parameters()), g.History(4), 10, X, y)
 print("ready", flush=True)
 k = 0
 while True:                                      # alternate two versions until killed

@@ -64,12 +64,16 @@ def test_train_without_arguments_writes_model_and_report(digits_run):
     assert len(epoch_lines) == 30 and epoch_lines[-1].startswith("epoch 30/30")
     test_line = next(line for line in proc.stdout.splitlines() if line.startswith("test "))
     assert float(test_line.split("accuracy ")[1].split()[0]) > 0.93
-    # The file maps raw pixels (0..16) to probabilities: the scaling is folded into the weights.
+    # The file holds the network and its preprocessing: raw pixels (0..16) in, probabilities out.
     from sklearn.datasets import load_digits
 
+    from glassnet.adapters.tabular import TabularModel
+
     X, y = load_digits(return_X_y=True)
-    model, meta = g.load(cwd / "model.safetensors", with_metadata=True)
-    assert np.mean(model.predict(X).argmax(axis=1) == y) > 0.95
+    tm = TabularModel.load(cwd / "model.safetensors")
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(64)])
+    assert np.mean(tm.predict_proba(frame).argmax(axis=1) == y) > 0.95
+    _, meta = g.load(cwd / "model.safetensors", with_metadata=True)
     cli = meta["cli"]
     assert cli["task"] == "classification" and cli["classes"] == [str(i) for i in range(10)]
     assert len(cli["history"]["curves"]["loss"]) == 30
@@ -111,9 +115,14 @@ def test_export_onnx_matches_and_int8(digits_run):
     out = run("export", "model.safetensors", "--out", "digits.onnx", "--int8", cwd=cwd).stdout
     assert (cwd / "digits.onnx").is_file() and (cwd / "digits.int8.onnx").is_file()
     assert "int8 model written" in out
+    from glassnet.adapters.tabular import TabularModel
+
     X = load_digits().data.astype(np.float32)
-    got = ort.InferenceSession(str(cwd / "digits.onnx")).run(None, {"input": X})[0]
-    np.testing.assert_allclose(got, g.load(cwd / "model.safetensors").predict(X), atol=1e-5)
+    got, labels = ort.InferenceSession(str(cwd / "digits.onnx")).run(None, {"input": X})
+    tm = TabularModel.load(cwd / "model.safetensors")
+    np.testing.assert_allclose(got, tm.predict_proba(pd.DataFrame(X, columns=[f"x{i}" for i in range(64)])),
+                               atol=1e-5)
+    assert list(labels) == [str(i) for i in got.argmax(axis=1)]
     q = ort.InferenceSession(str(cwd / "digits.int8.onnx")).run(None, {"input": X})[0]
     assert np.mean(q.argmax(axis=1) == got.argmax(axis=1)) > 0.95
 
@@ -149,12 +158,12 @@ def test_regression_from_csv(tables):
     (["train", "nope.csv", "--target", "y"], "does not exist"),
     (["train", "iris.csv", "--target", "petal"], "column 'petal' is not in"),
     (["train", "iris.csv"], "--target"),
-    (["train", "text_feature.csv", "--target", "species"], "feature column 'colour'"),
+    (["train", "text_feature.csv", "--target", "species", "--exclude", "colour,shade"], "'shade'"),
     (["train", "iris.txt", "--target", "species"], "neither a dataset name"),
     (["evaluate", "missing.safetensors", "iris.csv"], "Cannot read model file"),
     (["summary", "iris.csv"], "not a safetensors file"),
     (["diagnose", "garbage.safetensors"], "garbage.safetensors"),
-    (["explain", "model.safetensors", "iris.csv", "--rows", "1"], "'x0', 'x1', 'x2', 'x3', 'x4' ... not in iris.csv"),
+    (["explain", "model.safetensors", "iris.csv", "--rows", "1"], "64 column(s) the model needs are missing"),
 ])
 def test_bad_input_exits_with_one_line(tables, digits_run, args, message):
     (tables / "garbage.safetensors").write_bytes(b"\x00\x01 not a model at all")
@@ -173,7 +182,7 @@ def test_usage_error_exits_2(tmp_path):
 
 
 def test_progress_choice(monkeypatch):
-    from glassnet import cli
+    from glassnet.adapters import cli
 
     assert cli.progress(quiet=True) == ([], 0)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.glassbox.datachecks import DataCheck, DataWarning, check_data
 from glassnet.backend.errors import ValidationError
+from glassnet.glassbox.datachecks import DataCheck, DataWarning, check_data
 
 
 def kinds(issues):

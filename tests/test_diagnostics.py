@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.glassbox.diagnostics import VERDICTS, CleanTrainLoss, Diagnosis, diagnose, trivial_loss
 from glassnet.backend.errors import ValidationError
-from glassnet.train.loop import History
+from glassnet.glassbox.diagnostics import VERDICTS, CleanTrainLoss, Diagnosis, diagnose, trivial_loss
+from glassnet.train.state import History
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +133,7 @@ def test_trivial_loss_values():
 
 def test_overfitting_with_early_stopping_says_what_was_kept():
     from glassnet.glassbox.diagnostics import diagnose
-    from glassnet.train.loop import History
+    from glassnet.train.state import History
 
     h = History(32)
     h["loss"] = [1.0 / (e + 1) ** 2 for e in range(30)]

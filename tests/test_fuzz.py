@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import glassnet as g  # noqa: E402
+from glassnet.files.checkpoint import ModelCheckpoint  # noqa: E402
 from glassnet.files.serialization import build_model, unpack  # noqa: E402
 from tests.conftest import record_counts  # noqa: E402
 
@@ -169,7 +170,7 @@ def bad_fit_kwargs(draw):
         "validation_split": st.one_of(st.floats(max_value=-1e-9), st.floats(min_value=1.0),
                                       st.just(float("nan")), st.text(max_size=3), st.just(0.01)),
         "seed": st.one_of(st.integers(max_value=-1), st.floats(), st.text(max_size=3), st.booleans()),
-        "loss": st.one_of(st.text(max_size=8).filter(lambda s: s.lower() not in g.losses.LOSSES),
+        "loss": st.one_of(st.text(max_size=8).filter(lambda s: s.lower() not in g.nn.losses.LOSSES),
                           st.integers(), st.just(object())),
         "optimizer": st.one_of(st.text(max_size=8).filter(lambda s: s.lower() not in ("sgd", "adam", "rmsprop")),
                                st.integers(), st.none(), st.just(g.SGD)),
@@ -178,11 +179,12 @@ def bad_fit_kwargs(draw):
                                st.just([g.EarlyStopping(monitor="no_such_metric")]), st.just(5)),
         "validation_data": st.one_of(st.just((X,)), st.just((X, y, y)), st.just((X[:, :2], y)),
                                      st.just("data"), st.just((X, y[:3])), st.just((X * np.nan, y))),
-        "resume_from": st.one_of(st.integers(), st.just("/nonexistent/ckpt"), st.just(b"bytes")),
+        "resume_from": st.sampled_from(["/nonexistent/ckpt", "/", "/dev/null"]).map(
+            lambda path: [ModelCheckpoint(path, resume=True)]),
         "loss_mismatch": st.sampled_from(["binary_crossentropy", g.BinaryCrossEntropy()]),
     }[key]
     v = draw(value)
-    return {"loss": v} if key == "loss_mismatch" else {key: v}
+    return {"loss": v} if key == "loss_mismatch" else {"callbacks": v} if key == "resume_from" else {key: v}
 
 
 # -- fuzz targets -------------------------------------------------------------------------------
@@ -246,7 +248,7 @@ BAD_ARGS = {
     "Dense": st.one_of(NOT_INT, st.tuples(st.integers(1, 4), NOT_INT)),
     "Dense_l2": st.one_of(st.floats(max_value=-1e-9), st.just(float("nan")), st.just(float("inf")),
                           st.text(max_size=3)),
-    "Dense_init": st.one_of(st.text(max_size=10).filter(lambda s: s not in g.init.INITS), st.integers()),
+    "Dense_init": st.one_of(st.text(max_size=10).filter(lambda s: s not in g.nn.init.INITS), st.integers()),
     "Dropout": UNIT_INTERVAL_BAD,
     "LeakyReLU": st.one_of(st.floats(max_value=-1e-9), st.floats(min_value=1.0 + 1e-9),
                            st.just(float("nan")), st.text(max_size=3)),
@@ -264,7 +266,7 @@ BAD_ARGS = {
                             st.just([g.Dense(3, 4), g.Dense(5, 2)]), st.integers(), st.none()),
     "mlp_hidden": st.one_of(st.lists(st.integers(max_value=0), min_size=1, max_size=3), st.integers(),
                             st.just(["a"]), st.none()),
-    "mlp_activation": st.one_of(st.text(max_size=8).filter(lambda s: s not in g.layers.ACTIVATIONS),
+    "mlp_activation": st.one_of(st.text(max_size=8).filter(lambda s: s not in g.nn.layers.ACTIVATIONS),
                                 st.just(["relu", "relu"]), st.integers()),
     "mlp_output": st.one_of(st.text(max_size=8).filter(lambda s: s not in ("softmax", "sigmoid", "linear")),
                             st.integers(), st.none()),
@@ -348,7 +350,6 @@ def test_fuzz_damaged_model_files(model_bytes, data):
 def test_fuzz_bad_paths(tmp_path_factory, path, entry):
     folder = tmp_path_factory.mktemp("paths")
     model = _model()
-    from glassnet.files.checkpoint import ModelCheckpoint
 
     call = {"save": lambda: g.save(model, path), "load": lambda: g.load(path),
             "checkpoint": lambda: ModelCheckpoint(path)}[entry]
@@ -367,12 +368,12 @@ NOT_INT64 = st.one_of(st.floats(allow_nan=True), st.text(max_size=5), st.none(),
 SKLEARN_BAD = {
     "hidden_layer_sizes": st.one_of(st.just((0,)), st.just((-3, 4)), st.just("wide"), st.just((2.5,)), st.none()),
     # activation=<int>: see test_sklearn_activation_int_is_a_glassnet_error.
-    "activation": st.text(max_size=6).filter(lambda s: s not in g.layers.ACTIVATIONS),
-    "optimizer": st.one_of(st.text(max_size=6).filter(lambda s: s not in ("adam", "sgd", "rmsprop")), st.integers()),
+    "activation": st.text(max_size=6).filter(lambda s: s not in g.nn.layers.ACTIVATIONS),
+    "solver": st.one_of(st.text(max_size=6).filter(lambda s: s not in ("adam", "sgd", "lbfgs")), st.integers()),
     "alpha": st.one_of(st.floats(max_value=-1e-9), st.just(float("nan")), st.text(max_size=3)),
     "batch_size": st.one_of(st.integers(-2**62, 0), st.text(max_size=3).filter(lambda s: s != "auto"), st.floats()),
     "learning_rate_init": NOT_POSITIVE_FLOAT,
-    "epochs": NOT_INT64,
+    "max_iter": NOT_INT64,
     "dropout": UNIT_INTERVAL_BAD.filter(lambda v: v is not None),
     "momentum": st.one_of(st.floats(max_value=-1e-9), st.floats(min_value=1.0 + 1e-9), st.just(float("nan"))),
     "n_iter_no_change": st.one_of(st.integers(-2**62, 0), st.floats(), st.text(max_size=3)),
@@ -386,9 +387,9 @@ SKLEARN_BAD = {
 def test_fuzz_sklearn_hyperparameters(case, estimator):
     sk = pytest.importorskip("glassnet.adapters.sklearn")
     name, value = case
-    extra = {"optimizer": "sgd"} if name == "momentum" else {}
+    extra = {"solver": "sgd"} if name == "momentum" else {}
     X, y = _good_xy(12)
-    est = getattr(sk, estimator)(**{"hidden_layer_sizes": (4,), "epochs": 2, "random_state": 0, **extra, name: value})
+    est = getattr(sk, estimator)(**{"hidden_layer_sizes": (4,), "max_iter": 2, "random_state": 0, **extra, name: value})
     expect_glassnet_error(f"sklearn_{name}", est.fit, X, y)
 
 
@@ -396,14 +397,14 @@ def test_sklearn_activation_int_is_a_glassnet_error():
     sk = pytest.importorskip("glassnet.adapters.sklearn")
     X, y = _good_xy(12)
     with pytest.raises(g.GlassnetError):
-        sk.MLPClassifier(hidden_layer_sizes=(4,), activation=0, epochs=2).fit(X, y)
+        sk.MLPClassifier(hidden_layer_sizes=(4,), activation=0, max_iter=2).fit(X, y)
 
 
 def test_sklearn_huge_int_is_a_glassnet_error():
     sk = pytest.importorskip("glassnet.adapters.sklearn")
     X, y = _good_xy(12)
     with pytest.raises(g.GlassnetError):
-        sk.MLPClassifier(hidden_layer_sizes=(4,), batch_size=-2**63 - 1, epochs=2).fit(X, y)
+        sk.MLPClassifier(hidden_layer_sizes=(4,), batch_size=-2**63 - 1, max_iter=2).fit(X, y)
 
 
 @settings(FUZZ, max_examples=30)
@@ -419,7 +420,7 @@ def test_fuzz_sklearn_data(case):
         return
     n = len(X) if hasattr(X, "__len__") and not isinstance(X, str) else 8
     COUNTS["sklearn_bad_X"] += 1
-    est = sk.MLPClassifier(hidden_layer_sizes=(4,), epochs=2, random_state=0)
+    est = sk.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
     with pytest.raises((ValueError, TypeError)) as info:
         est.fit(X, np.arange(n) % 2)
     assert len(str(info.value)) >= 15

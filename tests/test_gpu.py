@@ -167,9 +167,10 @@ def _data(n=60):
 
 
 def _model(dropout=0.0, dtype="float64"):
-    layers = [g.Dense(5, 16, l2=1e-3, l1=1e-4, dtype=dtype), g.ReLU()]
-    layers += [g.Dropout(dropout)] if dropout else []
-    return g.Sequential(layers + [g.Dense(16, 3, dtype=dtype), g.Softmax()], seed=3)
+    rng = np.random.default_rng(3)
+    layers = [g.Dense(5, 16, l2=1e-3, l1=1e-4, init="he_normal", seed=rng, dtype=dtype), g.ReLU()]
+    layers += [g.Dropout(dropout, seed=rng)] if dropout else []
+    return g.Sequential(layers + [g.Dense(16, 3, seed=rng, dtype=dtype), g.Softmax()])
 
 
 def test_fit_on_the_device_matches_numpy_and_stays_there(fake_cupy):
@@ -231,7 +232,7 @@ def test_distributed_optimizer_stages_device_gradients_through_a_host_buffer(fak
 
 def test_gpu_module_imports_without_cupy_and_explains(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", None)
-    from glassnet import gpu
+    from glassnet.adapters import gpu
 
     with pytest.raises(ImportError, match=r"glassnet\[gpu\]"):
         gpu._kernel("sgd")

@@ -38,9 +38,9 @@ def test_dropout_gradcheck_with_fixed_mask(rng):
 def test_gradcheck_whole_model(act, loss, out, fused, rng):
     k = 1 if loss is g.BinaryCrossEntropy else 3
     drop = g.Dropout(0.3)
-    model = g.Sequential([g.Dense(4, 6, l2=0.05, dtype="float64"), act(), drop,
-                          g.Dense(6, 5, l1=0.01, dtype="float64"), act(),
-                          g.Dense(5, k, dtype="float64"), out()], seed=3)
+    model = g.Sequential([g.Dense(4, 6, l2=0.05, seed=3, dtype="float64"), act(), drop,
+                          g.Dense(6, 5, l1=0.01, seed=4, dtype="float64"), act(),
+                          g.Dense(5, k, seed=5, dtype="float64"), out()])
     drop.fixed_mask = rng.random((7, 6)) > 0.3
     X = rng.normal(size=(7, 4))
     y = rng.integers(0, 3, 7) if loss is g.CrossEntropy else (
@@ -96,11 +96,26 @@ def test_dropout_modes_and_scaling():
     assert d.forward(x) is x
 
 
-def test_default_init_pairs_with_activation():
-    relu = g.Sequential([g.Dense(1000, 200, seed=0), g.ReLU()])
-    tanh = g.Sequential([g.Dense(1000, 200, seed=0), g.Tanh()])
+def test_mlp_pairs_initialization_with_activation():
+    relu = g.mlp(1000, [200], 2, activation="relu", seed=0)
+    tanh = g.mlp(1000, [200], 2, activation="tanh", seed=0)
     assert abs(relu[0].weight.value.std() - np.sqrt(2 / 1000)) < 2e-3       # He
     assert abs(tanh[0].weight.value.std() - np.sqrt(2 / 1200)) < 2e-3       # Glorot
+    assert abs(g.Dense(1000, 200, seed=0).weight.value.std() - np.sqrt(2 / 1200)) < 2e-3   # Dense's default
+
+
+@pytest.mark.parametrize("make", [lambda rng: g.Dense(4, 3, seed=rng),
+                                  lambda rng: g.Dense(4, 3, init="he_normal", seed=rng)])
+def test_weights_set_before_sequential_survive_it(make, rng):
+    first, last = make(rng), g.Dense(3, 2, seed=rng)
+    first.weight.value[...] = rng.normal(size=(4, 3))
+    first.bias.value[...] = 0.5
+    before = [p.value.copy() for p in (*first.parameters(), *last.parameters())]
+    generators = (first.rng, last.rng)
+    model = g.Sequential([first, g.ReLU(), last, g.Softmax()])
+    after = [p.value for p in model.parameters()]
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+    assert (first.rng, last.rng) == generators and model[0] is first
 
 
 def test_same_seed_same_weights_other_seed_different():

@@ -9,9 +9,10 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
+from glassnet import Sequential  # noqa: E402
 from glassnet.backend.errors import ValidationError  # noqa: E402
 from glassnet.files.onnx import LAYER_TO_ONNX, quantize_dynamic_int8, to_onnx  # noqa: E402
-from glassnet.nn.layers import Dense, Dropout, Layer, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Softmax, Tanh  # noqa: E402
+from glassnet.nn.layers import Dense, Dropout, Layer, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh  # noqa: E402
 
 ACTIVATIONS = {
     "Linear": Linear, "Sigmoid": Sigmoid, "Tanh": Tanh, "Softmax": Softmax, "ReLU": ReLU,
@@ -31,8 +32,9 @@ def run(model_or_path, X):
 
 
 def mlp(act, n_in=6, hidden=16, n_out=5, seed=0, dtype=None):
-    return Sequential([Dense(n_in, hidden, dtype=dtype), ACTIVATIONS[act](), Dropout(0.3),
-                       Dense(hidden, n_out, dtype=dtype), ACTIVATIONS[act]()], seed=seed)
+    rng = np.random.default_rng(seed)
+    return Sequential([Dense(n_in, hidden, seed=rng, dtype=dtype), ACTIVATIONS[act](), Dropout(0.3, seed=rng),
+                       Dense(hidden, n_out, seed=rng, dtype=dtype), ACTIVATIONS[act]()])
 
 
 @pytest.mark.parametrize("act", list(ACTIVATIONS))
@@ -50,7 +52,7 @@ def test_activation_matches_predict(act):
 
 
 def test_graph_layout():
-    model = Sequential([Dense(4, 3), LeakyReLU(alpha=0.2), Dense(3, 2), Softmax()], seed=0)
+    model = Sequential([Dense(4, 3, seed=0), LeakyReLU(alpha=0.2), Dense(3, 2, seed=1), Softmax()])
     proto = to_onnx(model, opset=17)
     g = proto.graph
     assert [i.name for i in g.initializer] == ["layer0.weight", "layer0.bias", "layer2.weight", "layer2.bias"]
@@ -73,7 +75,7 @@ def test_graph_layout():
 
 
 def test_dropout_removed():
-    model = Sequential([Dropout(0.5), Dense(5, 8), ReLU(), Dropout(0.5), Dense(8, 2), Dropout(0.1)], seed=3)
+    model = Sequential([Dropout(0.5), Dense(5, 8, seed=3), ReLU(), Dropout(0.5), Dense(8, 2, seed=4), Dropout(0.1)])
     proto = to_onnx(model)
     assert [n.op_type for n in proto.graph.node] == ["Gemm", "Relu", "Gemm"]
     assert proto.graph.node[-1].output[0] == "output"
@@ -100,7 +102,7 @@ def test_file_round_trip(tmp_path):
 
 
 def test_float64_export():
-    model = Sequential([Dense(6, 8, dtype="float64"), Tanh(), Dense(8, 3, dtype="float64"), Softmax()], seed=0)
+    model = Sequential([Dense(6, 8, seed=0, dtype="float64"), Tanh(), Dense(8, 3, seed=1, dtype="float64"), Softmax()])
     proto = to_onnx(model, dtype="float64")
     X = np.random.default_rng(3).normal(size=(4, 6))
     out = run(proto, X)
@@ -113,7 +115,7 @@ def test_unknown_layer_error():
         def forward(self, x):
             return x
 
-    model = Sequential([Dense(4, 4), Conv1D(), ReLU()], seed=0)
+    model = Sequential([Dense(4, 4, seed=0), Conv1D(), ReLU()])
     with pytest.raises(ValidationError, match=r"layer 1 \(Conv1D\).*Supported layers: Dense"):
         to_onnx(model)
 
@@ -172,7 +174,8 @@ def digits_model():
     y = data.y
     order = np.random.default_rng(0).permutation(len(X))
     train, test = order[:1400], order[1400:]
-    model = Sequential([Dense(64, 32), ReLU(), Dropout(0.1), Dense(32, 10), Softmax()], seed=0)
+    model = Sequential([Dense(64, 32, init="he_normal", seed=0), ReLU(), Dropout(0.1, seed=1),
+                        Dense(32, 10, seed=2), Softmax()])
     model.fit(X[train], y[train], optimizer="adam", epochs=40, batch_size=32, verbose=0, seed=0)
     return model, X[test], y[test]
 

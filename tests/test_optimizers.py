@@ -59,5 +59,5 @@ def test_optimizer_by_name_and_unknown():
     from glassnet.optim.optimizers import get_optimizer
 
     assert isinstance(get_optimizer("adam"), g.Adam)
-    with pytest.raises(g.ValidationError, match="Unknown optimizer"):
+    with pytest.raises(g.ValidationError, match="must be an Optimizer instance or one of"):
         get_optimizer("adagrad2")

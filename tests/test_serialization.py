@@ -11,8 +11,9 @@ from glassnet.files.serialization import pack
 
 @pytest.fixture
 def model():
-    return g.Sequential([g.Dense(4, 8, l2=0.01), g.LeakyReLU(0.05), g.Dropout(0.2), g.Dense(8, 3), g.Softmax()],
-                        seed=0)
+    rng = np.random.default_rng(0)
+    return g.Sequential([g.Dense(4, 8, l2=0.01, init="he_normal", seed=rng), g.LeakyReLU(0.05),
+                         g.Dropout(0.2, seed=rng), g.Dense(8, 3, seed=rng), g.Softmax()])
 
 
 def test_round_trip_identical_predictions(tmp_path, model, rng):

@@ -23,7 +23,7 @@ def test_messages_name_what_where_expected_got():
         MODEL.fit(np.zeros((0, 3)), np.zeros(0, int), epochs=1, verbose=0)
     with pytest.raises(g.ValidationError, match="output layer has 2 units"):
         MODEL.fit(np.ones((3, 3)), np.array([0, 1, 5]), epochs=1, verbose=0)
-    with pytest.raises(g.ValidationError, match="different numbers of samples"):
+    with pytest.raises(g.ValidationError, match="must have one target per row"):
         MODEL.fit(np.ones((3, 3)), np.array([0, 1]), epochs=1, verbose=0)
     with pytest.raises(g.ValidationError, match="'p' parameter of Dropout"):
         g.Dropout(1.0)

@@ -1,18 +1,19 @@
 """The ``glassnet`` command: train, evaluate, predict, diagnose, explain, export, summary.
 
-Parsing, data loading and printing only; the work is done by the public API. Run
-``glassnet <command> --help`` for the options; with no arguments, ``glassnet train`` trains
-an MLP on scikit-learn's digits and writes ``model.safetensors`` and ``report.html``.
+Parsing and printing only; the work is done by the library (tables: :mod:`glassnet.adapters.tabular`).
+Run ``glassnet <command> --help`` for the options; with no arguments, ``glassnet train`` trains an
+MLP on scikit-learn's digits and writes ``model.safetensors`` and ``report.html``.
 
-Model files are glassnet safetensors files. The CLI stores what it needs to reuse a model
-in their metadata (``glassnet.save(..., metadata=)``): the task, feature names, class labels,
-the input standardization, the target column and the training history. The
-standardization (and, for regression, the target's) is folded into the first (and last)
-Dense layer before saving, so the file maps raw feature values to outputs for every
-consumer: ``glassnet.load(path).predict(X_raw)``, the ONNX export, this CLI.
+Model files are glassnet safetensors files. The CLI stores what it needs to reuse a model in their
+metadata (``glassnet.save(..., metadata={"cli": ...})``): the task and why it was chosen, the class
+labels, the fitted table preprocessing (JSON, see ``TablePreprocessor.to_dict``), the target column,
+fingerprints of the training rows and the training history. The network takes the standardized
+encoded columns; ``glassnet.adapters.tabular.TabularModel.load(path).predict(frame)`` maps raw rows
+to predictions, as ``predict``, ``evaluate``, ``explain`` and the ONNX export do.
 
-Bad input (a missing file, an unknown column, a non-numeric feature, an unreadable model
-file) ends with exit status 1 and one line on stderr; usage errors exit with 2.
+Bad input (a missing file, an unknown column, a date column, an unreadable model file) ends with
+exit status 1 and one line on stderr; usage errors exit with 2. Warnings (a surprising task, drift at
+predict time, training rows in the evaluation data) go to stderr as ``glassnet CMD: warning: ...``.
 """
 
 import argparse
@@ -24,121 +25,342 @@ import numpy as np
 
 from glassnet.adapters import datasets, distributed
 from glassnet.adapters.progress import TqdmProgress
+from glassnet.adapters.tabular import (
+    TablePreprocessor,
+    TabularModel,
+    fold_target_scaling,
+    infer_task,
+    kfold_indices,
+    read_table,
+    row_fingerprints,
+    scores,
+    warn_surprising_task,
+)
+from glassnet.backend.checks import check_scalar
 from glassnet.backend.errors import GlassnetError, ValidationError
-from glassnet.files.onnx import quantize_dynamic_int8, to_onnx
+from glassnet.files.onnx import quantize_dynamic_int8
 from glassnet.files.serialization import load, save
 from glassnet.glassbox.attributions import integrated_gradients
 from glassnet.glassbox.diagnostics import CleanTrainLoss, diagnose
 from glassnet.glassbox.monitors import ActivationMonitor, GradientMonitor
 from glassnet.glassbox.report import write_report
-from glassnet.nn.layers import Dense
 from glassnet.optim.optimizers import SGD, Adam, RMSprop
 from glassnet.train.callbacks import EarlyStopping
 from glassnet.train.data import train_val_split
 from glassnet.train.model import mlp
 from glassnet.train.state import History
 
-TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+__all__ = ["CLIError", "build_parser", "main", "progress"]
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
+#: ``--epochs auto``: enough epochs for about this many updates (at least MIN_EPOCHS, at most MAX_EPOCHS).
+TARGET_UPDATES, MIN_EPOCHS, MAX_EPOCHS = 1000, 30, 1000
+#: Default dropout of regression models (see :func:`default_dropout`).
+REGRESSION_DROPOUT = 0.2
 
 
 class CLIError(ValidationError):
     """A user error found by the CLI itself (a bad column, a bad file name...)."""
 
 
+def warn(args, message):
+    print(f"glassnet {args.command}: warning: {message}", file=sys.stderr)
+
+
 # -- data -----------------------------------------------------------------------------------
-def _pandas():
-    try:
-        import pandas as pd
-    except ImportError as e:
-        raise ModuleNotFoundError("reading CSV/Parquet files needs pandas: pip install 'glassnet[cli]'") from e
-    return pd
-
-
-def read_table(path):
-    """A CSV or Parquet file as a pandas DataFrame, with one-line errors for the usual failures."""
-    pd = _pandas()
-    suffix = os.path.splitext(str(path))[1].lower()
-    if not os.path.isfile(path):
-        raise CLIError(f"data file {path!r} does not exist (or is not a file).")
-    try:
-        if suffix == ".csv":
-            return pd.read_csv(path)
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError as e:
-            raise ModuleNotFoundError("reading Parquet needs pyarrow: pip install 'glassnet[cli]'") from e
-        return pd.read_parquet(path)
-    except (ValueError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        raise CLIError(f"cannot read {path!r} as {suffix[1:]}: {e}") from None
-
-
-def load_source(source, *, target=None, features=None, split=None, data_path=None):
-    """Data from a dataset name or a table file: (X float32, y or None, feature_names, target, task, info).
-
-    ``task`` is 'classification', 'regression' or None (a file: decided by the caller).
-    """
-
+def _dataset_key(source):
     key = source.strip().lower().replace("-", "_")
-    if key in datasets.NAMES and not os.path.splitext(source)[1]:
+    return key if key in datasets.NAMES and not os.path.splitext(source)[1] else None
+
+
+def load_frame(args, split):
+    """(frame of features [+ target], dataset targets or None, info) for ``args.data``."""
+    import pandas as pd
+
+    source = args.data
+    key = _dataset_key(source)
+    if key is not None:
         kind = split if key not in ("digits", "iris", "wine", "breast_cancer", "diabetes") else None
-        data = datasets.load(key, kind=kind, path=data_path)
-        names = [f"x{i}" for i in range(data.X.shape[1])]
+        data = datasets.load(key, kind=kind, path=args.data_path)
+        frame = pd.DataFrame(data.X, columns=[f"x{i}" for i in range(data.X.shape[1])])
         labels = list(data.target_names) if data.target_names else None
-        return data.X, data.y, names, None, data.task, {"dataset": key, "target_names": labels}
+        return frame, data.y, {"dataset": key, "target_names": labels, "task": data.task}
     if os.path.splitext(source)[1].lower() not in TABLE_SUFFIXES:
         raise CLIError(f"{source!r} is neither a dataset name ({', '.join(datasets.NAMES)}) nor a "
                        f"{'/'.join(TABLE_SUFFIXES)} file.")
-    pd = _pandas()
-    frame = read_table(source)
-    if target is not None and target not in frame.columns:
-        raise CLIError(f"column {target!r} is not in {source} (columns: {', '.join(map(str, frame.columns[:20]))}).")
-    names = [str(c) for c in frame.columns if c != target] if features is None else list(features)
-    missing = [c for c in names if c not in frame.columns]
-    if missing:
-        raise CLIError(f"column(s) {', '.join(map(repr, missing[:5]))}{' ...' if len(missing) > 5 else ''} not in {source} "
-                       f"(columns: {', '.join(map(str, frame.columns[:20]))}).")
-    for c in names:
-        col = frame[c]
-        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
-            example = col.dropna().iloc[0] if col.notna().any() else None
-            raise CLIError(f"feature column {c!r} of {source} is not numeric (dtype {col.dtype}, e.g. {example!r}); "
-                           "encode it as numbers or leave it out with --features.")
-        if col.isna().any():
-            raise CLIError(f"feature column {c!r} of {source} has {int(col.isna().sum())} missing value(s); "
-                           "impute or drop those rows first.")
-    if not names:
-        raise CLIError(f"{source} has no feature columns besides the target {target!r}.")
-    X = frame[names].to_numpy(dtype=np.float32)
-    y = None
-    if target is not None:
-        col = frame[target]
-        if col.isna().any():
-            raise CLIError(f"target column {target!r} of {source} has {int(col.isna().sum())} missing value(s).")
-        y = col.to_numpy()
-    return X, y, names, target, None, {"file": os.path.abspath(source)}
+    frame = read_table(source, sep=args.sep)
+    frame.columns = [str(c) for c in frame.columns]
+    return frame, None, {"file": os.path.abspath(source)}
 
 
-def infer_task(y):
-    """Classification for text, bool and small-integer targets; regression for real numbers."""
-    y = np.asarray(y)
-    if y.dtype.kind in "OUSb" or (y.dtype.kind in "iu" and len(np.unique(y)) <= 50):
-        return "classification"
-    return "regression"
+def _select(frame, args, keep=()):
+    """Apply --features / --exclude to the columns read (``keep``: target and id columns stay)."""
+    asked = [*(args.features or []), *(args.exclude or [])]
+    unknown = [c for c in asked if c not in frame.columns]
+    if unknown:
+        raise CLIError(f"column(s) {', '.join(map(repr, unknown))} given to --features/--exclude are not in "
+                       f"{args.data} (columns: {_columns(frame)}).")
+    if args.features:
+        frame = frame[[c for c in frame.columns if c in args.features or c in keep]]
+    return frame.drop(columns=[c for c in (args.exclude or []) if c not in keep])
 
 
-# -- model building and metadata ---------------------------------------------------------------
-def _fold_scaling(model, mean, scale, y_mean=None, y_scale=None):
-    """Make the model take raw inputs (and give raw targets): x_std = (x - mean) / scale, so
-    (x_std) @ W + b = x @ (W / scale) + (b - (mean / scale) @ W); likewise y = y_std * sy + my."""
+def _columns(frame):
+    cols = list(map(str, frame.columns))
+    return ", ".join(cols[:20]) + (" ..." if len(cols) > 20 else "")
 
-    dense = [layer for layer in model.layers if isinstance(layer, Dense)]
-    first, last = dense[0], dense[-1]
-    W, b = first.weight.value.astype(np.float64), first.bias.value.astype(np.float64)
-    first.weight.value = (W / scale[:, None]).astype(first.dtype)
-    first.bias.value = (b - (mean / scale) @ W).astype(first.dtype)
+
+def _split_target(frame, y_ds, target, args, out):
+    """(features frame, target values) with rows lacking a target dropped (and said so)."""
+    if y_ds is not None:
+        return frame, np.asarray(y_ds)
+    if target is None:
+        raise CLIError(f"give --target COLUMN: which column of {args.data} to predict (columns: {_columns(frame)}).")
+    if target not in frame.columns:
+        hint = ("; the file has a single column: is its delimiter unusual? give it with --sep"
+                if frame.shape[1] == 1 else "")
+        raise CLIError(f"column {target!r} is not in {args.data} (columns: {_columns(frame)}){hint}.")
+    missing = frame[target].isna().to_numpy()
+    if missing.all():
+        raise CLIError(f"the target column {target!r} of {args.data} has no values.")
+    if missing.any() and not args.quiet:
+        print(f"note: {int(missing.sum())} row(s) without a {target!r} value left out", file=out)
+    frame = frame[~missing].reset_index(drop=True)
+    return frame.drop(columns=[target]), frame[target].to_numpy()
+
+
+# -- progress -----------------------------------------------------------------------------------
+def progress(quiet):
+    """(callbacks, verbose): tqdm bars on a terminal, one line per epoch otherwise, nothing if quiet."""
+    if quiet:
+        return [], 0
+    if sys.stderr.isatty():
+        try:
+            return [TqdmProgress()], 0
+        except ImportError:
+            pass
+    return [], 1
+
+
+# -- training -------------------------------------------------------------------------------------
+def choose_task(args, y, info):
+    """(task, reason): the --task given, the dataset's, or inferred from the target's values."""
+    if args.task != "auto":
+        return args.task, "--task"
+    if info.get("task"):
+        return info["task"], f"the {info['dataset']} dataset"
+    return infer_task(y)
+
+
+def encode_target(task, y, info, target):
+    """(targets for fit, classes or None)."""
+    if task == "classification":
+        if info.get("target_names"):
+            return np.asarray(y, dtype=np.int64), [str(c) for c in info["target_names"]]
+        text = np.array([str(v) for v in y], dtype=object)
+        if np.asarray(y).dtype.kind in "iufb":
+            values = np.asarray(y)
+            order = np.unique(values)                         # numbers: classes in numeric order
+            classes = [str(v.item() if not float(v).is_integer() else int(v)) for v in order]
+            codes = np.searchsorted(order, values)
+        else:
+            uniq, codes = np.unique(text, return_inverse=True)
+            classes = [str(c) for c in uniq]
+        if len(classes) < 2:
+            raise CLIError(f"the target has a single class ({classes[0]!r}); a classifier needs at least 2.")
+        return codes.astype(np.int64), classes
+    if np.asarray(y).dtype.kind not in "iufb":
+        raise CLIError(f"the regression target {target!r} is not numeric; use --task classification.")
+    return np.asarray(y, dtype=np.float64), None
+
+
+def schedule(args, n_rows, task):
+    """(epochs, early-stopping patience or None, the choice in words) for ``n_rows`` training rows.
+
+    ``--epochs auto``: enough epochs for about TARGET_UPDATES updates (MIN_EPOCHS to MAX_EPOCHS), so
+    iris (96 rows to fit) gets as many updates as digits. Early stopping (best epoch kept) is on by
+    default for regression only: measured over seeds 0-2, it raised the test R^2 of diabetes from
+    0.07-0.28 to 0.37-0.44 and of penguins' body mass from 0.82-0.83 to 0.81-0.87, while on iris and
+    wine classifiers it stopped at the epoch of lowest validation cross-entropy, well before the
+    best accuracy (iris seed 0: 0.77 instead of 0.90): with a few dozen validation rows that epoch is noise.
+    """
+    check_scalar(args.batch_size, "--batch-size", int, min_val=1, caller="glassnet train")
+    # A bad --validation-split is fit's to report; here it only sizes the epochs.
+    n_fit = max(1, int(round(n_rows * (1 - min(max(args.validation_split, 0.0), 0.9)))))
+    per_epoch = math.ceil(n_fit / args.batch_size)
+    auto = args.epochs is None
+    epochs = int(min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(TARGET_UPDATES / per_epoch)))) if auto else args.epochs
+    stop = args.early_stopping if args.early_stopping is not None else (task == "regression"
+                                                                          and args.validation_split > 0)
+    patience = None
+    if stop:
+        patience = max(args.patience, epochs // 10) if auto else args.patience
+    how = f"auto: about {TARGET_UPDATES} updates of {per_epoch} batch(es) per epoch" if auto else "--epochs"
+    why = f"{epochs} ({how}" + (f"; early stopping on val_loss, patience {patience}, best epoch kept)" if patience
+                                else ")")
+    return epochs, patience, why
+
+
+def default_dropout(args, task):
+    """``--dropout``, or its default: REGRESSION_DROPOUT for regression, 0 for classification.
+
+    Measured over seeds 0-7 (test R^2, mean / lowest): penguins' body mass 0.831 / 0.724 without
+    dropout, 0.845 / 0.796 with 0.2; diabetes 0.414 / 0.228 and 0.469 / 0.364. A 128-64 network
+    overfits a few hundred rows of a regression even with early stopping.
+    """
+    if args.dropout is not None:
+        return args.dropout
+    return REGRESSION_DROPOUT if task == "regression" else 0.0
+
+
+def train_network(args, X, y, task, n_out, rng, *, quiet, glassbox=True, class_weight=None):
+    """Build the MLP and fit it on standardized inputs; returns (model, history)."""
+    model = mlp(X.shape[1], args.hidden, n_out, activation=args.activation if len(args.activation) > 1
+                else args.activation[0], output="softmax" if task == "classification" else "linear",
+                dropout=default_dropout(args, task), l2=args.l2, seed=args.seed)
+    optimizer = {"sgd": lambda: SGD(lr=args.lr, momentum=args.momentum, nesterov=False),
+                 "adam": lambda: Adam(lr=args.lr), "rmsprop": lambda: RMSprop(lr=args.lr)}[args.optimizer]()
+    callbacks, verbose = progress(quiet)
+    if glassbox:
+        # The glass box is on by default: it costs well under 1% of an epoch (BENCHMARKS.md).
+        callbacks[:0] = [CleanTrainLoss(seed=args.seed), ActivationMonitor(seed=args.seed), GradientMonitor()]
+    epochs, patience, _ = schedule(args, len(X), task)
+    if patience is not None:
+        callbacks.append(EarlyStopping("val_loss", patience=patience, restore_best=True))
+    if distributed.is_distributed():
+        d = distributed.setup(model, optimizer, callbacks, verbose=verbose)
+        optimizer, callbacks, verbose = d.optimizer, d.callbacks, d.verbose
+    history = model.fit(X, y, optimizer=optimizer, epochs=epochs, batch_size=args.batch_size,
+                        validation_split=args.validation_split, seed=rng, callbacks=callbacks, verbose=verbose,
+                        class_weight=class_weight)
+    return model, history
+
+
+def _fit_table(args, Xf, rows):
+    return TablePreprocessor(max_categories=args.max_categories, standardize=args.scale).fit(
+        Xf, rows=rows, features=args.features,            # --exclude: already dropped by _select
+        id_columns=[args.id_column] if args.id_column else ())
+
+
+def _prepare_y(task, y):
+    """Regression targets are standardized for training: (y_std, y_mean, y_scale)."""
+    if task != "regression":
+        return y, None, None
+    y_mean, y_scale = float(y.mean()), float(y.std()) or 1.0
+    return ((y - y_mean) / y_scale).astype(np.float32), y_mean, y_scale
+
+
+def _class_weight(args, task):
+    """``--class-weight balanced``: the training loop weighs class c by n / (K n_c) (fit(class_weight=))."""
+    if args.class_weight is not None and task != "classification":
+        raise CLIError("--class-weight balanced is for classification; this target is a regression.")
+    return args.class_weight
+
+
+def cross_validate(args, Xf, y, task, classes, train_rows, out):
+    """K-fold metrics on the training rows (each fold refits its own preprocessing): {metric: [values]}."""
+    rng = np.random.default_rng(args.seed)
+    labels = y[train_rows] if task == "classification" else None
+    results = {}
+    for i, (tr, va) in enumerate(kfold_indices(len(train_rows), args.cv, rng, labels), start=1):
+        fit_rows, val_rows = train_rows[tr], train_rows[va]
+        pre = _fit_table(args, Xf, fit_rows)
+        y_fit, y_mean, y_scale = _prepare_y(task, y[fit_rows])
+        model, _ = train_network(args, pre.transform(Xf.iloc[fit_rows]).astype(np.float32), y_fit, task,
+                                 len(classes) if classes else 1, np.random.default_rng(args.seed + i),
+                                 quiet=True, glassbox=False, class_weight=_class_weight(args, task))
+        if y_mean is not None:
+            fold_target_scaling(model, y_mean, y_scale)
+        result = scores(model, pre.transform(Xf.iloc[val_rows]).astype(np.float32), y[val_rows], task)
+        for k, v in result.items():
+            results.setdefault(k, []).append(v)
+        print(f"cv fold {i}/{args.cv}: " + "  ".join(f"{k} {v:.4f}" for k, v in result.items())
+              + f"  ({len(val_rows)} rows)", file=out)
+    print(f"cv {args.cv}-fold: " + "  ".join(f"{k} {np.mean(v):.4f} +/- {np.std(v):.4f}" for k, v in results.items()),
+          file=out)
+    return results
+
+
+def cmd_train(args, out):
+    # Under mpirun/mpiexec every rank runs this command on the same data and seed; the ranks
+    # split each global batch, and only rank 0 prints and writes files.
+    is_root = not distributed.is_distributed() or distributed.rank_and_size()[0] == 0
+    if not is_root:
+        out, args.quiet, args.report = open(os.devnull, "w"), True, False
+    frame, y_ds, info = load_frame(args, "train")
+    if y_ds is None and args.target is None:
+        raise CLIError(f"give --target COLUMN: which column of {args.data} to predict (columns: {_columns(frame)}).")
+    frame = _select(frame, args, keep=[c for c in (args.target, args.id_column) if c])
+    Xf, y_raw = _split_target(frame, y_ds, args.target, args, out)
+    task, reason = choose_task(args, y_raw, info)
+    y, classes = encode_target(task, y_raw, info, args.target)
+    if not args.quiet:
+        print(f"task: {task} ({reason})", file=out)
+    if "dataset" not in info:
+        for message in warn_surprising_task(task, y_raw, len(classes) if classes else None):
+            warn(args, message)
+    rng = np.random.default_rng(args.seed)
+    labels = y if task == "classification" else None
+    test_frame = None
+    if info.get("dataset") in ("fashion_mnist", "mnist1d", "mnist"):
+        test_frame, yte, _ = load_frame(args, "test")
+        test_y, train_rows = np.asarray(yte), np.arange(len(Xf))
+    elif args.test_split > 0:
+        train_rows, test_rows = train_val_split(len(Xf), args.test_split, rng, labels)
+        train_rows = np.sort(train_rows)
+        test_frame, test_y = Xf.iloc[test_rows], y[test_rows]
+    else:
+        train_rows = np.arange(len(Xf))
+    pre = _fit_table(args, Xf, train_rows)
+    if not args.quiet:
+        for note in pre.notes:
+            print(f"note: {note}", file=out)
+    cv = cross_validate(args, Xf, y, task, classes, train_rows, out) if args.cv else None
+
+    X = pre.transform(Xf.iloc[train_rows]).astype(np.float32)
+    y_fit, y_mean, y_scale = _prepare_y(task, y[train_rows])
+    if not args.quiet:
+        print(f"data: {args.data}: {len(X)} training rows, {len(pre.used_columns)} feature columns "
+              f"({pre.n_encoded} encoded), task {task}" + (f", {len(classes)} classes" if classes else ""), file=out)
+        print(f"epochs: {schedule(args, len(X), task)[2]}; dropout {default_dropout(args, task):g}"
+              + (" (regression default)" if args.dropout is None and task == "regression" else ""), file=out)
+    model, history = train_network(args, X, y_fit, task, len(classes) if classes else 1, rng, quiet=args.quiet,
+                                   class_weight=_class_weight(args, task))
     if y_mean is not None:
-        last.weight.value = (last.weight.value.astype(np.float64) * y_scale).astype(last.dtype)
-        last.bias.value = (last.bias.value.astype(np.float64) * y_scale + y_mean).astype(last.dtype)
+        fold_target_scaling(model, y_mean, y_scale)
+    if not is_root:
+        return 0
+    if not args.quiet:
+        print(model.summary(), file=out)
+        print(diagnose(history), file=out)
+    result, test = {}, None
+    if test_frame is not None:
+        test = (pre.transform(test_frame).astype(np.float32), test_y)
+        result = scores(model, *test, task)
+        if not args.quiet:
+            print("test " + "  ".join(f"{k} {v:.4f}" for k, v in result.items()) + f"  ({len(test_y)} samples)",
+                  file=out)
+    meta = {"task": task, "task_reason": reason, "classes": classes, "target": args.target,
+            "id_column": args.id_column, "source": info, "preprocessing": pre.to_dict(),
+            "feature_names": pre.encoded_names, "columns": pre.used_columns,
+            "target_scaling": None if y_mean is None else {"mean": y_mean, "scale": y_scale, "folded": True},
+            "training_rows": {"hash": "pandas.util.hash_pandas_object/float64+text", "columns": pre.used_columns,
+                              "fingerprints": sorted(set(row_fingerprints(Xf.iloc[train_rows], pre.used_columns)))},
+            "history": history.to_dict(), "test": result,
+            "cv": None if cv is None else {k: {"mean": float(np.mean(v)), "std": float(np.std(v)), "folds": v}
+                                           for k, v in cv.items()},
+            "args": {k: v for k, v in vars(args).items() if k != "func"}}
+    save(model, args.out, metadata={"cli": _jsonable(meta)})
+    print(f"model written to {args.out}", file=out)
+    if args.report:
+        data = test if test is not None else (X, y_fit)
+        kwargs = {"title": f"glassnet: {args.data}", "class_names": classes}
+        shapes = {"digits": (8, 8), "fashion_mnist": (28, 28), "mnist": (28, 28)}
+        if info.get("dataset") in shapes:
+            kwargs["image_shape"] = shapes[info["dataset"]]
+        write_report(args.report, model, history, data[0], data[1], **kwargs)
+        print(f"report written to {args.report}", file=out)
+    return 0
 
 
 def _jsonable(x):
@@ -153,194 +375,101 @@ def _jsonable(x):
     return x
 
 
+# -- using a model ----------------------------------------------------------------------------------
 def load_model(path):
-
+    """(TabularModel, the CLI metadata) of a model file written by ``glassnet train``."""
     model, meta = load(path, with_metadata=True)
-    return model, meta.get("cli", {})
+    meta = meta.get("cli") or {}
+    if not isinstance(meta.get("preprocessing"), dict):
+        raise CLIError(f"{path} holds no table preprocessing: it was not written by this glassnet's "
+                       "`glassnet train`; retrain it (or use glassnet.load in Python).")
+    return TabularModel(model, TablePreprocessor.from_dict(meta["preprocessing"]), meta.get("task"),
+                        meta.get("classes")), meta
 
 
-def model_inputs(meta, source, *, target=None, split="test", data_path=None, need_y=True):
-    """Data for a saved model: the right columns in the right order, and encoded targets."""
-    features = meta.get("feature_names")
-    is_file = os.path.splitext(source)[1].lower() in TABLE_SUFFIXES
-    target = target or (meta.get("target") if is_file else None)
-    if is_file and need_y and target is None:
-        raise CLIError("give --target COLUMN: the model file does not name its target column.")
-    X, y, _, _, _, _ = load_source(source, target=target if need_y else None,
-                                   features=features if is_file else None, split=split, data_path=data_path)
-    if features and X.shape[1] != len(features):
-        raise CLIError(f"the model expects {len(features)} features; {source} has {X.shape[1]}.")
-    if y is not None and meta.get("task") == "classification":
-        classes = meta["classes"]
-        lookup = {str(c): i for i, c in enumerate(classes)}
-        unknown = sorted({str(v) for v in y} - set(lookup))
-        if unknown:
-            raise CLIError(f"labels {unknown[:5]} in {source} were not seen in training (classes: {classes[:10]}).")
-        y = np.array([lookup[str(v)] for v in y], dtype=np.int64)
-    elif y is not None:
-        y = np.asarray(y, dtype=np.float32)
-    return X, y
-
-
-# -- progress -----------------------------------------------------------------------------------
-def progress(quiet):
-    """(callbacks, verbose): tqdm bars on a terminal, one line per epoch otherwise, nothing if quiet."""
-    if quiet:
-        return [], 0
-    if sys.stderr.isatty():
-        try:
-
-            return [TqdmProgress()], 0
-        except ImportError:
-            pass
-    return [], 1
-
-
-# -- commands -----------------------------------------------------------------------------------
-def _split(n, fraction, rng, labels):
-
-    return train_val_split(n, fraction, rng, labels)
-
-
-def cmd_train(args, out):
-
-    # Under mpirun/mpiexec every rank runs this command on the same data and seed; the ranks
-    # split each global batch, and only rank 0 prints and writes files.
-    is_root = not distributed.is_distributed() or distributed.rank_and_size()[0] == 0
-    if not is_root:
-        out, args.quiet, args.report = open(os.devnull, "w"), True, False
-
-    if args.target is None and os.path.splitext(args.data)[1].lower() in TABLE_SUFFIXES:
-        raise CLIError(f"give --target COLUMN: which column of {args.data} to predict.")
-    X, y, names, target, task, info = load_source(args.data, target=args.target, split="train",
-                                                  data_path=args.data_path, features=args.features)
-    if y is None:
-        raise CLIError(f"give --target COLUMN: which column of {args.data} to predict.")
-    task = args.task if args.task != "auto" else (task or infer_task(y))
-    classes = None
-    if task == "classification":
-        if info.get("target_names"):
-            classes = list(info["target_names"])
-            codes = np.asarray(y, dtype=np.int64)
-        else:
-            uniq, codes = np.unique(np.asarray(y).astype(str) if np.asarray(y).dtype.kind == "O" else y,
-                                    return_inverse=True)
-            classes = uniq.tolist()
-        if len(classes) < 2:
-            raise CLIError(f"the target has a single class ({classes[0]!r}); a classifier needs at least 2.")
-        y_fit = codes.astype(np.int64)
+def model_data(args, meta, tm, *, need_y):
+    """(features frame, encoded targets or None) for a saved model, after the schema and drift check."""
+    frame, y_ds, info = load_frame(args, args.split)
+    target = args.target or (meta.get("target") if "dataset" not in info else None)
+    id_column = getattr(args, "id_column", None) or meta.get("id_column")
+    known = [c for c in (target, id_column) if c]
+    frame = _select(frame, args, keep=known)
+    if need_y:
+        if y_ds is None and target is None:
+            raise CLIError("give --target COLUMN: the model file does not name its target column.")
+        Xf, y = _split_target(frame, y_ds, target, args, sys.stdout)
     else:
-        if np.asarray(y).dtype.kind not in "iufb":
-            raise CLIError(f"the regression target {target!r} is not numeric; use --task classification.")
-        y_fit = np.asarray(y, dtype=np.float64)
-    rng = np.random.default_rng(args.seed)
-    labels = y_fit if task == "classification" else None
-    test = None
-    if info.get("dataset") in ("fashion_mnist", "mnist1d", "mnist"):
-        Xte, yte, *_ = load_source(args.data, split="test", data_path=args.data_path)
-        test = (Xte, yte.astype(np.int64))
-    elif args.test_split > 0:
-        tr, te = _split(len(X), args.test_split, rng, labels)
-        test = (X[te], y_fit[te])
-        X, y_fit = X[tr], y_fit[tr]
-    mean = X.astype(np.float64).mean(axis=0) if args.scale else np.zeros(X.shape[1])
-    scale = X.astype(np.float64).std(axis=0) if args.scale else np.ones(X.shape[1])
-    scale[scale == 0] = 1.0                        # constant columns: leave them as they are
-    Xs = ((X - mean) / scale).astype(np.float32)
-    y_mean = y_scale = None
-    y_raw = y_fit
-    if task == "regression":
-        y_mean, y_scale = float(y_fit.mean()), float(y_fit.std()) or 1.0
-        y_fit = ((y_fit - y_mean) / y_scale).astype(np.float32)
-    n_out = len(classes) if task == "classification" else 1
-    model = mlp(X.shape[1], args.hidden, n_out, activation=args.activation if len(args.activation) > 1
-                else args.activation[0], output="softmax" if task == "classification" else "linear",
-                dropout=args.dropout, l2=args.l2, seed=args.seed)
-    optimizer = {"sgd": lambda: SGD(lr=args.lr, momentum=args.momentum, nesterov=False),
-                 "adam": lambda: Adam(lr=args.lr), "rmsprop": lambda: RMSprop(lr=args.lr)}[args.optimizer]()
-    callbacks, verbose = progress(args.quiet)
-
-    # The glass box is on by default: it costs well under 1% of an epoch (BENCHMARKS.md).
-    callbacks[:0] = [CleanTrainLoss(seed=args.seed), ActivationMonitor(seed=args.seed), GradientMonitor()]
-    if args.early_stopping:
-        callbacks.append(EarlyStopping("val_loss", patience=args.patience, restore_best=True))
-    if distributed.is_distributed():
-        d = distributed.setup(model, optimizer, callbacks, verbose=verbose)
-        optimizer, callbacks, verbose = d.optimizer, d.callbacks, d.verbose
-    if not args.quiet:
-        print(f"data: {args.data}: {len(X)} training samples, {X.shape[1]} features, task {task}"
-              + (f", {len(classes)} classes" if classes else ""), file=out)
-        print(model.summary(), file=out)
-    history = model.fit(Xs, y_fit, optimizer=optimizer, epochs=args.epochs, batch_size=args.batch_size,
-                        validation_split=args.validation_split, seed=rng, callbacks=callbacks, verbose=verbose)
-    _fold_scaling(model, mean, scale, y_mean, y_scale)
-    if not is_root:
-        return 0
-    if not args.quiet:
-        print(diagnose(history), file=out)
-    result = {}
-    if test is not None:
-        result = _metrics(model, *test, task)
-        if not args.quiet:
-            print("test " + "  ".join(f"{k} {v:.4f}" for k, v in result.items()) + f"  ({len(test[0])} samples)",
-                  file=out)
-    hist = history.to_dict()
-    hist["baseline_loss"] = getattr(history, "baseline_loss", None)
-    meta = {"task": task, "feature_names": names, "classes": classes, "target": target, "source": info,
-            "scaling": {"mean": mean.tolist(), "scale": scale.tolist(), "folded": True},
-            "target_scaling": None if y_mean is None else {"mean": y_mean, "scale": y_scale, "folded": True},
-            "history": hist, "test": result, "args": {k: v for k, v in vars(args).items() if k != "func"}}
-    save(model, args.out, metadata={"cli": _jsonable(meta)})
-    print(f"model written to {args.out}", file=out)
-    if args.report:
-        # The report's data checks and examples use the held-out test set (raw features: the
-        # scaling is folded into the model), or the training set when there is none.
-        _write_report(model, history, meta, args, test if test is not None else (X, y_raw), out)
-    return 0
+        Xf, y = (frame.drop(columns=[target]) if target in frame.columns else frame), None
+    tm.preprocessor.encode(Xf.iloc[:0])          # missing columns: one error naming them all
+    for finding in tm.preprocessor.check(Xf, known=known):
+        warn(args, finding.message)
+    if y is not None and tm.task == "classification":
+        if info.get("target_names"):
+            y = np.asarray(y, dtype=np.int64)
+        else:
+            lookup = {c: i for i, c in enumerate(tm.classes)}
+            text = [str(v.item() if isinstance(v, np.generic) else v) for v in y]
+            text = [str(int(float(v))) if _integral_text(v) and v not in lookup else v for v in text]
+            unknown = sorted(set(text) - set(lookup))
+            if unknown:
+                raise CLIError(f"labels {unknown[:5]} in {args.data} were not seen in training "
+                               f"(classes: {tm.classes[:10]}).")
+            y = np.array([lookup[v] for v in text], dtype=np.int64)
+    elif y is not None:
+        y = np.asarray(y, dtype=np.float64)
+    return Xf, y
 
 
-def _metrics(model, X, y, task):
-    pred = model.predict(X)
-    if task == "classification":
-        p = np.clip(pred[np.arange(len(y)), y], 1e-12, 1.0)
-        return {"loss": float(-np.log(p).mean()), "accuracy": float((pred.argmax(axis=1) == y).mean())}
-    err = pred.reshape(-1).astype(np.float64) - y.reshape(-1)
-    var = float(((y - y.mean()) ** 2).mean())
-    return {"mse": float((err**2).mean()), "rmse": float(np.sqrt((err**2).mean())),
-            "r2": 1.0 - float((err**2).mean()) / var if var > 0 else float("nan")}
-
-
-def _write_report(model, history, meta, args, data, out):
-    shapes = {"digits": (8, 8), "fashion_mnist": (28, 28), "mnist": (28, 28)}
-    kwargs = {"title": f"glassnet: {args.data}", "class_names": meta["classes"]}
-    if meta["source"].get("dataset") in shapes:
-        kwargs["image_shape"] = shapes[meta["source"]["dataset"]]
-    write_report(args.report, model, history, data[0], data[1], **kwargs)
-    print(f"report written to {args.report}", file=out)
+def _integral_text(v):
+    try:
+        return float(v).is_integer()
+    except ValueError:
+        return False
 
 
 def cmd_evaluate(args, out):
-    model, meta = load_model(args.model)
-    X, y = model_inputs(meta, args.data, target=args.target, split=args.split, data_path=args.data_path)
-    result = _metrics(model, X, y, meta.get("task", "classification"))
+    tm, meta = load_model(args.model)
+    Xf, y = model_data(args, meta, tm, need_y=True)
+    X = tm.inputs(Xf)
+    result = scores(tm.model, X, y, tm.task)
     print(f"{args.data}: {len(X)} samples  " + "  ".join(f"{k} {v:.4f}" for k, v in result.items()), file=out)
+    stored = (meta.get("training_rows") or {}).get("fingerprints")
+    if stored:
+        seen = np.isin(np.array(row_fingerprints(Xf, tm.preprocessor.used_columns)), np.array(stored))
+        if seen.any():
+            warn(args, f"{int(seen.sum())} of {len(Xf)} rows were used to train this model; their scores are "
+                       "optimistic. Scores on the rows it never saw follow.")
+            if (~seen).any():
+                unseen = scores(tm.model, X[~seen], y[~seen], tm.task)
+                print(f"{args.data}, rows not used in training: {int((~seen).sum())} samples  "
+                      + "  ".join(f"{k} {v:.4f}" for k, v in unseen.items()), file=out)
+            else:
+                warn(args, "every row was used in training: no unseen rows to score.")
     return 0
 
 
 def cmd_predict(args, out):
-    pd = _pandas()
-    model, meta = load_model(args.model)
-    X, _ = model_inputs(meta, args.data, target=args.target, split=args.split, data_path=args.data_path,
-                        need_y=False)
-    pred = model.predict(X)
-    if meta.get("task") == "classification":
-        classes = meta["classes"]
-        frame = pd.DataFrame({"prediction": [classes[i] for i in pred.argmax(axis=1)]})
+    import pandas as pd
+
+    tm, meta = load_model(args.model)
+    if args.proba and tm.task != "classification":
+        raise CLIError("--proba gives class probabilities, but this model is a regression; leave --proba out.")
+    Xf, _ = model_data(args, meta, tm, need_y=False)
+    pred = tm.predict_proba(Xf)
+    id_column = args.id_column or meta.get("id_column")
+    frame = pd.DataFrame()
+    if id_column:
+        raw = load_frame(args, args.split)[0]
+        if id_column not in raw.columns:
+            raise CLIError(f"the id column {id_column!r} is not in {args.data} (columns: {_columns(raw)}).")
+        frame[id_column] = raw[id_column].to_numpy()
+    if tm.task == "classification":
+        frame["prediction"] = [tm.classes[i] for i in pred.argmax(axis=1)]
         if args.proba:
-            for i, c in enumerate(classes):
+            for i, c in enumerate(tm.classes):
                 frame[f"proba_{c}"] = pred[:, i]
     else:
-        frame = pd.DataFrame({"prediction": pred.reshape(len(pred), -1)[:, 0]})
+        frame["prediction"] = pred.reshape(len(pred), -1)[:, 0]
     if args.out == "-":
         frame.to_csv(out, index=False)
     else:
@@ -350,91 +479,43 @@ def cmd_predict(args, out):
 
 
 def cmd_diagnose(args, out):
-
-    _, meta = load_model(args.model)
-    saved = meta.get("history")
+    _, meta = load(args.model, with_metadata=True)
+    saved = (meta.get("cli") or {}).get("history")
     if not saved or not saved.get("curves", {}).get("loss"):
         raise CLIError(f"{args.model} stores no training history (it was not trained by `glassnet train`).")
-    history = History(saved.get("batch_size"))
-    history.update({k: [math.nan if v is None else v for v in c] for k, c in saved["curves"].items()})
-    history.epochs, history.iterations = saved.get("epochs", 0), saved.get("iterations", 0)
-    history.diverged = saved.get("diverged")
-    if saved.get("baseline_loss") is not None:
-        history.baseline_loss = saved["baseline_loss"]
-    print(diagnose(history), file=out)
+    print(diagnose(History.from_dict(saved)), file=out)
     return 0
 
 
 def cmd_explain(args, out):
-
-    model, meta = load_model(args.model)
-    X, _ = model_inputs(meta, args.data, target=args.target, split=args.split, data_path=args.data_path,
-                        need_y=False)
-    names = meta.get("feature_names") or [f"x{i}" for i in range(X.shape[1])]
-    classes = meta.get("classes")
-    baseline = np.asarray(meta.get("scaling", {}).get("mean") or np.zeros(X.shape[1]), dtype=np.float64)
+    tm, meta = load_model(args.model)
+    Xf, _ = model_data(args, meta, tm, need_y=False)
+    X = tm.inputs(Xf)
+    pre = tm.preprocessor
+    groups = pre.groups
     for row in args.rows:
         if not 0 <= row < len(X):
             raise CLIError(f"row {row} is out of range: {args.data} has {len(X)} rows (0..{len(X) - 1}).")
-        attr = integrated_gradients(model, X[row], baseline=baseline)
-        what = f"P({classes[attr.target]})" if classes else "prediction"
-        print(f"row {row}: {what} = {attr.f_x:.4f}; at the mean input {attr.f_baseline:.4f}; "
+        # Baseline: the average training row (zeros after standardization); attributions of a
+        # column's encoded parts (value, missing indicator, one-hot levels) add up to the column's.
+        attr = integrated_gradients(tm.model, X[row], baseline=np.zeros(X.shape[1]))
+        what = f"P({tm.classes[attr.target]})" if tm.classes else "prediction"
+        print(f"row {row}: {what} = {attr.f_x:.4f}; at the average training row {attr.f_baseline:.4f}; "
               f"attributions (integrated gradients, largest first):", file=out)
-        order = np.argsort(-np.abs(attr.values))[: args.top]
-        for i in order:
-            print(f"  {names[i]:>20}  {attr.values[i]:+.4f}  (value {X[row, i]:.4g})", file=out)
+        per_column = {name: float(np.sum(attr.values[idx])) for name, idx in groups.items()}
+        for name in sorted(per_column, key=lambda n: -abs(per_column[n]))[: args.top]:
+            print(f"  {name:>20}  {per_column[name]:+.4f}  (value {Xf[name].iloc[row]!s:.12})", file=out)
         print(f"  completeness error {100 * attr.completeness_error:.2g}% ({attr.steps} steps)", file=out)
     return 0
 
 
-def _unfold_input(model, mean, scale):
-    """Undo the folding of the input standardization in the first Dense layer (see _fold_scaling)."""
-
-    first = next(layer for layer in model.layers if isinstance(layer, Dense))
-    W = first.weight.value.astype(np.float64) * scale[:, None]
-    first.bias.value = (first.bias.value.astype(np.float64) + (mean / scale) @ W).astype(first.dtype)
-    first.weight.value = W.astype(first.dtype)
-    return model
-
-
-def _with_standardization(proto, mean, scale):
-    """Prepend (x - mean) * (1 / scale) to an ONNX graph, so it takes raw features."""
-    import onnx
-    from onnx import helper, numpy_helper
-
-    graph = proto.graph
-    name = graph.input[0].name
-    for node in graph.node:
-        node.input[:] = ["standardized" if x == name else x for x in node.input]
-    graph.initializer.extend([numpy_helper.from_array(mean.astype(np.float32), "scaling.mean"),
-                              numpy_helper.from_array((1.0 / scale).astype(np.float32), "scaling.inv_scale")])
-    nodes = [helper.make_node("Sub", [name, "scaling.mean"], ["centered"], name="standardize_sub"),
-             helper.make_node("Mul", ["centered", "scaling.inv_scale"], ["standardized"], name="standardize_mul"),
-             *graph.node]
-    del graph.node[:]
-    graph.node.extend(nodes)
-    onnx.checker.check_model(proto)
-    return proto
-
-
 def cmd_export(args, out):
-
-    model, meta = load_model(args.model)
+    tm, _ = load_model(args.model)
     dest = args.out or os.path.splitext(args.model)[0] + ".onnx"
-    scaling = meta.get("scaling") or {}
-    if scaling.get("folded"):
-        # The model file has the standardization folded into its first layer, whose weights then
-        # span orders of magnitude (1/std of near-constant columns): int8 quantization per tensor
-        # would wipe out the small ones. The graph standardizes explicitly instead.
-        import onnx
-
-        mean, scale = np.asarray(scaling["mean"]), np.asarray(scaling["scale"])
-        proto = _with_standardization(to_onnx(_unfold_input(model, mean, scale)), mean, scale)
-        onnx.save_model(proto, dest)
-    else:
-        proto = to_onnx(model, dest)
-    print(f"ONNX model written to {dest} (input 'input' of shape (batch, {model.n_features}), raw features)",
-          file=out)
+    proto = tm.to_onnx(dest)
+    inputs = ", ".join(f"{i.name!r}" for i in proto.graph.input)
+    outputs = ", ".join(f"{o.name!r}" for o in proto.graph.output)
+    print(f"ONNX model written to {dest} (raw rows in: {inputs}; out: {outputs})", file=out)
     if args.int8:
         qdest = os.path.splitext(dest)[0] + ".int8.onnx"
         quantize_dynamic_int8(proto, qdest)
@@ -444,11 +525,12 @@ def cmd_export(args, out):
 
 
 def cmd_summary(args, out):
-    model, meta = load_model(args.model)
+    model, meta = load(args.model, with_metadata=True)
+    meta = meta.get("cli") or {}
     print(model.summary(), file=out)
     if meta:
         hist = meta.get("history") or {}
-        print(f"task: {meta.get('task')}  features: {len(meta.get('feature_names') or [])}"
+        print(f"task: {meta.get('task')}  features: {len(meta.get('columns') or meta.get('feature_names') or [])}"
               + (f"  classes: {', '.join(map(str, meta['classes']))}" if meta.get("classes") else ""), file=out)
         print(f"trained: {hist.get('epochs')} epochs, {hist.get('iterations')} iterations, batch size "
               f"{hist.get('batch_size')}", file=out)
@@ -479,43 +561,68 @@ def _names(text):
     return [v.strip() for v in text.split(",") if v.strip()]
 
 
+def _epochs(text):
+    if text == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r} (an integer, or auto)") from None
+
+
+def _sep(text):
+    return {"\\t": "\t", "tab": "\t"}.get(text, text)
+
+
+def data_args(sp, default=None):
+    """The options of every command that reads data."""
+    sp.add_argument("data", nargs="?" if default else None, default=default,
+                    help="a .csv/.tsv/.parquet file or a dataset name (digits, iris, wine, breast_cancer, "
+                         "diabetes, mnist1d, fashion-mnist)" + (f"; default {default}" if default else ""))
+    sp.add_argument("--target", help="target column of a table (default: the model's)")
+    sp.add_argument("--features", type=_names, help="comma-separated feature columns (default: all but the target)")
+    sp.add_argument("--exclude", type=_names, help="comma-separated columns to leave out")
+    sp.add_argument("--id-column", help="an identifier column: left out of the features, copied to predictions")
+    sp.add_argument("--sep", type=_sep, help="the delimiter of a text table (default: sniffed from the file)")
+    sp.add_argument("--data-path", help="folder of the fashion-mnist/mnist files (default: Debian's path)")
+    sp.add_argument("--split", default="test", choices=["train", "test"], help="split of a dataset with one")
+    sp.add_argument("--quiet", "-q", action="store_true", help="no progress output or notes")
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="glassnet", description="Train, inspect and export glassnet MLPs.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    def data_args(sp, default=None):
-        sp.add_argument("data", nargs="?" if default else None, default=default,
-                        help="a .csv/.parquet file or a dataset name (digits, iris, wine, breast_cancer, "
-                             "diabetes, mnist1d, fashion-mnist)" + (f"; default {default}" if default else ""))
-        sp.add_argument("--target", help="target column of a CSV/Parquet file")
-        sp.add_argument("--data-path", help="folder of the fashion-mnist/mnist files (default: Debian's path)")
-        sp.add_argument("--split", default="test", choices=["train", "test"],
-                        help="split of a dataset with one (default test)")
-
     t = sub.add_parser("train", help="train an MLP (no arguments: digits)")
     data_args(t, default="digits")
-    t.add_argument("--features", type=_names, help="comma-separated feature columns (default: all but the target)")
     t.add_argument("--task", default="auto", choices=["auto", "classification", "regression"])
     t.add_argument("--hidden", type=_widths, default=[128, 64], help="hidden widths, e.g. 64,32 (default 128,64)")
     t.add_argument("--activation", type=_names, default=["relu"],
                    help="relu, leaky_relu, tanh, sigmoid, linear; one, or one per hidden layer (comma-separated)")
-    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--epochs", type=_epochs, default=None,
+                   help=f"epochs, or auto (default): enough for about {TARGET_UPDATES} updates, {MIN_EPOCHS} to "
+                        f"{MAX_EPOCHS} epochs")
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=0.001, help="learning rate (default 0.001)")
     t.add_argument("--optimizer", default="adam", choices=["adam", "sgd", "rmsprop"])
     t.add_argument("--momentum", type=float, default=0.9, help="for sgd")
-    t.add_argument("--dropout", type=float, default=0.0)
+    t.add_argument("--dropout", type=float, default=None,
+                   help=f"dropout after each hidden activation (default {REGRESSION_DROPOUT} for regression, else 0)")
     t.add_argument("--l2", type=float, default=0.0, help="L2 strength of every Dense layer (0.5*l2*||W||^2)")
-    t.add_argument("--early-stopping", action="store_true", help="stop when val_loss stalls; keep the best epoch")
+    t.add_argument("--early-stopping", action="store_true", default=None,
+                   help="stop when val_loss stalls; keep the best epoch (default: on for regression)")
+    t.add_argument("--no-early-stopping", dest="early_stopping", action="store_false")
     t.add_argument("--patience", type=int, default=5)
     t.add_argument("--validation-split", type=float, default=0.2)
     t.add_argument("--test-split", type=float, default=0.2, help="held out for the final test (sets without one)")
+    t.add_argument("--cv", type=int, help="K-fold cross-validation on the training rows first (mean, spread)")
+    t.add_argument("--class-weight", choices=["balanced"], help="weigh every class the same in the loss")
+    t.add_argument("--max-categories", type=int, default=20, help="levels kept per text column (default 20)")
     t.add_argument("--no-scale", dest="scale", action="store_false", help="do not standardize the features")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", default="model.safetensors")
     t.add_argument("--report", default="report.html", help="HTML report file (default report.html)")
     t.add_argument("--no-report", dest="report", action="store_const", const=None)
-    t.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     t.set_defaults(func=cmd_train)
 
     for name, func, hlp in (("evaluate", cmd_evaluate, "loss and accuracy (or RMSE, R^2) on data"),
@@ -530,11 +637,11 @@ def build_parser():
             sp.add_argument("--proba", action="store_true", help="add one probability column per class")
         if name == "explain":
             sp.add_argument("--rows", type=_ints, default=[0], help="comma-separated row numbers (default 0)")
-            sp.add_argument("--top", type=int, default=10, help="features shown per row (default 10)")
+            sp.add_argument("--top", type=int, default=10, help="columns shown per row (default 10)")
     d = sub.add_parser("diagnose", help="the fit verdict from the stored learning curves")
     d.add_argument("model")
     d.set_defaults(func=cmd_diagnose)
-    e = sub.add_parser("export", help="export to ONNX")
+    e = sub.add_parser("export", help="export to ONNX (raw rows in, probabilities and labels out)")
     e.add_argument("model")
     e.add_argument("--out", help="the .onnx file (default: next to the model)")
     e.add_argument("--int8", action="store_true", help="also write a dynamically quantized int8 model")

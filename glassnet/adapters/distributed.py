@@ -36,6 +36,9 @@ from glassnet.backend.errors import ValidationError
 from glassnet.optim.optimizers import Optimizer, get_optimizer
 from glassnet.train.callbacks import Callback, ProgressPrinter
 
+__all__ = ["broadcast_parameters", "DistributedCallback", "DistributedOptimizer", "EXIT_CODE", "fit",
+           "get_mpi", "is_distributed", "rank_and_size", "RootOnly", "Setup", "setup", "shard", "world"]
+
 # Launchers announce the world size in the environment: checking it first means a plain
 # ``glassnet train`` never imports mpi4py.
 _SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE", "PMIX_SIZE")
@@ -270,7 +273,7 @@ class DistributedCallback(Callback):
         self.optimizer.state_ref = state
         state.batches = self.batches
 
-    def batches(self, X, Y, batch_size, rng=None):
+    def batches(self, X, Y, batch_size, rng=None, W=None):
         """Rank r's slice of every global batch of ``size * batch_size`` rows (same order on all ranks)."""
         n, global_batch = X.shape[0], batch_size * self.size
         if 0 < n % global_batch < self.size:
@@ -287,10 +290,8 @@ class DistributedCallback(Callback):
             m = min(global_batch, n - start)
             lo, hi = start + self.rank * m // self.size, start + (self.rank + 1) * m // self.size
             self.optimizer.batch_rows = hi - lo
-            if order is None:
-                yield X[lo:hi], Y[lo:hi]
-            else:
-                yield X[order[lo:hi]], Y[order[lo:hi]]
+            rows = slice(lo, hi) if order is None else order[lo:hi]
+            yield (X[rows], Y[rows]) if W is None else (X[rows], Y[rows], W[rows])
 
     def on_epoch_end(self, state):
         h = state.history

@@ -23,6 +23,8 @@ from glassnet.backend.arrays import array_module, get_cupy
 from glassnet.backend.errors import ValidationError
 from glassnet.optim.optimizers import SGD, Adam, Optimizer, RMSprop, get_optimizer
 
+__all__ = ["CudaGraphStep", "FusedOptimizer", "softmax_xent_grad"]
+
 # -- fused elementwise update kernels -------------------------------------------------------------
 # h is a float64 device array of hyper-parameters, read inside the kernel (see FusedOptimizer.prepare).
 _UPDATES = {
@@ -195,7 +197,8 @@ class CudaGraphStep:
         self.cp, self.model, self.batch_size = cp, model, int(batch_size)
         names = [type(layer).__name__ for layer in model.layers]
         if names[-1] != "Softmax":
-            raise ValidationError(f"CudaGraphStep trains classifiers ending in Softmax; the model ends with {names[-1]}.")
+            raise ValidationError(f"CudaGraphStep trains classifiers ending in Softmax; the model ends with "
+                                  f"{names[-1]}. Use fit() for other models.")
         if "Dropout" in names:
             raise ValidationError("CudaGraphStep cannot capture Dropout: a graph replays the same random mask. "
                                   "Train with fit() instead, or remove Dropout.")

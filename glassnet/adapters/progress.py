@@ -8,6 +8,8 @@ import math
 
 from glassnet.train.callbacks import Callback
 
+__all__ = ["TqdmProgress"]
+
 
 class TqdmProgress(Callback):
     """Two tqdm bars: epochs, and the batches of the current epoch with the running loss.

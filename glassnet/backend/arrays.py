@@ -9,6 +9,9 @@ import numpy as np
 
 from glassnet.backend.checks import check_choice
 
+__all__ = ["array_module", "cupy_or_none", "DEFAULT_DTYPE", "get_cupy", "on_device_of", "resolve_dtype",
+           "to_device", "to_numpy"]
+
 DEFAULT_DTYPE = np.float32
 
 

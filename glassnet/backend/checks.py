@@ -7,6 +7,8 @@ import numpy as np
 
 from glassnet.backend.errors import GlassnetTypeError, ShapeError, ValidationError
 
+__all__ = ["check_array", "check_choice", "check_path", "check_rng", "check_scalar"]
+
 
 def _where(caller):
     return f" of {caller}" if caller else ""
@@ -22,7 +24,8 @@ def check_scalar(value, name, kind, *, caller="", min_val=None, max_val=None,
     if not ok:
         raise GlassnetTypeError(
             f"The '{name}' parameter{_where(caller)} must be {'an int' if kind is int else 'a float'}. "
-            f"Got {value!r} of type {type(value).__name__} instead."
+            f"Got {value!r} of type {type(value).__name__} instead. Pass a plain number, e.g. {name}="
+            f"{'1' if kind is int else '0.1'}.{(' ' + hint) if hint else ''}"
         )
     value = kind(value)
     bad = kind is float and not np.isfinite(value)     # an int is finite (np.isfinite fails beyond int64)
@@ -36,7 +39,7 @@ def check_scalar(value, name, kind, *, caller="", min_val=None, max_val=None,
         rng = f"in {lo or '(-inf'}, {hi or 'inf)'}"
         raise ValidationError(
             f"The '{name}' parameter{_where(caller)} must be a finite {kind.__name__} {rng}. "
-            f"Got {value!r} instead.{(' ' + hint) if hint else ''}"
+            f"Got {value!r} instead. Pass a value in that range.{(' ' + hint) if hint else ''}"
         )
     return value
 
@@ -46,7 +49,7 @@ def check_choice(value, name, choices, *, caller=""):
     if not isinstance(value, str) or value not in choices:
         raise ValidationError(
             f"The '{name}' parameter{_where(caller)} must be one of {sorted(choices)}. "
-            f"Got {value!r} instead."
+            f"Got {value!r} instead. Use one of those names."
         )
     return value
 
@@ -58,7 +61,8 @@ def check_rng(seed):
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0:
         return np.random.default_rng(int(seed))
     raise GlassnetTypeError(
-        f"'seed' must be None, a non-negative int or a numpy.random.Generator. Got {seed!r}."
+        f"'seed' must be None, a non-negative int or a numpy.random.Generator. Got {seed!r}. "
+        "Pass an int such as seed=0 for a reproducible run, or numpy.random.default_rng(0)."
     )
 
 
@@ -94,7 +98,8 @@ def check_array(x, name, *, dtype=None, ndim_min=1, where="", allow_nan=False):
             + ("Reshape a single sample with x.reshape(1, -1)." if ndim_min == 2 else "")
         )
     if arr.size == 0 or arr.shape[0] == 0:
-        raise ValidationError(f"{name}{_where(where)} is empty (shape {arr.shape}); give at least one sample.")
+        raise ValidationError(f"{name}{_where(where)} must hold at least one sample but is empty (shape {arr.shape}); "
+                              "give at least one sample.")
     if not allow_nan and np.issubdtype(arr.dtype, np.floating):
         xp = np if isinstance(arr, np.ndarray) else __import__("cupy")
         with np.errstate(over="ignore", invalid="ignore"):
@@ -105,7 +110,8 @@ def check_array(x, name, *, dtype=None, ndim_min=1, where="", allow_nan=False):
             bad = int((~finite).sum())
             first = tuple(int(i) for i in np.argwhere(np.asarray(~finite if xp is np else (~finite).get()))[0])
             raise ValidationError(
-                f"{name}{_where(where)} contains {bad} NaN or infinite value(s) in {arr.dtype} (first at index "
+                f"{name}{_where(where)} must be finite but contains {bad} NaN or infinite value(s) in {arr.dtype} "
+                f"(first at index "
                 f"{first}). Impute or drop them, or rescale values too large for {arr.dtype}."
             )
     return arr
@@ -116,5 +122,6 @@ def check_path(path, where):
     if not isinstance(path, (str, os.PathLike)):
         # NOTE: open(3) would silently read file descriptor 3 (and open(0) standard input).
         raise GlassnetTypeError(f"The path passed to {where} must be a str or os.PathLike; got "
-                                f"{type(path).__name__} {str(path)[:80]!r}.")
+                                f"{type(path).__name__} {str(path)[:80]!r}. Pass the file's path, e.g. "
+                                "'model.safetensors' or a pathlib.Path.")
     return os.fspath(path)

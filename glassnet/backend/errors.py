@@ -5,6 +5,9 @@ Every public error is a subclass of the built-in type a Python user expects
 :class:`GlassnetError`, so ``except glassnet.GlassnetError`` catches them all.
 """
 
+__all__ = ["CallOrderError", "DivergenceError", "GlassnetError", "GlassnetTypeError", "ModelFileError", "ShapeError",
+           "ValidationError"]
+
 
 class GlassnetError(Exception):
     """Base class of every error glassnet raises on purpose."""
@@ -24,6 +27,10 @@ class GlassnetTypeError(GlassnetError, TypeError):
 
 class ModelFileError(ValidationError):
     """A model file is missing, damaged, of another format version, or not a glassnet model."""
+
+
+class CallOrderError(GlassnetError, RuntimeError):
+    """A method was called out of order (``backward`` before ``forward``...)."""
 
 
 class DivergenceError(GlassnetError, FloatingPointError):

@@ -3,3 +3,5 @@ checkpoints, and the ONNX export.
 
 May import: the layers below it; onnx/onnxruntime lazily (extra ``onnx``).
 """
+
+__all__ = []

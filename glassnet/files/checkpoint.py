@@ -25,15 +25,17 @@ import zlib
 import numpy as np
 
 from glassnet.backend.arrays import to_numpy
+from glassnet.backend.atomic import atomic_write
 from glassnet.backend.checks import check_path, check_scalar
 from glassnet.backend.errors import ModelFileError, ValidationError
-from glassnet.files.serialization import atomic_write, check_format, pack, read_bytes, strict_json, unpack
+from glassnet.files.serialization import check_format, pack, read_bytes, strict_json, unpack
 from glassnet.train.callbacks import Callback, ProgressPrinter
 from glassnet.train.state import History
 
 __all__ = ["ModelCheckpoint", "read_checkpoint", "restore", "save_checkpoint"]
 
 FORMAT = "glassnet-checkpoint"
+RESTART = "Resume from an intact checkpoint, or start the run again without resume."
 FORMAT_VERSION = "1"
 
 
@@ -73,7 +75,7 @@ class ModelCheckpoint(Callback):
         self.every = check_scalar(every, "every", int, min_val=1, caller="ModelCheckpoint")
         if resume not in (True, False, "if_exists"):
             raise ValidationError(f"The 'resume' parameter of ModelCheckpoint must be True, False or 'if_exists'. "
-                                  f"Got {resume!r} instead.")
+                                  f"Got {resume!r} instead. Pass resume=True to continue a run.")
         self.resume = resume
 
     def on_train_begin(self, state):
@@ -82,7 +84,7 @@ class ModelCheckpoint(Callback):
         late = [type(cb).__name__ for cb in after if not isinstance(cb, (ModelCheckpoint, ProgressPrinter))]
         if late:
             raise ValidationError(
-                f"ModelCheckpoint must come after the callbacks whose state it saves; {late} follow it. "
+                f"ModelCheckpoint must come after the callbacks whose state it saves, but {late} follow it. "
                 "Move ModelCheckpoint to the end of callbacks."
             )
         if self.resume is True or (self.resume == "if_exists" and os.path.exists(self.path)):
@@ -169,7 +171,7 @@ def read_checkpoint(path):
         if not isinstance(meta, dict):
             raise ValueError("state is not an object")
     except (KeyError, ValueError, RecursionError) as e:
-        raise ModelFileError(f"{source}: the training state metadata is malformed ({e}).") from None
+        raise ModelFileError(f"{source}: the training state metadata is malformed ({e}). {RESTART}") from None
     return tensors, meta
 
 
@@ -185,7 +187,7 @@ def restore(path, state):
     except (ModelFileError, ValidationError):
         raise
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
-        raise ModelFileError(f"{source}: the training state is malformed ({type(e).__name__}: "
+        raise ModelFileError(f"{source}: the training state is malformed ({RESTART} {type(e).__name__}: "
                              f"{str(e)[:200]}).") from None
     return state.epochs if state.stop else state.epoch + 1
 
@@ -242,5 +244,5 @@ def _copy_into(dst, src, what, source):
         raise ValidationError(f"{source}: {what} has shape {tuple(src.shape)} but the model needs "
                               f"{tuple(dst.shape)}. Resume with the architecture that wrote the checkpoint.")
     if not np.isfinite(src).all():
-        raise ModelFileError(f"{source}: {what} contains NaN or infinite values; the checkpoint is broken.")
+        raise ModelFileError(f"{source}: {what} contains NaN or infinite values; the checkpoint is broken. {RESTART}")
     dst[...] = src

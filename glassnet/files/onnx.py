@@ -27,14 +27,19 @@ Needs the optional ``onnx`` package (``pip install 'glassnet[onnx]'``);
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from glassnet.backend.errors import ValidationError
 
-__all__ = ["LAYER_TO_ONNX", "to_onnx", "quantize_dynamic_int8"]
+__all__ = ["LAYER_TO_ONNX", "add_class_labels", "prepend_standardization", "prepend_table_encoding",
+           "quantize_dynamic_int8", "table_input_name", "to_onnx"]
 
 _MIN_OPSET = 13  # Softmax with a true per-axis definition (axis=-1) starts at opset 13.
 
@@ -328,5 +333,173 @@ def quantize_dynamic_int8(src, dst):
     with tempfile.TemporaryDirectory(prefix="glassnet-quant-") as tmp:
         src_file = Path(tmp) / "float.onnx"
         onnx.save_model(proto, os.fspath(src_file))
-        quant.quantize_dynamic(os.fspath(src_file), os.fspath(dst), weight_type=quant.QuantType.QInt8)
+        # Only the network's matrix products: the preprocessing tables (Gather) stay exact.
+        with _quiet_onnxruntime():
+            quant.quantize_dynamic(os.fspath(src_file), os.fspath(dst), weight_type=quant.QuantType.QInt8,
+                                   op_types_to_quantize=["MatMul"])
     return dst
+
+
+@contextlib.contextmanager
+def _quiet_onnxruntime():
+    """Keep onnxruntime's advice ("Please consider to run pre-processing before quantization") out of
+    the caller's output: the quantizer logs it through the root logger and ``warnings``."""
+    root = logging.getLogger()
+    levels = [(root, root.level)] + [(logging.getLogger(n), logging.getLogger(n).level)
+                                     for n in list(logging.root.manager.loggerDict) if n.startswith("onnx")]
+    for logger, _ in levels:
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in levels:
+            logger.setLevel(level)
+
+
+# --------------------------------------------------------------------------- #
+# Preprocessing in the graph (tables) and class labels
+# --------------------------------------------------------------------------- #
+
+def _rewire_input(graph, new_name):
+    """Feed ``new_name`` where the graph read its first input; return the old input's name."""
+    name = graph.input[0].name
+    for node in graph.node:
+        node.input[:] = [new_name if x == name else x for x in node.input]
+    for out in graph.output:
+        if out.name == name:
+            raise ValidationError("the ONNX graph's input is also its output; nothing to prepend to.")
+    return name
+
+
+def _prepend(proto, nodes, initializers, inputs=None):
+    graph = proto.graph
+    all_nodes = [*nodes, *graph.node]
+    del graph.node[:]
+    graph.node.extend(all_nodes)
+    graph.initializer.extend(initializers)
+    if inputs is not None:
+        del graph.input[:]
+        graph.input.extend(inputs)
+    return proto
+
+
+def prepend_standardization(proto, mean, scale):
+    """Prepend ``(x - mean) * (1 / scale)``, computed in float64, to a graph: it takes unstandardized columns.
+
+    Parameters
+    ----------
+    proto : onnx.ModelProto
+        From :func:`to_onnx`; its input keeps its name and shape.
+    mean, scale : array of shape (n_features,)
+    """
+    onnx = _require("onnx")
+    helper, numpy_helper, TP = onnx.helper, onnx.numpy_helper, onnx.TensorProto
+    _rewire_input(proto.graph, "standardized")
+    elem = proto.graph.input[0].type.tensor_type.elem_type
+    # In float64: in float32 a column such as a year (mean 2008.03, std 0.8) would lose 1e-4 of
+    # its standardized value to the rounding of the mean, which shows in the probabilities.
+    inits = [numpy_helper.from_array(np.asarray(mean, dtype=np.float64), "scaling.mean"),
+             numpy_helper.from_array(1.0 / np.asarray(scale, dtype=np.float64), "scaling.inv_scale")]
+    name = proto.graph.input[0].name
+    nodes = [helper.make_node("Cast", [name], ["scaling.x64"], to=TP.DOUBLE, name="standardize_cast64"),
+             helper.make_node("Sub", ["scaling.x64", "scaling.mean"], ["centered"], name="standardize_sub"),
+             helper.make_node("Mul", ["centered", "scaling.inv_scale"], ["standardized64"], name="standardize_mul"),
+             helper.make_node("Cast", ["standardized64"], ["standardized"], to=elem, name="standardize_cast")]
+    _prepend(proto, nodes, inits)
+    onnx.checker.check_model(proto)
+    return proto
+
+
+def table_input_name(column):
+    """The ONNX input name of a categorical column: ``col_`` + the name with unsafe characters as '_'."""
+    return "col_" + re.sub(r"[^0-9A-Za-z_]", "_", str(column))
+
+
+def prepend_table_encoding(proto, columns):
+    """Prepend the encoding of raw table rows (imputation, missing indicators, one-hot) to a graph.
+
+    Parameters
+    ----------
+    proto : onnx.ModelProto
+        A graph whose input takes the encoded columns: numeric values, then missing indicators,
+        then one block per categorical column.
+    columns : dict
+        ``{"numeric": [{"name", "fill", "indicator"}, ...], "categorical": [{"name", "levels",
+        "table"}, ...]}`` (:meth:`glassnet.adapters.tabular.TablePreprocessor.onnx_columns`).
+        ``table`` has one row per level plus a last row for values never seen in training.
+
+    The new graph has a float input ``"input"`` of shape (batch, n_numeric), NaN for a missing
+    value, and one string input (batch, 1) per categorical column, named by
+    :func:`table_input_name` ('' for a missing value). Levels are looked up with
+    ``ai.onnx.ml.LabelEncoder`` (unknown strings get the last row) and rows taken with ``Gather``.
+    """
+    onnx = _require("onnx")
+    helper, numpy_helper, TP = onnx.helper, onnx.numpy_helper, onnx.TensorProto
+    graph = proto.graph
+    old = graph.input[0]
+    elem = old.type.tensor_type.elem_type
+    dtype = helper.tensor_dtype_to_np_dtype(elem)
+    _rewire_input(graph, "encoded")
+    numeric, categorical = columns.get("numeric", []), columns.get("categorical", [])
+    nodes, inits, inputs, blocks = [], [], [], []
+    if numeric:
+        inputs.append(helper.make_tensor_value_info("input", elem, ["batch", len(numeric)]))
+        inits.append(numpy_helper.from_array(np.asarray([c["fill"] for c in numeric], dtype=dtype), "table.fill"))
+        nodes += [helper.make_node("IsNaN", ["input"], ["table.isnan"], name="table_isnan"),
+                  helper.make_node("Where", ["table.isnan", "table.fill", "input"], ["table.imputed"],
+                                   name="table_impute")]
+        blocks.append("table.imputed")
+        flagged = [i for i, c in enumerate(numeric) if c["indicator"]]
+        if flagged:
+            inits.append(numpy_helper.from_array(np.asarray(flagged, dtype=np.int64), "table.flagged"))
+            nodes += [helper.make_node("Cast", ["table.isnan"], ["table.isnan_f"], to=elem, name="table_cast"),
+                      helper.make_node("Gather", ["table.isnan_f", "table.flagged"], ["table.indicators"], axis=1,
+                                       name="table_indicators")]
+            blocks.append("table.indicators")
+    if categorical:
+        inits.append(numpy_helper.from_array(np.asarray([-1], dtype=np.int64), "table.flat_shape"))
+    for j, c in enumerate(categorical):
+        name = table_input_name(c["name"])
+        table = np.asarray(c["table"], dtype=dtype)
+        inputs.append(helper.make_tensor_value_info(name, TP.STRING, ["batch", 1]))
+        inits.append(numpy_helper.from_array(table, f"table.{j}.rows"))
+        nodes += [helper.make_node("LabelEncoder", [name], [f"table.{j}.index"], domain="ai.onnx.ml",
+                                   keys_strings=list(c["levels"]), values_int64s=list(range(len(c["levels"]))),
+                                   default_int64=len(c["levels"]), name=f"table_{j}_lookup"),
+                  helper.make_node("Reshape", [f"table.{j}.index", "table.flat_shape"], [f"table.{j}.flat"],
+                                   name=f"table_{j}_flatten"),
+                  helper.make_node("Gather", [f"table.{j}.rows", f"table.{j}.flat"], [f"table.{j}.onehot"], axis=0,
+                                   name=f"table_{j}_onehot")]
+        blocks.append(f"table.{j}.onehot")
+    if not blocks:
+        raise ValidationError("prepend_table_encoding got no columns; pass at least one numeric or categorical.")
+    nodes.append(helper.make_node("Concat", blocks, ["encoded"], axis=1, name="table_concat")
+                 if len(blocks) > 1 else helper.make_node("Identity", blocks, ["encoded"], name="table_concat"))
+    _prepend(proto, nodes, inits, inputs)
+    if not any(o.domain == "ai.onnx.ml" for o in proto.opset_import) and categorical:
+        proto.opset_import.append(helper.make_opsetid("ai.onnx.ml", 2))
+    proto.ir_version = max(proto.ir_version, helper.find_min_ir_version_for(list(proto.opset_import)))
+    del old
+    onnx.checker.check_model(proto)
+    return proto
+
+
+def add_class_labels(proto, classes):
+    """Add an output ``"label"`` (batch,) of strings: the class name of each row's largest output."""
+    onnx = _require("onnx")
+    helper = onnx.helper
+    graph = proto.graph
+    out = graph.output[0].name
+    graph.node.extend([
+        helper.make_node("ArgMax", [out], ["label.index"], axis=1, keepdims=0, name="label_argmax"),
+        helper.make_node("LabelEncoder", ["label.index"], ["label"], domain="ai.onnx.ml",
+                         keys_int64s=list(range(len(classes))), values_strings=[str(c) for c in classes],
+                         default_string="", name="label_lookup")])
+    graph.output.append(helper.make_tensor_value_info("label", onnx.TensorProto.STRING, ["batch"]))
+    if not any(o.domain == "ai.onnx.ml" for o in proto.opset_import):
+        proto.opset_import.append(helper.make_opsetid("ai.onnx.ml", 2))
+    proto.ir_version = max(proto.ir_version, helper.find_min_ir_version_for(list(proto.opset_import)))
+    onnx.checker.check_model(proto)
+    return proto

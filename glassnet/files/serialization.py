@@ -22,14 +22,22 @@ from glassnet.nn.layers import LAYERS
 from glassnet.train.model import Sequential
 from glassnet.version import __version__
 
-__all__ = ["atomic_write", "build_model", "check_format", "load", "pack", "read_bytes", "save", "strict_json",
-           "unpack"]
+__all__ = ["REPAIR", "build_model", "check_format", "damaged", "load", "pack", "read_bytes", "save",
+           "strict_json", "unpack"]
 
 FORMAT = "glassnet"
 FORMAT_VERSION = "1"
 MAX_HEADER = 16 * 1024 * 1024
 _DTYPES = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
 _CODES = {v: k for k, v in _DTYPES.items()}
+
+
+REPAIR = "Use an intact copy of the file, or save the model again with glassnet.save()."
+
+
+def damaged(message):
+    """The ModelFileError for a file that is not what it claims, ending with how to get a good one."""
+    return ModelFileError(f"{message} {REPAIR}")
 
 
 def strict_json(text):
@@ -75,7 +83,7 @@ def pack(tensors, metadata):
 def unpack(data, source="model file"):
     """Parse safetensors bytes into ({name: ndarray}, metadata), checking every field."""
     if len(data) < 8:
-        raise ModelFileError(f"{source} is too short ({len(data)} bytes) to be a safetensors file; it is "
+        raise damaged(f"{source} is too short ({len(data)} bytes) to be a safetensors file; it is "
                              "empty or truncated.")
     (n,) = struct.unpack("<Q", data[:8])
     if n > MAX_HEADER or n > len(data) - 8:
@@ -83,19 +91,19 @@ def unpack(data, source="model file"):
         if data[:1] == b"\x80" or data[:2] in (b"PK",):
             raise ModelFileError(f"{source} looks like a pickle/zip file (e.g. torch.save or joblib). glassnet "
                                  "never loads pickles: save models with glassnet.save().")
-        raise ModelFileError(f"{source}: header length {n} is larger than the file allows "
+        raise damaged(f"{source}: header length {n} is larger than the file allows "
                              f"({len(data) - 8} bytes after the length, limit {MAX_HEADER}); the file is "
                              "truncated, damaged, or not a safetensors file.")
     try:
         header = strict_json(data[8:8 + n].decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as e:  # ValueError: JSONDecodeError, 4300+ digits
-        raise ModelFileError(f"{source}: the header is not valid JSON ({type(e).__name__}: {str(e)[:100]}); "
+        raise damaged(f"{source}: the header is not valid JSON ({type(e).__name__}: {str(e)[:100]}); "
                              "the file is damaged or not a safetensors file.") from None
     if not isinstance(header, dict):
-        raise ModelFileError(f"{source}: the header must be a JSON object; got {type(header).__name__}.")
+        raise damaged(f"{source}: the header must be a JSON object; got {type(header).__name__}.")
     metadata = header.pop("__metadata__", {})
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise ModelFileError(f"{source}: __metadata__ must map strings to strings.")
+        raise damaged(f"{source}: __metadata__ must map strings to strings.")
     body = memoryview(data)[8 + n:]
     tensors, spans = {}, []
     for name, info in header.items():
@@ -106,20 +114,21 @@ def unpack(data, source="model file"):
             if not (isinstance(a, int) and isinstance(b, int) and 0 <= a <= b <= len(body)):
                 raise ValueError
         except (KeyError, TypeError, ValueError):
-            raise ModelFileError(f"{source}: entry {name!r} has a bad dtype, shape or data_offsets "
+            raise damaged(f"{source}: entry {name!r} has a bad dtype, shape or data_offsets "
                                  f"({str(info)[:200]}), or points past the end of the file (truncated?).") from None
         if b - a != math.prod(shape) * dtype.itemsize:       # exact: np.prod would wrap around int64
-            raise ModelFileError(f"{source}: tensor {name!r} has {b - a} bytes but shape {shape} needs "
+            raise damaged(f"{source}: tensor {name!r} has {b - a} bytes but shape {shape} needs "
                                  f"{math.prod(shape) * dtype.itemsize}.")
         spans.append((a, b))
     ends = [0] + [b for _, b in sorted(spans)]
     if any(a != end for (a, _), end in zip(sorted(spans), ends, strict=False)) or ends[-1] != len(body):
-        raise ModelFileError(f"{source}: the tensors overlap, leave holes or do not cover the data "
+        raise damaged(f"{source}: the tensors overlap, leave holes or do not cover the data "
                              f"({len(body)} bytes); the file is damaged.")
     expected = metadata.pop("sha256", None)
     # The checksum scheme is part of format version 1: a file of another version gets the
     # caller's "version X; this glassnet reads Y" error rather than "damaged".
-    if metadata.get("format_version", FORMAT_VERSION) == FORMAT_VERSION and str(metadata.get("format")).startswith(FORMAT):
+    ours = str(metadata.get("format")).startswith(FORMAT)
+    if metadata.get("format_version", FORMAT_VERSION) == FORMAT_VERSION and ours:
         if expected != _checksum({**header, "__metadata__": metadata}, body):
             raise ModelFileError(f"{source}: {'no checksum' if expected is None else 'checksum mismatch'}; the file "
                                  "was modified or damaged after it was written (a flipped bit, a partial copy). "
@@ -156,7 +165,7 @@ def save(model, path, metadata=None):
             metadata["user"] = json.dumps(user, allow_nan=False)
         except (TypeError, ValueError) as e:
             raise ValidationError(f"save(metadata=...) must be JSON-serializable (str, numbers, lists, dicts; "
-                                  f"no NaN): {e}. Convert arrays with .tolist().") from None
+                                  f"no NaN), but json says: {e}. Convert arrays with .tolist().") from None
     atomic_write(path, pack(dict((n, p.value) for n, p in model.named_parameters()), metadata))
     return path
 
@@ -178,7 +187,7 @@ def load(path, with_metadata=False):
     except (ValueError, RecursionError):
         user = None
     if not isinstance(user, dict):
-        raise ModelFileError(f"model file {os.fspath(path)!r}: the 'user' metadata is not a JSON object; "
+        raise damaged(f"model file {os.fspath(path)!r}: the 'user' metadata is not a JSON object; "
                              "the file is damaged.")
     return model, user
 
@@ -189,7 +198,8 @@ def read_bytes(path, source, hint):
         with open(path, "rb") as f:
             return f.read()
     except OSError as e:
-        raise ModelFileError(f"Cannot read {source}: {e.strerror}. {hint}") from None
+        raise ModelFileError(f"Cannot read {source}: the file must exist and be readable, but the system says "
+                             f"{e.strerror!r}. {hint}") from None
 
 
 def check_format(metadata, fmt, version, source, what, fix_other, fix_version):
@@ -215,18 +225,20 @@ def build_model(tensors, meta, source="model file"):
         for i, spec in enumerate(specs):
             cls = LAYERS.get(spec["type"]) if isinstance(spec.get("type"), str) else None
             if cls is None:
-                raise ModelFileError(f"{source}: unknown layer type {str(spec.get('type'))[:80]!r}; known: "
+                raise damaged(f"{source}: unknown layer type {str(spec.get('type'))[:80]!r}; known: "
                                      f"{sorted(LAYERS)}.")
             config = spec.get("config", {})
             if not isinstance(config, dict):
                 raise ValueError(f"layer {i} config is a {type(config).__name__}, not an object")
             if set(config) - set(cls.config_keys):
-                raise ModelFileError(f"{source}: layer {i} ({spec['type']}) has unexpected config keys "
-                                     f"{sorted(set(config) - set(cls.config_keys))[:5]}; it takes {list(cls.config_keys)}.")
+                raise damaged(f"{source}: layer {i} ({spec['type']}) has unexpected config keys "
+                                     f"{sorted(set(config) - set(cls.config_keys))[:5]}; it takes "
+                                     f"{list(cls.config_keys)}.")
             weight = tensors.get(f"layers.{i}.weight")
-            if spec["type"] == "Dense" and (weight is None or [config.get("n_in"), config.get("n_out")] != list(weight.shape)):
+            declared = [config.get("n_in"), config.get("n_out")]
+            if spec["type"] == "Dense" and (weight is None or declared != list(weight.shape)):
                 # Checked before Dense() allocates: a hostile n_in=10**12 must not reach the allocator.
-                raise ModelFileError(f"{source}: layer {i} is Dense({config.get('n_in')!r} -> {config.get('n_out')!r}) "
+                raise damaged(f"{source}: layer {i} is Dense({config.get('n_in')!r} -> {config.get('n_out')!r}) "
                                      f"but its weight has shape {None if weight is None else weight.shape}.")
             kw = {"dtype": dtype} if spec["type"] == "Dense" else {}
             layers.append(cls(**config, **kw))
@@ -234,16 +246,17 @@ def build_model(tensors, meta, source="model file"):
     except ModelFileError:
         raise
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as e:
-        raise ModelFileError(f"{source}: the architecture metadata is malformed ({str(e)[:200] or type(e).__name__}).") from None
+        raise damaged(f"{source}: the architecture metadata is malformed "
+                             f"({str(e)[:200] or type(e).__name__}).") from None
     expected = dict(model.named_parameters())
     if set(expected) != set(tensors):
-        raise ModelFileError(f"{source}: the weights {sorted(tensors)[:6]} do not match the architecture, which "
+        raise damaged(f"{source}: the weights {sorted(tensors)[:6]} do not match the architecture, which "
                              f"needs {sorted(expected)[:6]}.")
     for name, p in expected.items():
         t = tensors[name]
         if t.shape != p.value.shape:
-            raise ModelFileError(f"{source}: {name} has shape {t.shape} but the architecture needs {p.value.shape}.")
+            raise damaged(f"{source}: {name} has shape {t.shape} but the architecture needs {p.value.shape}.")
         if not np.isfinite(t).all():
-            raise ModelFileError(f"{source}: {name} contains NaN or infinite weights; the model is broken.")
+            raise damaged(f"{source}: {name} contains NaN or infinite weights; the model is broken.")
         p.value = t.astype(p.value.dtype, copy=False)
     return model

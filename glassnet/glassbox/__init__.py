@@ -3,3 +3,5 @@ plots and the HTML report.
 
 May import: the layers below it (backend, nn, optim, train); matplotlib lazily (extra ``report``).
 """
+
+__all__ = []

@@ -94,7 +94,8 @@ def out_of_fold_knn(X, Y, task, *, folds=5, seed=0):
         from sklearn.model_selection import KFold
         from sklearn.neighbors import NearestNeighbors
     except ImportError as e:
-        raise ModuleNotFoundError("the out-of-fold reference needs scikit-learn: pip install 'glassnet[sklearn]'") from e
+        raise ModuleNotFoundError("the out-of-fold reference needs scikit-learn: "
+                                  "pip install 'glassnet[sklearn]'") from e
     X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
     Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
     n = len(X)

@@ -26,6 +26,9 @@ from glassnet.nn.layers.activations import RELU_FAMILY
 from glassnet.nn.losses import default_loss
 from glassnet.train.metrics import accuracy
 
+__all__ = ["Attribution", "gradient_x_input", "integrated_gradients", "neuron_trace", "NeuronContribution",
+           "output_gradient", "permutation_importance"]
+
 
 def _prepare(model, X):
     X = np.asarray(X, dtype=np.float64)

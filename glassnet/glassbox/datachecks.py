@@ -272,7 +272,8 @@ def _check_labels(y, inverse, counts, imbalance_ratio, min_per_class, max_classe
         n_conf = sum(len(np.unique(targets[groups == g])) > 1 for g in np.unique(groups))
         if n_conf:
             issues.append(DataIssue("conflicting_duplicates", "warning", f"{n_conf} input(s) appear more than once "
-                                    "with different targets: the training loss cannot reach 0.", {"count": int(n_conf)}))
+                                    "with different targets: the training loss cannot reach 0.",
+                                    {"count": int(n_conf)}))
     if not is_class:
         return issues
     classes, n = np.unique(labels, return_counts=True)

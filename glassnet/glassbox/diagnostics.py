@@ -391,7 +391,8 @@ def _verdict(d, t, v, base, diverged, ctx):
     if slope < 0 and -slope > 2 * se and gain > ctx.improve_tol * learnable and not patience_ran_out:
         d.evidence.append(f"{ref_name} still falling at the end: {ref[-k]:.4g} -> {ref[-1]:.4g} over the last "
                           f"{k} epochs (fitted trend {slope:.3g} per epoch, +/- {se:.2g}); continued for {n} more "
-                          f"epochs, slowing down as it did over the previous {k}, it would gain about {gain:.3g}, {100 * gain / learnable:.0f}% of the range from "
+                          f"epochs, slowing down as it did over the previous {k}, it would gain about {gain:.3g}, "
+                          f"{100 * gain / learnable:.0f}% of the range from "
                           + ("the constant prediction" if base is not None else "its highest value")
                           + f" ({top:.4g}) to the best loss known to be reachable ({best_known:.4g})")
         return "still improving"
@@ -435,7 +436,8 @@ def _verdict(d, t, v, base, diverged, ctx):
     if ctx.remedies is None and ctx.noise_bound:
         ctx.remedies = ["none needed; a bigger network would not help: the remaining error is bounded by the "
                         "noise measured above; confirm on a held-out test set"]
-    d.evidence.append(f"{ref_name} settled at {ref[-1]:.4g} (lowest {ref.min():.4g} at epoch {int(np.argmin(ref)) + 1}); "
+    d.evidence.append(f"{ref_name} settled at {ref[-1]:.4g} (lowest {ref.min():.4g} at epoch "
+                      f"{int(np.argmin(ref)) + 1}); "
                       + (f"train {t[-1]:.4g} vs val {v[-1]:.4g}" if v is not None else "no validation data: "
                          "pass validation_split to check for overfitting"))
     return "good fit"

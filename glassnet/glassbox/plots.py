@@ -10,6 +10,9 @@ import numpy as np
 
 from glassnet.glassbox.diagnostics import diagnose
 
+__all__ = ["AttributionDisplay", "ConfusionMatrixDisplay", "DeadUnitsDisplay", "GradientFlowDisplay",
+           "LearningCurveDisplay"]
+
 
 def _axes(ax):
     """The given axes, or a new figure's (pyplot only when no axes are given)."""

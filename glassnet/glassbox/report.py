@@ -185,7 +185,8 @@ def build_report(model, history, X, y, *, title="glassnet report", image_shape=N
     section("attributions", "Example attributions (baseline: the training mean)",
             f'<div class="grid">{"".join(imgs)}</div>{_list(notes)}')
     target = int(y[0]) if classifier else y[0]
-    section("trace", "Backpropagation trace (sample 0)", f"<pre>{html.escape(str(backprop_trace(model, X[0], target, width=3)))}</pre>")
+    trace = html.escape(str(backprop_trace(model, X[0], target, width=3)))
+    section("trace", "Backpropagation trace (sample 0)", f"<pre>{trace}</pre>")
     parts.append("</body></html>")
     return "".join(parts)
 

@@ -15,6 +15,8 @@ from glassnet.nn.layers.dropout import Dropout
 from glassnet.nn.losses import default_loss
 from glassnet.train.inference import prepare_data
 
+__all__ = ["backprop_trace", "BackpropTrace", "LOCAL_RULES", "walk"]
+
 # The local derivative each layer applies (what the chain rule multiplies by), in the course's notation.
 LOCAL_RULES = {
     Dense: "g W^T  (and dL/dW = x^T g, dL/db = g)",

@@ -3,3 +3,5 @@ side), losses, and the finite-difference checks that prove every backward right.
 
 May import: glassnet.backend.
 """
+
+__all__ = []

@@ -10,6 +10,8 @@ import numpy as np
 from glassnet.backend.errors import GlassnetError
 from glassnet.nn.losses import check_output_and_loss
 
+__all__ = ["check_layer", "check_loss", "check_model", "GradientCheckError", "numeric_gradient", "rel_error"]
+
 
 class GradientCheckError(GlassnetError, AssertionError):
     """An analytic gradient disagrees with the finite-difference estimate."""

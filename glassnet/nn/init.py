@@ -9,6 +9,8 @@ import numpy as np
 
 from glassnet.backend.checks import check_choice
 
+__all__ = ["get_init", "glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "INITS", "zeros"]
+
 
 def he_normal(shape, rng, dtype=np.float32):
     """W ~ N(0, 2 / n_in)."""

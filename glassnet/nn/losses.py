@@ -1,6 +1,8 @@
 """Loss functions with the layer contract: forward(pred, target) -> float, backward() -> dL/dpred.
 
-Every loss is a mean over the batch, so the 1/N factor lives here and never in a layer.
+Every loss is a mean over the batch, so the 1/N factor lives here and never in a layer. With
+per-sample weights w (shape (N,), normalized by ``fit`` to mean 1 over the training set), each row's
+term is multiplied by its weight before the mean: L = (1/N) sum_n w_n l_n, and so is its gradient.
 With ``from_logits=True`` a classification loss receives the input of the final
 Softmax/Sigmoid instead of its output; the training loop uses this to fuse the output
 layer with the loss, which makes the gradient exactly (p - y)/N and keeps it finite for
@@ -15,6 +17,12 @@ from glassnet.backend.arrays import array_module
 from glassnet.backend.checks import check_array
 from glassnet.backend.errors import GlassnetTypeError, ShapeError, ValidationError
 from glassnet.nn.layers import Sequential, Sigmoid, Softmax
+from glassnet.nn.layers.activations import sigmoid
+from glassnet.nn.layers.base import cached
+
+__all__ = ["BinaryCrossEntropy", "check_output_and_loss", "CrossEntropy", "default_loss", "get_loss", "Loss",
+           "LOSSES", "MSE", "one_hot_targets", "sigmoid_cross_entropy", "softmax_cross_entropy",
+           "squared_error"]
 
 
 class Loss:
@@ -33,8 +41,8 @@ class Loss:
         pred = check_array(pred, "pred", where=who)
         target = check_array(target, "target", where=who)
         if pred.shape[0] != target.shape[0]:
-            raise ShapeError(f"{who}: pred has {pred.shape[0]} rows but target has {target.shape[0]}; give one "
-                             "target per prediction.")
+            raise ShapeError(f"{who} needs one target per prediction, but pred has {pred.shape[0]} rows and target "
+                             f"{target.shape[0]}. Give one target per prediction.")
         if self.target_range is not None and bool(((target < self.target_range[0]) |
                                                    (target > self.target_range[1])).any()):
             raise ValidationError(f"{who} targets must lie in {list(self.target_range)}; got values from "
@@ -42,9 +50,7 @@ class Loss:
         return self.forward(pred, target, **kw)
 
     def _cached(self, value):
-        if value is None:
-            raise RuntimeError(f"{type(self).__name__}.backward() called before forward().")
-        return value
+        return cached(value, self)
 
     def __repr__(self):
         return f"{type(self).__name__}()"
@@ -55,32 +61,37 @@ def _same_shape(pred, target, who):
         if target.ndim == pred.ndim - 1 and pred.shape[-1] == 1 and target.shape == pred.shape[:-1]:
             return target.reshape(pred.shape)
         raise ShapeError(
-            f"{who}: predictions have shape {tuple(pred.shape)} but targets have shape "
+            f"{who} needs targets shaped like the predictions, but predictions have shape {tuple(pred.shape)} "
+            "and targets "
             f"{tuple(target.shape)}. Give one target per output unit (reshape y to (-1, 1) "
             "for a single output)."
         )
     return target
 
 
+def _row_weights(weight, pred):
+    """Per-sample weights as a column that broadcasts over the outputs, or 1.0 for none."""
+    return 1.0 if weight is None else weight.reshape((-1,) + (1,) * (pred.ndim - 1)).astype(pred.dtype, copy=False)
+
+
 class MSE(Loss):
     """Mean squared error: L = mean((pred - y)^2) over all elements.
 
-    dL/dpred = 2 (pred - y) / size.
+    dL/dpred = 2 (pred - y) / size  (times the row's weight when weighted).
     """
 
     name = "mse"
 
     def __init__(self):
-        self._diff = None
+        self._grad = None
 
-    def forward(self, pred, target, from_logits=False):
+    def forward(self, pred, target, from_logits=False, weight=None):
         target = _same_shape(pred, target, "MSE")
-        self._diff = pred - target
-        return float((self._diff * self._diff).mean())
+        self._grad = array_module(pred).empty_like(pred)
+        return squared_error(pred, target, weight, self._grad)
 
     def backward(self):
-        d = self._cached(self._diff)
-        return d * (2.0 / d.size)
+        return self._cached(self._grad)
 
 
 class BinaryCrossEntropy(Loss):
@@ -97,22 +108,19 @@ class BinaryCrossEntropy(Loss):
     def __init__(self):
         self._grad = None
 
-    def forward(self, pred, target, from_logits=False):
+    def forward(self, pred, target, from_logits=False, weight=None):
         xp = array_module(pred)
         target = _same_shape(pred, target, "BinaryCrossEntropy").astype(pred.dtype, copy=False)
-        n = pred.size
+        n, w = pred.size, _row_weights(weight, pred)
         if from_logits:
-            z = pred
-            e = xp.exp(-abs(z))
-            p = xp.where(z >= 0, 1.0, e) / (1.0 + e)
-            loss = (xp.maximum(z, 0) - target * z + xp.log1p(e)).mean()
-            self._grad = (p - target) / n
+            self._grad = xp.empty_like(pred)
+            return sigmoid_cross_entropy(pred, target, weight, self._grad)[0]
         else:
             _check_probabilities(pred, "BinaryCrossEntropy", "Sigmoid", rows_sum_to_one=False)
             eps = np.finfo(pred.dtype).eps
             p = xp.clip(pred, eps, 1 - eps)
-            loss = -(target * xp.log(p) + (1 - target) * xp.log(1 - p)).mean()
-            self._grad = (p - target) / (p * (1 - p) * n)
+            loss = -(w * (target * xp.log(p) + (1 - target) * xp.log(1 - p))).mean()
+            self._grad = (p - target) * w / (p * (1 - p) * n)
         return float(loss)
 
     def backward(self):
@@ -133,23 +141,95 @@ class CrossEntropy(Loss):
     def __init__(self):
         self._grad = None
 
-    def forward(self, pred, target, from_logits=False):
+    def forward(self, pred, target, from_logits=False, weight=None):
         xp = array_module(pred)
         Y = one_hot_targets(target, pred.shape[-1], pred.dtype, xp)
-        n = pred.shape[0]
+        n, w = pred.shape[0], _row_weights(weight, pred)
         if from_logits:
-            z = pred - pred.max(axis=-1, keepdims=True)
-            log_p = z - xp.log(xp.exp(z).sum(axis=-1, keepdims=True))
-            self._grad = (xp.exp(log_p) - Y) / n
+            self._grad = xp.empty_like(pred)
+            loss, _ = softmax_cross_entropy(pred.copy(), Y, weight, self._grad, xp.empty((n, 1), pred.dtype))
+            return loss
         else:
             _check_probabilities(pred, "CrossEntropy", "Softmax", rows_sum_to_one=True)
             tiny = np.finfo(pred.dtype).tiny
             log_p = xp.log(xp.maximum(pred, tiny))
-            self._grad = -Y / (xp.maximum(pred, tiny) * n)
-        return float(-(Y * log_p).sum() / n)
+            self._grad = -Y * w / (xp.maximum(pred, tiny) * n)
+        return float(-(w * Y * log_p).sum() / n)
 
     def backward(self):
         return self._cached(self._grad)
+
+
+def softmax_cross_entropy(z, Y, weight, grad, row):
+    """Fused softmax + cross-entropy from logits: returns (loss, correct rows), writes dL/dz to ``grad``.
+
+    The readable loss (CrossEntropy with ``from_logits=True``) and the training fast path both
+    call this one function; it works in place so the fast path allocates nothing:
+
+        z <- z - max_k z            (the shift keeps exp finite; it changes neither p nor the loss)
+        log p = z - log sum_k exp z
+        L = -(1/N) sum_n w_n sum_k y_nk log p_nk
+        dL/dz = w_n (p - y) / N
+
+    Parameters
+    ----------
+    z : array (N, K), overwritten (it ends holding exp of the shifted logits)
+    Y : array (N, K), one-hot (or soft) targets
+    weight : array (N,) or None
+    grad : array (N, K), receives dL/dz
+    row : array (N, 1), scratch
+    """
+    xp = array_module(z)
+    n = z.shape[0]
+    correct = int((z.argmax(axis=1) == Y.argmax(axis=1)).sum())
+    xp.max(z, axis=1, keepdims=True, out=row)
+    xp.subtract(z, row, out=grad)                 # grad holds the shifted logits for now
+    xp.exp(grad, out=z)
+    xp.sum(z, axis=1, keepdims=True, out=row)
+    terms = Y * (xp.log(row) - grad)              # -y log p, elementwise
+    loss = float((terms if weight is None else terms * weight.reshape(-1, 1)).sum()) / n
+    xp.divide(z, row, out=grad)                   # p = softmax(z)
+    grad -= Y
+    grad *= 1.0 / n
+    if weight is not None:
+        grad *= weight.reshape(-1, 1).astype(grad.dtype, copy=False)
+    return loss, correct
+
+
+def sigmoid_cross_entropy(z, Y, weight, grad):
+    """Fused sigmoid + binary cross-entropy from logits: returns (loss, correct or None), dL/dz in ``grad``.
+
+    L = mean(w (max(z, 0) - y z + log(1 + e^-|z|)))   (log(1 + e^z) - y z, written to never overflow)
+    dL/dz = w (sigmoid(z) - y) / size.  Shared by BinaryCrossEntropy and the fast path.
+    """
+    xp = array_module(z)
+    correct = int(((z > 0) == (Y > 0.5)).sum()) if z.shape[1] == 1 else None
+    terms = xp.maximum(z, 0) - Y * z + xp.log1p(xp.exp(-abs(z)))
+    loss = float((terms if weight is None else terms * _row_weights(weight, z)).mean())
+    sigmoid(z, out=grad)
+    grad -= Y
+    grad *= 1.0 / z.size
+    if weight is not None:
+        grad *= _row_weights(weight, z)
+    return loss, correct
+
+
+def squared_error(pred, Y, weight, grad):
+    """Mean squared error: returns L = mean(w (pred - y)^2), writes dL/dpred = 2 w (pred - y) / size to ``grad``.
+
+    Shared by MSE and the fast path; ``grad`` may be any buffer shaped like ``pred``.
+    """
+    xp = array_module(pred)
+    xp.subtract(pred, Y, out=grad)
+    if weight is None:
+        loss = float(xp.vdot(grad, grad)) / grad.size
+    else:
+        w = _row_weights(weight, pred)
+        loss = float(xp.vdot(grad * w, grad)) / grad.size
+    grad *= 2.0 / grad.size
+    if weight is not None:
+        grad *= w
+    return loss
 
 
 def one_hot_targets(target, n_classes, dtype, xp=np):
@@ -210,7 +290,8 @@ def get_loss(loss):
         return loss()
     if isinstance(loss, str) and loss.lower() in LOSSES:
         return LOSSES[loss.lower()]()
-    raise ValidationError(f"Unknown loss {loss!r}. Use a Loss instance or one of {sorted(LOSSES)}.")
+    raise ValidationError(f"The loss must be a Loss instance or one of {sorted(LOSSES)}; got {loss!r}. "
+                          "Use CrossEntropy() for classes, MSE() for regression.")
 
 
 def default_loss(model):
@@ -226,8 +307,8 @@ def check_output_and_loss(model, loss):
     layers = model.layers
     for i in range(1, len(layers)):
         if isinstance(layers[i], Softmax) and isinstance(layers[i - 1], Softmax):
-            raise ValidationError(f"Layers {i - 1} and {i} are both Softmax: softmax applied twice flattens "
-                                  "the probabilities. Remove one of them.")
+            raise ValidationError(f"A model must apply Softmax once, but layers {i - 1} and {i} are both Softmax "
+                                  "(twice flattens the probabilities). Remove one of them.")
     last = layers[-1]
     if loss.output_layer is not None:
         if type(last).__name__ != loss.output_layer:

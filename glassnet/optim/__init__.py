@@ -2,3 +2,5 @@
 
 May import: glassnet.backend, glassnet.nn.
 """
+
+__all__ = []

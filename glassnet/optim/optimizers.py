@@ -8,6 +8,9 @@ from glassnet.backend.arrays import array_module
 from glassnet.backend.checks import check_scalar
 from glassnet.backend.errors import ValidationError
 
+__all__ = ["Adam", "ExponentialDecay", "get_optimizer", "Optimizer", "OPTIMIZERS", "RMSprop", "SGD",
+           "StepDecay"]
+
 
 class Optimizer:
     """Base class: the learning rate, the step counter and per-parameter state arrays.
@@ -31,7 +34,8 @@ class Optimizer:
         """Bind to ``params`` (a list of Parameter) and create zeroed state."""
         self.params = list(params)
         if not self.params:
-            raise ValidationError(f"{type(self).__name__} got no parameters; pass model.parameters().")
+            raise ValidationError(f"{type(self).__name__}.setup needs the parameters to train; got none. "
+                                  "Pass model.parameters().")
         self.t = 0
         self._init_state()
         self._tmp = self._zeros()       # scratch, one per parameter: the rule allocates nothing
@@ -204,8 +208,8 @@ def get_optimizer(optimizer):
     if isinstance(optimizer, str) and optimizer.lower() in OPTIMIZERS:
         return OPTIMIZERS[optimizer.lower()]()
     raise ValidationError(
-        f"Unknown optimizer {optimizer!r}. Use an Optimizer instance such as SGD(lr=0.05, momentum=0.9) "
-        f"or one of {sorted(OPTIMIZERS)}."
+        f"The optimizer must be an Optimizer instance or one of {sorted(OPTIMIZERS)}; got {optimizer!r}. "
+        "Use an instance such as SGD(lr=0.05, momentum=0.9) or a name."
     )
 
 

@@ -3,3 +3,5 @@ the model class that holds ``fit``, and the one place for speed tricks (``fastpa
 
 May import: glassnet.backend, glassnet.nn, glassnet.optim.
 """
+
+__all__ = []

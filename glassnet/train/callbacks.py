@@ -11,7 +11,10 @@ import warnings
 
 from glassnet.backend.arrays import array_module
 from glassnet.backend.checks import check_choice, check_scalar
-from glassnet.backend.errors import ValidationError
+from glassnet.backend.errors import GlassnetTypeError, ValidationError
+
+__all__ = ["Callback", "EarlyStopping", "LearningRateScheduler", "MonitorCallback", "NaNGuard",
+           "ProgressPrinter", "ReduceLROnPlateau"]
 
 
 class Callback:
@@ -50,7 +53,57 @@ def _restore(model, values):
         p.value[...] = v
 
 
-class EarlyStopping(Callback):
+class MonitorCallback(Callback):
+    """Base of callbacks that watch one history curve for improvement (early stopping, plateaus).
+
+    A value improves when it beats the best so far by more than ``min_delta``: lower for
+    ``mode='min'``, higher for ``mode='max'``; ``mode='auto'`` maximizes curves named like
+    accuracy and minimizes the rest. After more than ``patience`` epochs without improvement,
+    :meth:`on_plateau` runs.
+    """
+
+    def __init__(self, monitor, patience, min_delta, mode):
+        who = type(self).__name__
+        if not isinstance(monitor, str):
+            raise GlassnetTypeError(f"The 'monitor' parameter of {who} must be the name of a history curve such as "
+                                    f"'val_loss'. Got {monitor!r} of type {type(monitor).__name__} instead. "
+                                    "Pass a name such as monitor='val_loss'.")
+        self.monitor = monitor
+        self.patience = check_scalar(patience, "patience", int, min_val=0, caller=who)
+        self.min_delta = check_scalar(min_delta, "min_delta", float, min_val=0.0, caller=who)
+        self.mode = check_choice(mode, "mode", ("auto", "min", "max"), caller=who)
+        self.sign = -1.0 if mode == "max" or (mode == "auto" and "acc" in monitor) else 1.0
+        self.best, self.best_epoch, self.wait = math.inf, None, 0
+
+    def on_train_begin(self, state):
+        self.best, self.best_epoch, self.wait = math.inf, None, 0
+
+    def on_epoch_end(self, state):
+        if self.monitor not in state.history:
+            raise ValidationError(
+                f"{type(self).__name__} monitors {self.monitor!r} but the history has only {sorted(state.history)}. "
+                "Pass validation_split/validation_data for 'val_*' keys, or monitor 'loss'."
+            )
+        value = self.sign * state.history[self.monitor][-1]
+        if value < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = value, state.epoch, 0
+            self.on_improvement(state)
+        else:
+            self.wait += 1
+            if self.wait > self.patience:
+                self.on_plateau(state)
+
+    def on_improvement(self, state):
+        """Called when the monitored value improved this epoch."""
+
+    def on_plateau(self, state):
+        """Called after more than ``patience`` epochs without improvement."""
+
+    def state_dict(self):
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+
+
+class EarlyStopping(MonitorCallback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
 
     With ``restore_best=True`` the weights of the best epoch are written back at the end.
@@ -58,33 +111,21 @@ class EarlyStopping(Callback):
     """
 
     def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, restore_best=True, mode="auto"):
-        self.monitor = monitor
-        self.patience = check_scalar(patience, "patience", int, min_val=0, caller="EarlyStopping")
-        self.min_delta = check_scalar(min_delta, "min_delta", float, min_val=0.0, caller="EarlyStopping")
+        super().__init__(monitor, patience, min_delta, mode)
         self.restore_best = bool(restore_best)
-        self.mode = check_choice(mode, "mode", ("auto", "min", "max"), caller="EarlyStopping")
+        self.best_weights, self.stopped_epoch = None, None
 
     def on_train_begin(self, state):
-        self.sign = -1.0 if self.mode == "max" or (self.mode == "auto" and "acc" in self.monitor) else 1.0
-        self.best, self.best_epoch, self.wait, self.best_weights = math.inf, None, 0, None
-        self.stopped_epoch = None
+        super().on_train_begin(state)
+        self.best_weights, self.stopped_epoch = None, None
 
-    def on_epoch_end(self, state):
-        if self.monitor not in state.history:
-            raise ValidationError(
-                f"EarlyStopping monitors {self.monitor!r} but the history has only {sorted(state.history)}. "
-                "Pass validation_split/validation_data for 'val_*' keys, or monitor 'loss'."
-            )
-        value = self.sign * state.history[self.monitor][-1]
-        if value < self.best - self.min_delta:
-            self.best, self.best_epoch, self.wait = value, state.epoch, 0
-            if self.restore_best:
-                self.best_weights = _snapshot(state.model)
-        else:
-            self.wait += 1
-            if self.wait > self.patience:
-                self.stopped_epoch = state.epoch
-                state.stop = True
+    def on_improvement(self, state):
+        if self.restore_best:
+            self.best_weights = _snapshot(state.model)
+
+    def on_plateau(self, state):
+        self.stopped_epoch = state.epoch
+        state.stop = True
 
     def on_train_end(self, state):
         if self.restore_best and self.best_weights is not None:
@@ -94,8 +135,7 @@ class EarlyStopping(Callback):
         state.history.stopped_epoch = self.stopped_epoch
 
     def state_dict(self):
-        keys = ("best", "best_epoch", "wait", "best_weights", "stopped_epoch")
-        return {k: getattr(self, k) for k in keys}
+        return {**super().state_dict(), "best_weights": self.best_weights, "stopped_epoch": self.stopped_epoch}
 
 
 class NaNGuard(Callback):
@@ -155,34 +195,21 @@ class NaNGuard(Callback):
         return {k: getattr(self, k) for k in keys}
 
 
-class ReduceLROnPlateau(Callback):
-    """Multiply the learning rate by ``factor`` when ``monitor`` stalls for ``patience`` epochs."""
+class ReduceLROnPlateau(MonitorCallback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` stalls for ``patience`` epochs.
 
-    def __init__(self, monitor="val_loss", factor=0.1, patience=3, min_lr=0.0, min_delta=1e-4):
-        self.monitor = monitor
+    ``mode`` as in :class:`EarlyStopping`; the learning rate never goes below ``min_lr``.
+    """
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=3, min_lr=0.0, min_delta=1e-4, mode="auto"):
+        super().__init__(monitor, patience, min_delta, mode)
         self.factor = check_scalar(factor, "factor", float, min_val=0.0, max_val=1.0,
                                    include_min=False, include_max=False, caller="ReduceLROnPlateau")
-        self.patience = check_scalar(patience, "patience", int, min_val=0, caller="ReduceLROnPlateau")
         self.min_lr = check_scalar(min_lr, "min_lr", float, min_val=0.0, caller="ReduceLROnPlateau")
-        self.min_delta = min_delta
 
-    def on_train_begin(self, state):
-        self.best, self.wait = math.inf, 0
-
-    def on_epoch_end(self, state):
-        if self.monitor not in state.history:
-            raise ValidationError(f"ReduceLROnPlateau monitors {self.monitor!r}; the history has {sorted(state.history)}.")
-        value = state.history[self.monitor][-1]
-        if value < self.best - self.min_delta:
-            self.best, self.wait = value, 0
-        else:
-            self.wait += 1
-            if self.wait > self.patience:
-                state.optimizer.lr = max(state.optimizer.lr * self.factor, self.min_lr)
-                self.wait = 0
-
-    def state_dict(self):
-        return {"best": self.best, "wait": self.wait}
+    def on_plateau(self, state):
+        state.optimizer.lr = max(state.optimizer.lr * self.factor, self.min_lr)
+        self.wait = 0
 
 
 class LearningRateScheduler(Callback):

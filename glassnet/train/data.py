@@ -1,4 +1,4 @@
-"""Mini-batches, train/validation splits and label encoding."""
+"""Mini-batches and train/validation splits."""
 
 import numpy as np
 
@@ -6,35 +6,37 @@ from glassnet.backend.arrays import array_module
 from glassnet.backend.checks import check_scalar
 from glassnet.backend.errors import ValidationError
 
+__all__ = ["batches", "train_val_split"]
 
-def batches(X, Y, batch_size, rng=None):
-    """Yield (X[idx], Y[idx]) mini-batches; shuffled when ``rng`` is given.
+
+def batches(X, Y, batch_size, rng=None, W=None):
+    """Yield (X[idx], Y[idx]) mini-batches, or (X[idx], Y[idx], W[idx]) with per-sample weights ``W``;
+    shuffled when ``rng`` is given.
 
     One epoch is one pass of this generator; each yielded batch is one iteration,
     so there are ceil(n / batch_size) iterations per epoch (the last batch may be smaller).
     Shuffling permutes indices, never the data itself. On NumPy the shuffled rows are
-    gathered into two buffers reused for every batch (valid until the next batch), so
+    gathered into buffers reused for every batch (valid until the next batch), so
     training allocates no new batch arrays.
     """
+    arrays = (X, Y) if W is None else (X, Y, W)
     n = X.shape[0]
     order = rng.permutation(n) if rng is not None else None
     if order is not None and not isinstance(X, np.ndarray):
         order = array_module(X).asarray(order)       # CuPy: index on the device, one copy per epoch
     elif order is not None:
-        xbuf = np.empty((min(batch_size, n),) + X.shape[1:], X.dtype)
-        ybuf = np.empty((min(batch_size, n),) + Y.shape[1:], Y.dtype)
+        bufs = [np.empty((min(batch_size, n),) + a.shape[1:], a.dtype) for a in arrays]
     for start in range(0, n, batch_size):
         if order is None:
-            yield X[start:start + batch_size], Y[start:start + batch_size]
+            yield tuple(a[start:start + batch_size] for a in arrays)
         elif isinstance(X, np.ndarray):
             idx = order[start:start + batch_size]
             k = len(idx)
             # mode="clip": the indices are valid, and the default mode would buffer (allocate) the output.
-            yield (np.take(X, idx, axis=0, out=xbuf[:k], mode="clip"),
-                   np.take(Y, idx, axis=0, out=ybuf[:k], mode="clip"))
+            yield tuple(np.take(a, idx, axis=0, out=b[:k], mode="clip") for a, b in zip(arrays, bufs, strict=True))
         else:
             idx = order[start:start + batch_size]
-            yield X[idx], Y[idx]
+            yield tuple(a[idx] for a in arrays)
 
 
 def train_val_split(n, fraction, rng, labels=None):
@@ -60,7 +62,8 @@ def train_val_split(n, fraction, rng, labels=None):
         train = rng.permutation(np.concatenate(train_parts))
     if len(val) == 0 or len(train) == 0:
         raise ValidationError(
-            f"validation_split={fraction} of {n} samples leaves an empty {'validation' if len(val) == 0 else 'training'} "
+            f"validation_split must leave samples on both sides, but {fraction} of {n} samples leaves an empty "
+            f"{'validation' if len(val) == 0 else 'training'} "
             "set. Use a fraction that keeps at least one sample on each side, or pass validation_data."
         )
     return train, val

@@ -33,7 +33,15 @@ import os
 import numpy as np
 
 from glassnet.nn.layers import Dense, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
-from glassnet.nn.losses import MSE, BinaryCrossEntropy, CrossEntropy
+from glassnet.nn.layers.activations import sigmoid
+from glassnet.nn.losses import (
+    MSE,
+    BinaryCrossEntropy,
+    CrossEntropy,
+    sigmoid_cross_entropy,
+    softmax_cross_entropy,
+    squared_error,
+)
 from glassnet.optim.optimizers import SGD, Adam, RMSprop
 
 __all__ = ["FastStep", "build_fast_step", "engaged", "readable"]
@@ -161,7 +169,7 @@ class FastStep:
                 view[...] = p.value
                 p.value = view
 
-    def __call__(self, x, y):
+    def __call__(self, x, y, w=None):
         self._adopt()
         n = x.shape[0]
         ws = self.spaces.get(n) or self.spaces.setdefault(n, _Workspace(self.pairs, n, x.dtype))
@@ -171,7 +179,7 @@ class FastStep:
             a += dense.bias.value
             _act_forward(act, a, m, ws.tmp[:a.size].reshape(a.shape))
             h = a
-        value, correct = self._loss_grad(ws.a[-1], y, ws)                   # g_L written in ws.g[-1]
+        value, correct = self._loss_grad(ws.a[-1], y, w, ws)                # g_L written in ws.g[-1]
         _act_backward(self.pairs[-1][1], ws.g[-1], ws.a[-1], ws.mask[-1], ws.tmp)   # e.g. Tanh output + MSE
         for i in range(len(self.pairs) - 1, -1, -1):                        # backward
             dense, act = self.pairs[i]
@@ -188,31 +196,14 @@ class FastStep:
         return value, correct
 
     # -- fused output layer + loss ---------------------------------------------------
-    def _loss_grad(self, z, Y, ws):
-        n, g = z.shape[0], ws.g[-1]
-        loss = self.loss
-        if isinstance(loss, CrossEntropy):                 # z: logits of the final Softmax
-            correct = int((z.argmax(axis=1) == Y.argmax(axis=1)).sum())
-            np.max(z, axis=1, keepdims=True, out=ws.row)
-            np.subtract(z, ws.row, out=g)                  # shift: exp never overflows
-            np.exp(g, out=z)
-            np.sum(z, axis=1, keepdims=True, out=ws.row)
-            value = float((Y * (np.log(ws.row) - g)).sum()) / n          # -mean(y . log p)
-            np.divide(z, ws.row, out=g)                    # p = softmax(z)
-            g -= Y
-            g *= 1.0 / n                                   # (p - y) / N
-            return value, correct
-        if isinstance(loss, BinaryCrossEntropy):           # z: logits of the final Sigmoid
-            correct = int(((z > 0) == (Y > 0.5)).sum()) if z.shape[1] == 1 else None
-            value = float((np.maximum(z, 0) - Y * z + np.log1p(np.exp(-np.abs(z)))).mean())
-            _sigmoid(z, g)
-            g -= Y
-            g *= 1.0 / z.size
-            return value, correct
-        np.subtract(z, Y, out=g)                           # MSE on the linear output
-        value = float(np.vdot(g, g)) / z.size
-        g *= 2.0 / z.size
-        return value, None
+    def _loss_grad(self, z, Y, w, ws):
+        # The losses' own fused forms (glassnet/nn/losses.py), writing dL/dz into the workspace.
+        g = ws.g[-1]
+        if isinstance(self.loss, CrossEntropy):            # z: logits of the final Softmax
+            return softmax_cross_entropy(z, Y, w, g, ws.row)
+        if isinstance(self.loss, BinaryCrossEntropy):      # z: logits of the final Sigmoid
+            return sigmoid_cross_entropy(z, Y, w, g)
+        return squared_error(z, Y, w, g), None             # MSE on the linear output
 
     def _penalty(self):
         total = 0.0
@@ -249,14 +240,6 @@ def _flatten(arrays, align=16):
     return flat, views
 
 
-def _sigmoid(z, out):
-    # 1/(1+e^-z) = (1 + tanh(z/2)) / 2: stable for any z, computed in place.
-    np.multiply(z, 0.5, out=out)
-    np.tanh(out, out=out)
-    out += 1.0
-    out *= 0.5
-
-
 def _act_forward(act, a, mask, tmp):
     """a <- f(a) in place (tmp: a scratch array shaped like a)."""
     t = type(act)
@@ -269,7 +252,7 @@ def _act_forward(act, a, mask, tmp):
     elif t is Tanh:
         np.tanh(a, out=a)
     elif t is Sigmoid:
-        _sigmoid(a, a)
+        sigmoid(a, out=a)
 
 
 def _act_backward(act, g, a, mask, scratch):

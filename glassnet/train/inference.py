@@ -8,7 +8,7 @@ import numpy as np
 
 from glassnet.backend.arrays import array_module, on_device_of, to_numpy
 from glassnet.backend.checks import check_array, check_scalar
-from glassnet.backend.errors import ValidationError
+from glassnet.backend.errors import GlassnetTypeError, ValidationError
 from glassnet.nn.layers import Dense
 from glassnet.nn.layers.dense import check_input
 from glassnet.nn.losses import (
@@ -22,7 +22,7 @@ from glassnet.nn.losses import (
 from glassnet.train.data import batches
 from glassnet.train.metrics import accuracy
 
-__all__ = ["evaluate", "n_outputs", "predict", "prepare_data"]
+__all__ = ["evaluate", "n_outputs", "predict", "prepare_data", "sample_weights"]
 
 
 def n_outputs(model):
@@ -40,8 +40,8 @@ def prepare_data(model, loss, X, y, where):
         raise ValidationError(f"{where} needs targets y; got None.")
     y = check_array(y, "y", where=where)
     if y.shape[0] != X.shape[0]:
-        raise ValidationError(f"X and y passed to {where} have different numbers of samples: "
-                              f"{X.shape[0]} and {y.shape[0]}. Give one target per row of X.")
+        raise ValidationError(f"X and y passed to {where} must have one target per row, but X has "
+                              f"{X.shape[0]} rows and y {y.shape[0]}. Give one target per row of X.")
     xp = array_module(X)
     y = xp.asarray(y)
     k = n_outputs(model)
@@ -52,14 +52,16 @@ def prepare_data(model, loss, X, y, where):
     elif isinstance(loss, BinaryCrossEntropy):
         Y = y.reshape(len(y), -1).astype(dtype)
         if bool(((Y != 0) & (Y != 1)).any()):
-            raise ValidationError(f"BinaryCrossEntropy targets must be 0 or 1; got values {np.unique(to_numpy(Y))[:5]}. "
+            raise ValidationError(f"BinaryCrossEntropy targets must be 0 or 1; got values "
+                                  f"{np.unique(to_numpy(Y))[:5]}. "
                                   "Encode the two classes as 0 and 1.")
         labels = to_numpy(Y[:, 0]).astype(np.int64) if Y.shape[1] == 1 else None
     else:
         Y = y.reshape(len(y), -1).astype(dtype)
     if k is not None and Y.shape[1] != k:
-        raise ValidationError(f"The model has {k} output units but the targets have {Y.shape[1]} columns "
-                              f"(in {where}). Make the last Dense layer {Y.shape[1]} wide.")
+        raise ValidationError(f"The targets passed to {where} must have one column per output unit, but the "
+                              f"model has {k} output units and the targets {Y.shape[1]} columns. Make the last "
+                              f"Dense layer {Y.shape[1]} wide.")
     return X, Y, labels
 
 
@@ -98,3 +100,48 @@ def predict(model, X, *, batch_size=4096):
     model.eval()
     outs = [to_numpy(model.forward(X[i:i + batch_size])) for i in range(0, len(X), batch_size)]
     return np.concatenate(outs, axis=0)
+
+
+def sample_weights(sample_weight, class_weight, labels, n, n_classes, dtype, where="fit"):
+    """Per-row weights (float array of shape (n,), in ``dtype``) from ``sample_weight`` and ``class_weight``.
+
+    Returns None when both are None. ``class_weight='balanced'`` gives class c the weight
+    n / (K n_c); a dict maps class indices to weights (missing classes weigh 1).
+    """
+    if sample_weight is None and class_weight is None:
+        return None
+    W = np.ones(n, dtype=np.float64)
+    if sample_weight is not None:
+        sw = check_array(sample_weight, "sample_weight", where=where, ndim_min=1).astype(np.float64)
+        if sw.shape != (n,):
+            raise ValidationError(f"sample_weight passed to {where} must have shape ({n},), one weight per row of X; "
+                                  f"got shape {tuple(sw.shape)}.")
+        if bool((sw < 0).any()):
+            raise ValidationError(f"sample_weight passed to {where} must be >= 0; got {int((sw < 0).sum())} negative "
+                                  f"value(s) (smallest {float(sw.min()):g}). Use 0 to leave a row out.")
+        W *= sw
+    if class_weight is not None:
+        if labels is None:
+            raise ValidationError(f"class_weight passed to {where} needs a classifier (a Softmax or single-unit "
+                                  "Sigmoid output with class labels); use sample_weight for regression.")
+        if isinstance(class_weight, str):
+            if class_weight != "balanced":
+                raise ValidationError(f"The 'class_weight' parameter of {where} must be 'balanced' or a dict "
+                                      f"{{class index: weight}}. Got {class_weight!r} instead. "
+                                      "Use class_weight='balanced'.")
+            counts = np.bincount(labels, minlength=max(n_classes, 2))
+            per_class = np.where(counts > 0, len(labels) / (np.count_nonzero(counts) * np.maximum(counts, 1)), 0.0)
+        elif isinstance(class_weight, dict):
+            per_class = np.ones(max(n_classes, 2, int(labels.max()) + 1))
+            for c, w in class_weight.items():
+                c = check_scalar(c, "class_weight key", int, min_val=0, max_val=len(per_class) - 1, caller=where)
+                per_class[c] = check_scalar(w, f"class_weight[{c}]", float, min_val=0.0, caller=where)
+        else:
+            raise GlassnetTypeError(f"The 'class_weight' parameter of {where} must be 'balanced' or a dict "
+                                    f"{{class index: weight}}. Got {type(class_weight).__name__} instead. Use "
+                                    "class_weight='balanced' or a dict such as {0: 1.0, 1: 5.0}.")
+        W *= per_class[labels]
+    if not W.sum() > 0:
+        raise ValidationError(f"The sample weights passed to {where} are all zero: nothing would be learned. "
+                              "Give at least one row a positive weight.")
+    return W.astype(dtype)

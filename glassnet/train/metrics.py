@@ -2,6 +2,8 @@
 
 import numpy as np
 
+__all__ = ["accuracy", "r2_score"]
+
 
 def accuracy(pred, labels, threshold=0.5):
     """Share of rows whose predicted class equals the label.

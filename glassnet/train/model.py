@@ -70,15 +70,17 @@ def mlp(n_in, hidden, n_out, *, activation="relu", output="softmax", dropout=0.0
     dtype : {'float32', 'float64'}, optional
     """
     if isinstance(hidden, str) or not hasattr(hidden, "__iter__"):
-        raise GlassnetTypeError(f"mlp(hidden=...) must be a sequence of widths, e.g. (64, 32); got {hidden!r}.")
+        raise GlassnetTypeError(f"mlp(hidden=...) must be a sequence of widths; got {hidden!r}. "
+                                f"Pass a list or tuple, e.g. hidden=(64, 32) or [{hidden!r}].")
     if not isinstance(activation, str) and not hasattr(activation, "__iter__"):
-        raise GlassnetTypeError(f"mlp(activation=...) must be a name or one name per hidden layer; got {activation!r}.")
+        raise GlassnetTypeError(f"mlp(activation=...) must be a name or one name per hidden layer; got "
+                                f"{activation!r}. Pass e.g. activation='relu'.")
     dropout = check_scalar(dropout, "dropout", float, min_val=0.0, max_val=1.0, include_max=False, caller="mlp")
     hidden = list(hidden)
     acts = [activation] * len(hidden) if isinstance(activation, str) else list(activation)
     if len(acts) != len(hidden):
-        raise ValidationError(f"mlp got {len(acts)} activations for {len(hidden)} hidden layers; "
-                              "give one name, or one per hidden layer.")
+        raise ValidationError(f"mlp needs one activation per hidden layer, but got {len(acts)} activations for "
+                              f"{len(hidden)} hidden layers. Give one name, or one per hidden layer.")
     check_choice(output, "output", ("softmax", "sigmoid", "linear"), caller="mlp")
     rng = check_rng(seed)
 

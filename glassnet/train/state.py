@@ -83,6 +83,7 @@ class TrainState:
     X: Any = None
     Y: Any = None
     validation_data: Any = None
+    W: Any = None                     # per-sample weights of the training rows (mean 1), or None
     rng: Any = None                   # the fit's generator (shuffles); a checkpoint saves it
     callbacks: list = field(default_factory=list)
     batches: Any = None               # the mini-batch sampler

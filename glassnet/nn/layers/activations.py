@@ -15,19 +15,28 @@ class Linear(Layer):
         return grad_output
 
 
-class Sigmoid(Layer):
-    """Logistic function: y = 1 / (1 + exp(-x)); dy/dx = y (1 - y).
+def sigmoid(x, out=None):
+    """The logistic function 1 / (1 + exp(-x)), computed as (1 + tanh(x / 2)) / 2.
 
-    Computed as exp(min(x,0)) / (1 + exp(-|x|)) so neither branch overflows for large |x|.
+    The two are equal; the tanh form never overflows for any x and can be written in place
+    (``out=x`` is allowed), so the layer, the fused losses and the fast path share it.
     """
+    xp = array_module(x)
+    out = xp.multiply(x, 0.5, out=out)
+    xp.tanh(out, out=out)
+    out += 1.0
+    out *= 0.5
+    return out
+
+
+class Sigmoid(Layer):
+    """Logistic function: y = 1 / (1 + exp(-x)); dy/dx = y (1 - y)."""
 
     def __init__(self):
         self._y = None
 
     def forward(self, x):
-        xp = array_module(x)
-        e = xp.exp(-abs(x))                              # in (0, 1]: never overflows
-        self._y = xp.where(x >= 0, 1.0, e) / (1.0 + e)
+        self._y = sigmoid(x)
         return self._y
 
     def backward(self, grad_output):
@@ -115,3 +124,5 @@ ACTIVATIONS = {
 }
 
 RELU_FAMILY = (ReLU, LeakyReLU)
+
+__all__ = ["ACTIVATIONS", "RELU_FAMILY", "LeakyReLU", "Linear", "ReLU", "Sigmoid", "Softmax", "Tanh", "sigmoid"]

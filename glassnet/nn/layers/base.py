@@ -6,6 +6,20 @@ for every parameter ``p`` in ``parameters()``.
 """
 
 
+from glassnet.backend.errors import CallOrderError
+
+__all__ = ["Layer", "cached"]
+
+
+def cached(value, owner):
+    """``value`` (what forward cached), or the one "backward before forward" error of layers and losses."""
+    if value is None:
+        name = type(owner).__name__
+        raise CallOrderError(f"{name}.backward() needs the values its forward() caches, but was called before "
+                             "forward(). Call forward(...) first.")
+    return value
+
+
 class Layer:
     """Base class of every layer.
 
@@ -39,11 +53,7 @@ class Layer:
         return {k: getattr(self, k) for k in self.config_keys}
 
     def _cached(self, value):
-        # One place for the "backward before forward" error every layer needs.
-        if value is None:
-            name = type(self).__name__
-            raise RuntimeError(f"{name}.backward() was called before forward(); call forward(x) first.")
-        return value
+        return cached(value, self)
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())

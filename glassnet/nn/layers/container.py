@@ -11,6 +11,8 @@ from glassnet.nn.layers.activations import RELU_FAMILY, Linear, Sigmoid, Softmax
 from glassnet.nn.layers.base import Layer
 from glassnet.nn.layers.dense import Dense, check_input
 
+__all__ = ["Neuron", "Sequential"]
+
 
 @dataclass
 class Neuron:
@@ -52,10 +54,11 @@ class Sequential(Layer):
     def __init__(self, layers):
         if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
             raise GlassnetTypeError(f"Sequential takes a list of layers, e.g. Sequential([Dense(4, 8), ReLU()]); "
-                                    f"got {type(layers).__name__}.")
+                                    f"got {type(layers).__name__}. Wrap the layers in a list.")
         layers = list(layers)
         if not layers:
-            raise ValidationError("Sequential needs at least one layer; got an empty list.")
+            raise ValidationError("Sequential needs at least one layer; got an empty list. Pass the layers, e.g. "
+                                  "Sequential([Dense(4, 3), Softmax()]).")
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise GlassnetTypeError(
@@ -158,8 +161,9 @@ class Sequential(Layer):
         check_scalar(layer, "layer", int, min_val=0, max_val=len(self.layers) - 1, caller="neuron")
         dense = self.layers[layer]
         if not isinstance(dense, Dense):
-            raise ValidationError(f"neuron(layer={layer}) must point at a Dense layer; it is {dense!r}. "
-                                  f"Dense layers are at {[i for i, l in enumerate(self.layers) if isinstance(l, Dense)]}.")
+            raise ValidationError(f"neuron(layer={layer}) must point at a Dense layer; got {dense!r}. "
+                                  f"Use one of the Dense layers at "
+                                  f"{[i for i, l in enumerate(self.layers) if isinstance(l, Dense)]}.")
         check_scalar(unit, "unit", int, min_val=0, max_val=dense.n_out - 1, caller="neuron")
         nxt = self.layers[layer + 1] if layer + 1 < len(self.layers) else Linear()
         act = nxt if isinstance(nxt, (Linear, Sigmoid, Tanh, Softmax, *RELU_FAMILY)) else Linear()

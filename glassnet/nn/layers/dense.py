@@ -9,6 +9,8 @@ from glassnet.nn.init import get_init, zeros
 from glassnet.nn.layers.base import Layer
 from glassnet.nn.parameter import Parameter
 
+__all__ = ["check_input", "Dense"]
+
 
 class Dense(Layer):
     """Fully connected layer: y = x @ W + b.

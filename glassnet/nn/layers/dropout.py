@@ -4,6 +4,8 @@ from glassnet.backend.arrays import array_module
 from glassnet.backend.checks import check_rng, check_scalar
 from glassnet.nn.layers.base import Layer
 
+__all__ = ["Dropout"]
+
 
 class Dropout(Layer):
     """Zero each input with probability ``p`` in training, scaling the rest by 1/(1-p).

@@ -1,0 +1,304 @@
+"""glassnet's MLP estimators follow scikit-learn's definitions: same runs, same objective, same rules.
+
+With the same ``random_state`` both libraries start from the same weights and see the same mini-batches, so
+in float64 ``solver='sgd'`` must reproduce scikit-learn's run to rounding error, and L-BFGS (same objective,
+same gradient) scipy's same iterates. Adam differs only in where epsilon sits (see the module notes).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+
+import scipy.sparse as sp  # noqa: E402
+from sklearn import neural_network as skl  # noqa: E402
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, make_multilabel_classification  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+import glassnet.adapters.sklearn as gsk  # noqa: E402
+from glassnet.adapters.sklearn import training  # noqa: E402
+from glassnet.nn.gradcheck import numeric_gradient, rel_error  # noqa: E402
+from glassnet.train import fastpath  # noqa: E402
+
+
+def _digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:600] / 16.0, y[:600]
+
+
+def _cancer():
+    X, y = load_breast_cancer(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def _multilabel():
+    X, Y = make_multilabel_classification(n_samples=300, n_features=12, n_classes=4, random_state=0)
+    return X / X.max(), Y
+
+
+def _diabetes(outputs=1):
+    X, y = load_diabetes(return_X_y=True)
+    y = (y - y.mean()) / y.std()
+    if outputs == 1:
+        return X, y
+    return X, np.column_stack([y, X[:, 2] * 10, -y])[:, :outputs]
+
+
+PROBLEMS = {"multiclass": ("clf", _digits), "binary": ("clf", _cancer), "multilabel": ("clf", _multilabel),
+            "regression": ("reg", _diabetes), "multi-output": ("reg", lambda: _diabetes(3))}
+
+
+def _pair(kind, **params):
+    sk_cls, gn_cls = ((skl.MLPClassifier, gsk.MLPClassifier) if kind == "clf" else (skl.MLPRegressor, gsk.MLPRegressor))
+    return sk_cls(**params), gn_cls(**params)
+
+
+def _fit_both(kind, X, y, fit_kw=None, **params):
+    a, b = _pair(kind, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")           # ConvergenceWarning in both, on purpose (few epochs)
+        a.fit(X, y, **(fit_kw or {}))
+        b.fit(X, y, **(fit_kw or {}))
+    return a, b
+
+
+def _assert_same_weights(a, b, atol=1e-9):
+    assert len(a.coefs_) == len(b.coefs_)
+    for u, v in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        assert u.shape == v.shape
+        np.testing.assert_allclose(v, u, rtol=0, atol=atol)
+
+
+@pytest.mark.parametrize("problem", sorted(PROBLEMS))
+@pytest.mark.parametrize("schedule", ["constant", "invscaling", "adaptive"])
+def test_sgd_reproduces_sklearn_run(problem, schedule):
+    kind, data = PROBLEMS[problem]
+    X, y = data()
+    # batch 64 does not divide n: the smaller last batch must carry its own penalty scaling.
+    params = dict(hidden_layer_sizes=(12, 7), activation="tanh", solver="sgd", learning_rate=schedule,
+                  learning_rate_init=0.05, alpha=1e-3, batch_size=64, momentum=0.8, max_iter=25, random_state=3,
+                  tol=1e-3, n_iter_no_change=2)
+    a, b = _fit_both(kind, X, y, **params)
+    assert b.n_iter_ == a.n_iter_ and b.t_ == a.t_ and b.n_layers_ == a.n_layers_ == 4
+    assert b.n_outputs_ == a.n_outputs_ and b.out_activation_ == a.out_activation_
+    _assert_same_weights(a, b)
+    np.testing.assert_allclose(b.loss_curve_, a.loss_curve_, rtol=1e-10)
+    assert b.best_loss_ == pytest.approx(a.best_loss_, rel=1e-10)
+    np.testing.assert_allclose(b.predict(X), a.predict(X), rtol=0, atol=1e-9)
+
+
+def test_adaptive_schedule_really_changes_the_rate():
+    X, y = _digits()
+    params = dict(hidden_layer_sizes=(8,), solver="sgd", learning_rate="adaptive", learning_rate_init=0.5,
+                  batch_size=100, max_iter=60, random_state=0, tol=0.5, n_iter_no_change=1)
+    a, b = _fit_both("clf", X, y, **params)
+    assert b.n_iter_ == a.n_iter_ < 60                     # stopped once the rate fell below 1e-6
+    np.testing.assert_allclose(b.loss_curve_, a.loss_curve_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("problem", ["multiclass", "binary", "regression"])
+def test_early_stopping_reproduces_sklearn(problem):
+    kind, data = PROBLEMS[problem]
+    X, y = data()
+    params = dict(hidden_layer_sizes=(10,), solver="sgd", learning_rate_init=0.05, max_iter=40, random_state=1,
+                  early_stopping=True, validation_fraction=0.2, n_iter_no_change=3, tol=1e-3)
+    a, b = _fit_both(kind, X, y, **params)
+    assert b.n_iter_ == a.n_iter_
+    np.testing.assert_allclose(b.validation_scores_, a.validation_scores_, rtol=1e-10)
+    assert b.best_validation_score_ == pytest.approx(a.best_validation_score_, rel=1e-12)
+    assert b.best_loss_ is None and a.best_loss_ is None
+    _assert_same_weights(a, b)                             # the best epoch's weights, restored
+    assert b.history_.restored_best and len(b.history_["val_loss"]) == b.n_iter_
+
+
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+@pytest.mark.parametrize("problem", ["multiclass", "multilabel", "regression"])
+def test_sample_weight_reproduces_sklearn(problem, solver):
+    kind, data = PROBLEMS[problem]
+    X, y = data()
+    w = np.random.default_rng(0).uniform(0.0, 3.0, len(X))
+    params = dict(hidden_layer_sizes=(9,), solver=solver, learning_rate_init=0.05, alpha=1e-2, batch_size=50,
+                  max_iter=15, random_state=0)
+    a, b = _fit_both(kind, X, y, fit_kw={"sample_weight": w}, **params)
+    _assert_same_weights(a, b, atol=1e-8)
+    assert b.loss_ == pytest.approx(a.loss_, rel=1e-9)
+    # weighting matters: an unweighted fit ends elsewhere
+    c = _pair(kind, **params)[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c.fit(X, y)
+    assert np.abs(c.coefs_[0] - b.coefs_[0]).max() > 1e-3
+
+
+@pytest.mark.parametrize("problem", ["multiclass", "binary", "regression", "multi-output"])
+def test_lbfgs_reproduces_sklearn(problem):
+    kind, data = PROBLEMS[problem]
+    X, y = data()
+    params = dict(hidden_layer_sizes=(10,), activation="logistic", solver="lbfgs", alpha=1e-3, max_iter=25,
+                  random_state=0)
+    a, b = _fit_both(kind, X, y, **params)
+    assert b.n_iter_ == a.n_iter_
+    assert b.loss_ == pytest.approx(a.loss_, rel=1e-8)
+    _assert_same_weights(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("problem", ["multiclass", "multilabel", "regression"])
+def test_adam_follows_sklearn_up_to_epsilon_placement(problem):
+    kind, data = PROBLEMS[problem]
+    X, y = data()
+    params = dict(hidden_layer_sizes=(16,), max_iter=20, random_state=0, learning_rate_init=0.01)
+    # epsilon -> 0 removes the one difference (where epsilon is added): then the runs agree to rounding
+    a, b = _fit_both(kind, X, y, epsilon=1e-30, **params)
+    np.testing.assert_allclose(b.loss_curve_, a.loss_curve_, rtol=1e-10)
+    _assert_same_weights(a, b, atol=1e-8)
+    # with the default epsilon the runs differ only through weights whose gradients are ~epsilon (digits'
+    # always-blank pixels): the curves stay within a percent
+    a, b = _fit_both(kind, X, y, **params)
+    np.testing.assert_allclose(b.loss_curve_, a.loss_curve_, rtol=1e-2)
+
+
+def test_partial_fit_and_warm_start_reproduce_sklearn():
+    X, y = _digits()
+    params = dict(hidden_layer_sizes=(10,), solver="sgd", learning_rate="invscaling", learning_rate_init=0.2,
+                  random_state=0, max_iter=4)
+    a, b = _pair("clf", **params)
+    for part in np.array_split(np.arange(len(X)), 5):
+        a.partial_fit(X[part], y[part], classes=np.arange(10))
+        b.partial_fit(X[part], y[part], classes=np.arange(10))
+    assert b.t_ == a.t_ == len(X) and b.n_iter_ == a.n_iter_ == 1
+    np.testing.assert_allclose(b.loss_curve_, a.loss_curve_, rtol=1e-10)
+    _assert_same_weights(a, b)
+    a, b = _pair("clf", **{**params, "warm_start": True})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for est in (a, b):
+            est.fit(X, y)
+            est.fit(X, y)                                  # continues from the fitted weights
+    assert len(b.loss_curve_) == len(a.loss_curve_) == 8 and b.t_ == a.t_
+    np.testing.assert_allclose(b.loss_curve_, a.loss_curve_, rtol=1e-10)
+
+
+def test_sparse_input_matches_dense_and_is_densified_batch_by_batch(monkeypatch):
+    X, y = _digits()
+    params = dict(hidden_layer_sizes=(10,), solver="sgd", learning_rate_init=0.1, batch_size=64, max_iter=5,
+                  random_state=0)
+    dense = gsk.MLPClassifier(**params).fit(X, y)
+    seen = []
+    real = training.dense_rows
+
+    def spy(M, rows, dtype):
+        out = real(M, rows, dtype)
+        if sp.issparse(M):
+            seen.append(out.shape[0])
+        return out
+
+    monkeypatch.setattr(training, "dense_rows", spy)
+    sparse = gsk.MLPClassifier(**params).fit(sp.csr_matrix(X), y)
+    assert seen and max(seen) <= 64                        # never more than one batch dense at a time
+    np.testing.assert_allclose(sparse.loss_curve_, dense.loss_curve_, rtol=1e-12)
+    _assert_same_weights(dense, sparse, atol=1e-12)
+    ref = skl.MLPClassifier(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref.fit(sp.csr_matrix(X), y)
+    _assert_same_weights(ref, sparse)
+    np.testing.assert_array_equal(sparse.predict(sp.csc_matrix(X)), dense.predict(X))
+
+
+# -- the L-BFGS objective ---------------------------------------------------------------------
+def _objective(kind, X, y, sw=None, dtype=np.float64, alpha=0.3):
+    est = (gsk.MLPClassifier if kind == "clf" else gsk.MLPRegressor)(hidden_layer_sizes=(5, 4), activation="tanh",
+                                                                     solver="lbfgs", max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X.astype(dtype), y)
+    Y = est._validate_input(X, y, False, reset=False)[1].astype(dtype)
+    return est, training.Objective(est.model_, X.astype(dtype), Y, sw, alpha, est._scale(), est._loss(), chunk=37,
+                               value_scale=0.5 if kind == "reg" else None)
+
+
+@pytest.mark.parametrize("problem", ["multiclass", "binary", "multilabel", "regression"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_lbfgs_objective_gradient_matches_finite_differences(problem, weighted):
+    kind, data = PROBLEMS[problem]
+    X, y = data()
+    X, y = X[:90], y[:90]
+    sw = np.random.default_rng(1).uniform(0.2, 2.0, len(X)) if weighted else None
+    for readable in (False, True):
+        if readable:
+            with fastpath.readable():
+                _, f = _objective(kind, X, y, sw)
+        else:
+            _, f = _objective(kind, X, y, sw)
+        assert (f.fast is None) == readable
+        theta = f.theta()
+        _, grad = f(theta)
+        numeric = numeric_gradient(lambda f=f, theta=theta: f(theta)[0], theta, eps=1e-6)
+        f.release()
+        assert rel_error(grad, numeric) < 1e-6
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+@pytest.mark.parametrize("problem", ["multiclass", "multilabel", "multi-output"])
+def test_fast_lbfgs_objective_equals_the_readable_one(problem, dtype, tol):
+    kind, data = PROBLEMS[problem]
+    X, y = data()
+    _, fast = _objective(kind, X, y, dtype=dtype)
+    with fastpath.readable():
+        _, slow = _objective(kind, X, y, dtype=dtype)
+    assert fast.fast is not None and slow.fast is None
+    theta = fast.theta()
+    theta += np.random.default_rng(0).normal(0, 0.1, theta.shape)
+    (v1, g1), (v2, g2) = fast(theta), slow(theta)
+    fast.release()
+    assert abs(v1 - v2) <= tol * max(1.0, abs(v2))
+    assert rel_error(g1, g2) < tol
+
+
+def test_lbfgs_objective_is_sklearns():
+    """J(theta) equals scikit-learn's own loss at the same parameters (multilabel: summed over labels)."""
+    for problem in ("multiclass", "multilabel", "regression", "binary", "multi-output"):
+        kind, data = PROBLEMS[problem]
+        X, y = data()
+        est, f = _objective(kind, X, y, alpha=0.3)
+        ref = (skl.MLPClassifier if kind == "clf" else skl.MLPRegressor)(hidden_layer_sizes=(5, 4), activation="tanh",
+                                                                         solver="lbfgs", max_iter=1, alpha=0.3,
+                                                                         random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref.fit(X, y)
+        Y = est._validate_input(X, y, False, reset=False)[1].astype(np.float64)
+        theta = np.concatenate([a.ravel() for pair in zip(ref.coefs_, ref.intercepts_) for a in pair])
+        value, _ = f(theta)
+        f.release()
+        units = [X.shape[1], 5, 4, Y.shape[1]]
+        ref._coef_indptr, ref._intercept_indptr, start = [], [], 0
+        for i in range(3):
+            ref._coef_indptr.append((start, start + units[i] * units[i + 1], (units[i], units[i + 1])))
+            start += units[i] * units[i + 1]
+        for i in range(3):
+            ref._intercept_indptr.append((start, start + units[i + 1]))
+            start += units[i + 1]
+        packed = np.concatenate([c.ravel() for c in ref.coefs_] + [b.ravel() for b in ref.intercepts_])
+        acts = [X] + [None] * 3
+        expected, _ = ref._loss_grad_lbfgs(packed, X, Y, None, acts, [None] * 3,
+                                           [np.empty_like(c) for c in ref.coefs_],
+                                           [np.empty_like(b) for b in ref.intercepts_])
+        assert value == pytest.approx(expected, rel=1e-12), problem
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_readable_path_gives_the_same_run(solver):
+    """With the fast path off (glassnet.train.fastpath.readable) the layer-by-layer step gives the same fit."""
+    X, y = _digits()
+    w = np.random.default_rng(2).uniform(0.5, 2.0, len(X))
+    params = dict(hidden_layer_sizes=(12,), solver=solver, alpha=1e-2, batch_size=70, max_iter=6, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fast = gsk.MLPClassifier(**params).fit(X, y, sample_weight=w)
+        with fastpath.readable():
+            slow = gsk.MLPClassifier(**params).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(slow.loss_curve_, fast.loss_curve_, rtol=1e-10)
+    _assert_same_weights(fast, slow, atol=1e-10)
