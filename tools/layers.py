@@ -153,7 +153,7 @@ def main():
     for name in FACADES:
         graph.pop(name, None)
     for comp in cycles(graph):
-        problems.append("import cycle: " + " -> ".join(comp))
+        problems.append("import cycle among: " + ", ".join(comp))
     for p in problems:
         print(p)
     print(f"layering: {len(modules)} modules, {sum(len(v) for v in graph.values())} imports, "

@@ -43,7 +43,6 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
-import os
 import re
 import zlib
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
+from glassnet.backend.checks import check_path
 from glassnet.backend.errors import ValidationError
 
 __all__ = [
@@ -263,14 +263,12 @@ def _check_hashes(path: Path, raw: bytes, payload: bytes, *, sha256, verify: boo
         f"Checksum mismatch for {path}: a file named {path.name!r} is a standard {names} file, "
         f"but its SHA-256 ({file_hash}"
         + ("" if payload is raw else f", decompressed {payload_hash}")
-        + ") matches no known version (glassnet.datasets.KNOWN_SHA256). The file is corrupted, "
+        + ") matches no known version (glassnet.adapters.datasets.KNOWN_SHA256). The file is corrupted, "
         "truncated or altered; fetch it again, or pass verify=False if you trust this copy.")
 
 
 def _read_bytes(path) -> tuple[Path, bytes]:
-    if not isinstance(path, (str, os.PathLike)):
-        raise ValidationError(f"Expected a file path (str or os.PathLike), got {type(path).__name__}: {path!r}.")
-    p = Path(path).expanduser()
+    p = Path(check_path(path, "the dataset reader")).expanduser()
     if not p.is_file():
         where = "is a directory, not a file" if p.is_dir() else "does not exist"
         raise ValidationError(f"Cannot read {p}: the path {where}. Check the path.")
@@ -581,7 +579,7 @@ def _generate_mnist1d(seed: int):
         from mnist1d.data import get_dataset_args, make_dataset
     except ImportError as exc:
         raise ModuleNotFoundError(
-            "glassnet.datasets.load_mnist1d needs the 'mnist1d' package to generate MNIST-1D: "
+            "glassnet.adapters.datasets.load_mnist1d needs the 'mnist1d' package to generate MNIST-1D: "
             "pip install 'glassnet[datasets]' (or pip install mnist1d), or pass path= a saved "
             f"mnist1d_data.npz. ({exc})") from exc
     import random
@@ -679,7 +677,7 @@ def _load_sklearn(name: str) -> Dataset:
         import sklearn.datasets as skd
     except ImportError as exc:
         raise ModuleNotFoundError(
-            f"glassnet.datasets.load({name!r}) needs the 'scikit-learn' package: "
+            f"glassnet.adapters.datasets.load({name!r}) needs the 'scikit-learn' package: "
             f"pip install 'glassnet[datasets]' (or pip install scikit-learn). ({exc})") from exc
     bunch = getattr(skd, loader_name)()
     X = np.asarray(bunch.data, dtype=np.float32)

@@ -14,7 +14,7 @@ the next epoch. Work done after
 the last checkpoint (part of an epoch) is redone, so a run killed at any point and resumed
 ends with exactly the weights of an uninterrupted run with the same seed.
 
-The file is the safetensors layout of :mod:`glassnet.serialization` (tensors + JSON
+The file is the safetensors layout of :mod:`glassnet.files.serialization` (tensors + JSON
 metadata; no pickle), written atomically: temporary file, flush, fsync, rename.
 """
 
@@ -137,7 +137,7 @@ def _layer_rngs(model):
 
 
 def save_checkpoint(path, state):
-    """Write ``state`` (a :class:`~glassnet.training.TrainState` at an epoch end) to ``path`` atomically."""
+    """Write ``state`` (a :class:`~glassnet.train.state.TrainState` at an epoch end) to ``path`` atomically."""
     path = check_path(path, "save_checkpoint")
     rng = state.rng
     tensors = {f"model.{n}": p.value for n, p in state.model.named_parameters()}

@@ -1,4 +1,4 @@
-"""Export a glassnet :class:`~glassnet.layers.Sequential` model to ONNX.
+"""Export a glassnet :class:`~glassnet.nn.layers.Sequential` model to ONNX.
 
 The graph has one input ``"input"`` of shape ``("batch", n_features)`` and one
 output ``"output"``; the batch dimension is dynamic. Each layer becomes at most
@@ -44,7 +44,7 @@ __all__ = ["LAYER_TO_ONNX", "add_class_labels", "prepend_standardization", "prep
 _MIN_OPSET = 13  # Softmax with a true per-axis definition (axis=-1) starts at opset 13.
 
 
-def _require(module: str, feature: str = "glassnet.export.onnx"):
+def _require(module: str, feature: str = "glassnet.files.onnx"):
     import importlib
 
     try:
@@ -205,7 +205,7 @@ def to_onnx(model, path=None, *, n_features: int | None = None, opset: int = 17,
         raise ValidationError(
             f"to_onnx cannot export {', '.join(unknown)}: no ONNX mapping for this layer type. "
             f"Supported layers: {', '.join(LAYER_TO_ONNX)}. Replace the layer, or add a builder "
-            f"to glassnet.export.onnx.LAYER_TO_ONNX.")
+            f"to glassnet.files.onnx.LAYER_TO_ONNX.")
 
     if n_features is None:
         first = next((l for l in layers if type(l).__name__ == "Dense"), None)
@@ -242,7 +242,7 @@ def to_onnx(model, path=None, *, n_features: int | None = None, opset: int = 17,
         # widest range of runtimes.
         ir_version=onnx.helper.find_min_ir_version_for(opset_ids),
     )
-    proto.doc_string = "Exported by glassnet.export.onnx.to_onnx: " + " -> ".join(
+    proto.doc_string = "Exported by glassnet.files.onnx.to_onnx: " + " -> ".join(
         type(l).__name__ for l in layers)
     onnx.checker.check_model(proto, full_check=True)
     if path is not None:
@@ -309,8 +309,8 @@ def quantize_dynamic_int8(src, dst):
     ValidationError
         ``src`` is not a readable ONNX model.
     """
-    onnx = _require("onnx", "glassnet.export.onnx.quantize_dynamic_int8")
-    quant = _require("onnxruntime.quantization", "glassnet.export.onnx.quantize_dynamic_int8")
+    onnx = _require("onnx", "glassnet.files.onnx.quantize_dynamic_int8")
+    quant = _require("onnxruntime.quantization", "glassnet.files.onnx.quantize_dynamic_int8")
     if isinstance(src, onnx.ModelProto):
         proto = src
     elif isinstance(src, (str, os.PathLike)):

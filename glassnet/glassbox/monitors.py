@@ -6,7 +6,7 @@ gradient monitor reads ``p.grad`` of the last batch of the epoch (``backward`` a
 there) and compares the weights with a snapshot taken when the epoch began.
 
 Each monitor registers itself in ``history.monitors`` (a dict: 'activations', 'gradients') so
-that :func:`glassnet.report.write_report` and the plots find it from the history alone.
+that :func:`glassnet.glassbox.report.write_report` and the plots find it from the history alone.
 """
 
 import warnings

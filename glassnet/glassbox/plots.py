@@ -164,7 +164,7 @@ class AttributionDisplay(_Display):
 
     @classmethod
     def from_attribution(cls, attribution, image_shape=None, feature_names=None, x=None, ax=None):
-        """From an :class:`~glassnet.attributions.Attribution` or a plain array of shape (n_features,)."""
+        """From an :class:`~glassnet.glassbox.attributions.Attribution` or a plain array of shape (n_features,)."""
         values = getattr(attribution, "values", attribution)
         title = "attributions"
         if hasattr(attribution, "target"):

@@ -33,7 +33,9 @@ def batches(X, Y, batch_size, rng=None, W=None):
             idx = order[start:start + batch_size]
             k = len(idx)
             # mode="clip": the indices are valid, and the default mode would buffer (allocate) the output.
-            yield tuple(np.take(a, idx, axis=0, out=b[:k], mode="clip") for a, b in zip(arrays, bufs, strict=True))
+            xb = np.take(X, idx, axis=0, out=bufs[0][:k], mode="clip")
+            yb = np.take(Y, idx, axis=0, out=bufs[1][:k], mode="clip")
+            yield (xb, yb) if W is None else (xb, yb, np.take(W, idx, axis=0, out=bufs[2][:k], mode="clip"))
         else:
             idx = order[start:start + batch_size]
             yield tuple(a[idx] for a in arrays)

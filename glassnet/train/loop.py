@@ -31,7 +31,7 @@ def fit(model, X, y, *, loss=None, optimizer="sgd", epochs=10, batch_size=32, va
 
     Parameters
     ----------
-    model : glassnet.layers.Sequential
+    model : glassnet.Sequential
     X : array of shape (n_samples, n_features)
     y : array of shape (n_samples,) (class labels, or one regression target) or (n_samples, n_outputs)
     loss : Loss or str, optional
