@@ -21,6 +21,8 @@ from glassnet.backend.errors import (
     ValidationError,
 )
 from glassnet.nn.layers import Dense, Dropout, Layer, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from glassnet.nn.layers.embedding import Embedding
+from glassnet.nn.layers.recurrent import GRU, LSTM, SimpleRNN
 from glassnet.nn.losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
 from glassnet.nn.parameter import Parameter
 from glassnet.optim.optimizers import SGD, Adam, ExponentialDecay, Optimizer, RMSprop, StepDecay
@@ -59,6 +61,7 @@ __all__ = [
     "ShapeError", "Sigmoid", "Softmax", "StepDecay", "Tanh", "ValidationError", "__version__", "evaluate",
     "fit", "mlp", "predict", *sorted(_LAZY),
 ]
+__all__ += ["GRU", "LSTM", "Embedding", "SimpleRNN"]
 
 
 def __getattr__(name):

@@ -118,6 +118,76 @@ def _skip(g: _Graph, layer, i: int, x: str, width):
     return x, width
 
 
+# -- the recurrent family: ONNX's RNN / LSTM / GRU operators, and Gather for Embedding ----------------
+# ONNX wants time-major X (time, batch, features), weights (directions, gates * H, n_in) in its own gate
+# order (LSTM i, o, f, c; GRU z, r, h) and biases [input part, recurrent part]. glassnet's mask_value
+# becomes ``sequence_lens``: per sequence, the steps where some feature differs from it (padding at the end).
+_ONNX_GATES = {"SimpleRNN": ("RNN", [0]), "LSTM": ("LSTM", [0, 3, 1, 2]), "GRU": ("GRU", [1, 0, 2])}
+
+
+def _recurrent(g: _Graph, layer, i: int, x: str, width):
+    onnx = g.onnx
+    op, order = _ONNX_GATES[type(layer).__name__]
+    H, n_in = layer.hidden, layer.n_in
+    if width is not None and width != n_in:
+        raise ValidationError(f"Layer {i} ({layer!r}) takes {n_in} features per step but receives {width}.")
+
+    def blocks(a, axis):
+        parts = np.split(_to_numpy(a), len(order), axis=axis)
+        return np.concatenate([parts[k] for k in order], axis=axis)
+    Ws, Rs, Bs = [], [], []
+    for W, U, b, *rest in layer.directions:
+        Ws.append(blocks(W.value, 1).T)
+        Rs.append(blocks(U.value, 1).T)
+        rb = np.zeros(len(order) * H)
+        if rest:                                   # GRU: b_rec is ONNX's Rb of the h gate (linear_before_reset)
+            rb[2 * H:] = _to_numpy(rest[0].value)
+        Bs.append(np.concatenate([blocks(b.value, 0), rb]))
+    p = f"layer{i}."
+    inputs = [f"{p}x_tm", g.tensor(p + "W", np.stack(Ws)), g.tensor(p + "R", np.stack(Rs)),
+              g.tensor(p + "B", np.stack(Bs))]
+    make = onnx.helper.make_node
+    g.nodes.append(make("Transpose", [x], [f"{p}x_tm"], perm=[1, 0, 2], name=f"{p}to_time_major"))
+    if layer.mask_value is not None:
+        mv = g.tensor(p + "mask_value", np.array(layer.mask_value))
+        zero = g.tensor(p + "zero", np.array(0.0))
+        g.initializers.append(onnx.numpy_helper.from_array(np.array([2], np.int64), p + "axis_f"))
+        g.initializers.append(onnx.numpy_helper.from_array(np.array([1], np.int64), p + "axis_t"))
+        g.nodes += [make("Equal", [x, mv], [p + "eq"]), make("Not", [p + "eq"], [p + "ne"]),
+                    make("Cast", [p + "ne"], [p + "nef"], to=onnx.helper.np_dtype_to_tensor_dtype(g.dtype)),
+                    make("ReduceSum", [p + "nef", p + "axis_f"], [p + "cnt"], keepdims=0),
+                    make("Greater", [p + "cnt", zero], [p + "real"]),
+                    make("Cast", [p + "real"], [p + "realf"], to=onnx.helper.np_dtype_to_tensor_dtype(g.dtype)),
+                    make("ReduceSum", [p + "realf", p + "axis_t"], [p + "lenf"], keepdims=0),
+                    make("Cast", [p + "lenf"], [p + "lens"], to=onnx.TensorProto.INT32)]
+        inputs.append(p + "lens")
+    attrs = {"hidden_size": H, "direction": "bidirectional" if layer.bidirectional else "forward"}
+    if op == "GRU":
+        attrs["linear_before_reset"] = 1
+    outs = [p + "Y", p + "Y_h"] + ([p + "Y_c"] if op == "LSTM" else [])
+    g.nodes.append(make(op, inputs, outs, name=f"{p}{type(layer).__name__}", **attrs))
+    if layer.return_sequences:                     # (time, dirs, batch, H) -> (batch, time, dirs * H)
+        g.initializers.append(onnx.numpy_helper.from_array(np.array([0, 0, -1], np.int64), p + "shape"))
+        g.nodes += [make("Transpose", [p + "Y"], [p + "Y_bt"], perm=[2, 0, 1, 3]),
+                    make("Reshape", [p + "Y_bt", p + "shape"], [f"layer{i}.out"])]
+    else:                                          # (dirs, batch, H) -> (batch, dirs * H)
+        g.initializers.append(onnx.numpy_helper.from_array(np.array([0, -1], np.int64), p + "shape"))
+        g.nodes += [make("Transpose", [p + "Y_h"], [p + "Y_hb"], perm=[1, 0, 2]),
+                    make("Reshape", [p + "Y_hb", p + "shape"], [f"layer{i}.out"])]
+    g.seq = layer.return_sequences
+    return f"layer{i}.out", layer.n_out
+
+
+def _embedding(g: _Graph, layer, i: int, x: str, width):
+    p = f"layer{i}."
+    make = g.onnx.helper.make_node
+    g.nodes += [make("Round", [x], [p + "ids_f"]),
+                make("Cast", [p + "ids_f"], [p + "ids"], to=g.onnx.TensorProto.INT64),
+                make("Gather", [g.tensor(p + "weight", layer.weight.value), p + "ids"], [f"layer{i}.out"], axis=0)]
+    g.seq = True
+    return f"layer{i}.out", layer.dim
+
+
 #: Class name -> builder ``(graph, layer, index, input_name, width) -> (output_name, width)``.
 #: The one place that says how each glassnet layer is written in ONNX.
 LAYER_TO_ONNX = {
@@ -130,6 +200,7 @@ LAYER_TO_ONNX = {
     "Linear": _unary("Identity"),
     "Dropout": _skip,
 }
+LAYER_TO_ONNX.update({"SimpleRNN": _recurrent, "LSTM": _recurrent, "GRU": _recurrent, "Embedding": _embedding})
 
 
 # --------------------------------------------------------------------------- #
@@ -207,18 +278,27 @@ def to_onnx(model, path=None, *, n_features: int | None = None, opset: int = 17,
             f"Supported layers: {', '.join(LAYER_TO_ONNX)}. Replace the layer, or add a builder "
             f"to glassnet.files.onnx.LAYER_TO_ONNX.")
 
+    # duck-typed: the first layer that has weights says whether the input is a sequence
+    first_weighted = next((l for l in layers if hasattr(l, "weight") or hasattr(l, "directions")), None)
+    sequences = type(first_weighted).__name__ in ("SimpleRNN", "LSTM", "GRU", "Embedding")
+    if n_features is None and type(first_weighted).__name__ == "Embedding":
+        n_features = "time"
+    elif n_features is None and sequences:
+        n_features = first_weighted.n_in
     if n_features is None:
         first = next((l for l in layers if type(l).__name__ == "Dense"), None)
         if first is None:
             raise ValidationError(
                 "to_onnx cannot infer the input width: the model has no Dense layer. Pass n_features=.")
         n_features = int(_to_numpy(first.weight.value).shape[0])
-    elif isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)) or n_features < 1:
+    elif n_features != "time" and (isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer))
+                                   or n_features < 1):
         raise ValidationError(f"The 'n_features' parameter of to_onnx must be a positive int. Got {n_features!r}.")
-    n_features = int(n_features)
+    n_features = n_features if n_features == "time" else int(n_features)
 
     g = _Graph(onnx, np_dtype)
-    name, width = "input", n_features
+    g.seq = sequences
+    name, width = "input", None if n_features == "time" else n_features
     for i, layer in enumerate(layers):
         name, width = LAYER_TO_ONNX[type(layer).__name__](g, layer, i, name, width)
     # The graph output gets a fixed name; a model made only of skipped layers
@@ -231,8 +311,8 @@ def to_onnx(model, path=None, *, n_features: int | None = None, opset: int = 17,
     elem = onnx.helper.np_dtype_to_tensor_dtype(np_dtype)
     graph = onnx.helper.make_graph(
         g.nodes, "glassnet_sequential",
-        [onnx.helper.make_tensor_value_info("input", elem, ["batch", n_features])],
-        [onnx.helper.make_tensor_value_info("output", elem, ["batch", width])],
+        [onnx.helper.make_tensor_value_info("input", elem, _input_shape(first_weighted, sequences, n_features))],
+        [onnx.helper.make_tensor_value_info("output", elem, ["batch", "time", width] if g.seq else ["batch", width])],
         initializer=g.initializers,
     )
     opset_ids = [onnx.helper.make_opsetid("", int(opset))]
@@ -248,6 +328,13 @@ def to_onnx(model, path=None, *, n_features: int | None = None, opset: int = 17,
     if path is not None:
         onnx.save_model(proto, os.fspath(path))
     return proto
+
+
+def _input_shape(first, sequences, n_features):
+    """("batch", n_features), or ("batch", "time", n_in) / ("batch", "time") for sequence models."""
+    if not sequences:
+        return ["batch", n_features]
+    return ["batch", "time"] if type(first).__name__ == "Embedding" else ["batch", "time", n_features]
 
 
 # --------------------------------------------------------------------------- #

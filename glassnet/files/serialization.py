@@ -212,6 +212,23 @@ def check_format(metadata, fmt, version, source, what, fix_other, fix_version):
                              f"this glassnet reads version {version!r}: {fix_version}.")
 
 
+# Recurrent family: the weight's shape each config implies, checked before the layer allocates anything.
+_RECURRENT_SHAPES = {
+    "SimpleRNN": lambda c: [c["n_in"], c["hidden"]], "LSTM": lambda c: [c["n_in"], 4 * c["hidden"]],
+    "GRU": lambda c: [c["n_in"], 3 * c["hidden"]], "Embedding": lambda c: [c["n_tokens"], c["dim"]],
+}
+
+
+def _check_recurrent_shape(kind, config, tensors, i, source):
+    if kind not in _RECURRENT_SHAPES:
+        return
+    weight = tensors.get(f"layers.{i}.weight")
+    expected = _RECURRENT_SHAPES[kind](config)
+    if weight is None or expected != list(weight.shape):
+        raise ModelFileError(f"{source}: layer {i} is {kind} with config {str(config)[:120]} (weight shape {expected}) "
+                             f"but its weight has shape {None if weight is None else weight.shape}.")
+
+
 def build_model(tensors, meta, source="model file"):
     """Rebuild a Sequential from parsed tensors and metadata, checking it all agrees."""
     check_format(meta, FORMAT, FORMAT_VERSION, source, "glassnet model",
@@ -240,7 +257,8 @@ def build_model(tensors, meta, source="model file"):
                 # Checked before Dense() allocates: a hostile n_in=10**12 must not reach the allocator.
                 raise damaged(f"{source}: layer {i} is Dense({config.get('n_in')!r} -> {config.get('n_out')!r}) "
                                      f"but its weight has shape {None if weight is None else weight.shape}.")
-            kw = {"dtype": dtype} if spec["type"] == "Dense" else {}
+            _check_recurrent_shape(spec["type"], config, tensors, i, source)
+            kw = {"dtype": dtype} if spec["type"] in ("Dense", *_RECURRENT_SHAPES) else {}
             layers.append(cls(**config, **kw))
         model = Sequential(layers)
     except ModelFileError:

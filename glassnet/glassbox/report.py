@@ -23,7 +23,9 @@ from glassnet.glassbox.plots import (
     GradientFlowDisplay,
     LearningCurveDisplay,
 )
+from glassnet.glassbox.through_time import ThroughTimeDisplay, time_trace
 from glassnet.glassbox.trace import backprop_trace
+from glassnet.nn.layers.recurrent import Recurrent
 from glassnet.nn.losses import default_loss
 from glassnet.train.inference import evaluate
 
@@ -140,14 +142,19 @@ def build_report(model, history, X, y, *, title="glassnet report", image_shape=N
         about.append("hyper-parameters: " + ", ".join(f"{k}={v}" for k, v in hyperparameters.items()))
     about += [f"evaluation data: {t}" for t in _metrics_text(model, X, y, classifier, class_names)]
     section("summary", "Model", f"<pre>{html.escape(model.summary())}</pre>" + _list(about))
-    # the checks run on the data the model trained on (after any scaling), with the model's task
-    Xc, yc = (X, y) if X_train is None else (np.asarray(X_train, dtype=np.float32), np.asarray(y_train))
-    where = "the training data" if X_train is not None else "the evaluation data (pass X_train= to check the " \
-        "training data)"
-    issues = check_data(Xc, yc, model, validation_data=None if X_train is None else (X, y))
-    section("data", "Data checks", f"<p>{len(Xc)} rows of {where}, {Xc.shape[1]} features.</p>" + (
-        "".join(f'<p class="{i.severity}"><b>{i.severity}</b> {html.escape(i.kind)}: {html.escape(i.message)}</p>'
-                for i in issues) if issues else "<p>no problems found.</p>"))
+    sequences = any(isinstance(layer, Recurrent) for layer in model.layers)
+    if sequences:   # the data checks and attributions read tabular rows; a sequence model gets its own trace
+        section("data", "Data", f"<p>{len(X)} sequences, shape {tuple(X.shape[1:])} each (the data checks "
+                "cover tabular data).</p>")
+    else:
+        # the checks run on the data the model trained on (after any scaling), with the model's task
+        Xc, yc = (X, y) if X_train is None else (np.asarray(X_train, dtype=np.float32), np.asarray(y_train))
+        where = "the training data" if X_train is not None else "the evaluation data (pass X_train= to check " \
+            "the training data)"
+        issues = check_data(Xc, yc, model, validation_data=None if X_train is None else (X, y))
+        section("data", "Data checks", f"<p>{len(Xc)} rows of {where}, {Xc.shape[1]} features.</p>" + (
+            "".join(f'<p class="{i.severity}"><b>{i.severity}</b> {html.escape(i.kind)}: {html.escape(i.message)}</p>'
+                    for i in issues) if issues else "<p>no problems found.</p>"))
     section("curves", "Learning curves", _figure(lambda ax: LearningCurveDisplay.from_history(history, diagnosis, ax)))
     tone = {"good fit": "good", "diverged": "bad", "overfitting": "bad", "underfitting": "bad"}.get(diagnosis.verdict,
                                                                                                    "meh")
@@ -160,6 +167,9 @@ def build_report(model, history, X, y, *, title="glassnet report", image_shape=N
     if "gradients" in monitors:
         g = monitors["gradients"]
         body += _figure(lambda ax: GradientFlowDisplay.from_monitor(g, ax))
+    if "through_time" in monitors:
+        tt = monitors["through_time"]
+        body += _figure(lambda ax: ThroughTimeDisplay.from_monitor(tt, ax)) + _list(tt.advice(), "warning")
     section("monitors", "Monitors", body if monitors else "<p>No monitors ran: pass callbacks=[ActivationMonitor(), "
             "GradientMonitor()] to fit.</p>")
     pred = model.predict(X)
@@ -171,9 +181,10 @@ def build_report(model, history, X, y, *, title="glassnet report", image_shape=N
                                                                                class_names)[0]) + "</p>")
     # attributions against the training mean: "how does this row differ from a typical one", never a zero
     # baseline that may lie far outside the data (a year of 0)
-    mean = (np.asarray(X_train, dtype=np.float64) if X_train is not None else X.astype(np.float64)).mean(axis=0)
+    mean = None if sequences else (np.asarray(X_train, dtype=np.float64) if X_train is not None
+                                   else X.astype(np.float64)).mean(axis=0)
     imgs, notes = [], []
-    for i in range(min(n_examples, len(X))):
+    for i in range(0 if sequences else min(n_examples, len(X))):
         a = integrated_gradients(model, X[i], baseline=mean)
         top = np.argsort(-np.abs(a.values))[:5]
         what = (f"class {_name(class_names, a.target, '')!s}" if classifier and pred.shape[1] > 1 else "output")
@@ -185,8 +196,8 @@ def build_report(model, history, X, y, *, title="glassnet report", image_shape=N
     section("attributions", "Example attributions (baseline: the training mean)",
             f'<div class="grid">{"".join(imgs)}</div>{_list(notes)}')
     target = int(y[0]) if classifier else y[0]
-    trace = html.escape(str(backprop_trace(model, X[0], target, width=3)))
-    section("trace", "Backpropagation trace (sample 0)", f"<pre>{trace}</pre>")
+    trace = time_trace(model, X[0], target) if sequences else backprop_trace(model, X[0], target, width=3)
+    section("trace", "Backpropagation trace (sample 0)", f"<pre>{html.escape(str(trace))}</pre>")
     parts.append("</body></html>")
     return "".join(parts)
 

@@ -4,6 +4,8 @@ An optimizer can be built before the model (``SGD(lr=0.05, momentum=0.9)``) and 
 bound to the parameters by :meth:`Optimizer.setup`, which ``fit`` calls.
 """
 
+import math
+
 from glassnet.backend.arrays import array_module
 from glassnet.backend.checks import check_scalar
 from glassnet.backend.errors import ValidationError
@@ -19,13 +21,24 @@ class Optimizer:
     of any shape. :meth:`step` applies it parameter by parameter; the training fast path
     (glassnet/train/fastpath.py) applies the same rule once to flat buffers holding every
     parameter, gradient and state array of the model.
+
+    Parameters
+    ----------
+    lr : float
+    clip_norm : float, optional
+        Clip by global norm before every update (see :meth:`clip`); every optimizer takes it,
+        e.g. ``Adam(0.01, clip_norm=1.0)``. None (the default) leaves the gradients as they are.
     """
 
     config_keys = ("lr",)
 
-    def __init__(self, lr):
+    def __init__(self, lr, clip_norm=None):
         self.lr = check_scalar(lr, "lr", float, min_val=0.0, include_min=False,
                                caller=type(self).__name__, hint="Typical values: 1e-3 to 0.1.")
+        self.clip_norm = None if clip_norm is None else check_scalar(
+            clip_norm, "clip_norm", float, min_val=0.0, include_min=False, caller=type(self).__name__,
+            hint="Typical values: 1 to 5 for recurrent networks; None turns clipping off.")
+        self.grad_norm = None           # global gradient norm of the last step, before clipping
         self.params = []
         self.t = 0                      # number of steps taken
         self._tmp = []
@@ -51,9 +64,26 @@ class Optimizer:
         """The optimizer's state arrays by name, each a list with one array per parameter."""
         return {}
 
+    def clip(self, grads):
+        """Gradient clipping by global norm (Pascanu et al. 2013), in place.
+
+        With N = sqrt(sum over parameters of ||g||^2): when N > clip_norm every gradient is
+        multiplied by clip_norm / N, so the step keeps its direction and its length is bounded:
+        one exploding batch (a recurrent net's long products of Jacobians) cannot throw the
+        weights far. ``p.grad`` holds the clipped gradient afterwards; ``self.grad_norm`` is N.
+        """
+        norm = math.sqrt(sum(float((g * g).sum()) for g in grads))       # one host number, on NumPy or CuPy
+        self.grad_norm = norm
+        if self.clip_norm is not None and norm > self.clip_norm:
+            for g in grads:
+                g *= self.clip_norm / norm
+        return norm
+
     def step(self):
-        """One update of every parameter from its ``.grad``."""
+        """One update of every parameter from its ``.grad`` (clipped first when ``clip_norm`` is set)."""
         self.t += 1
+        if self.clip_norm is not None:
+            self.clip([p.grad for p in self.params])
         state = [arrays for arrays in self.state().values() if arrays]
         for i, p in enumerate(self.params):
             self.rule(p.value, p.grad, self._tmp[i], *(arrays[i] for arrays in state))
@@ -61,6 +91,8 @@ class Optimizer:
     def step_flat(self, w, g, tmp, state):
         """The same update applied once to flat buffers (``state``: one flat array per state name)."""
         self.t += 1
+        if self.clip_norm is not None:
+            self.clip([g])              # the flat buffer holds every gradient: its norm is the global norm
         self.rule(w, g, tmp, *state)
 
     def rule(self, w, g, tmp, *state):
@@ -68,7 +100,8 @@ class Optimizer:
         raise NotImplementedError
 
     def config(self):
-        return {k: getattr(self, k) for k in self.config_keys}
+        extra = {"clip_norm": self.clip_norm} if self.clip_norm is not None else {}
+        return {**{k: getattr(self, k) for k in self.config_keys}, **extra}
 
     def __repr__(self):
         return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in self.config().items())})"
@@ -87,8 +120,8 @@ class SGD(Optimizer):
 
     config_keys = ("lr", "momentum", "nesterov")
 
-    def __init__(self, lr=0.01, momentum=0.0, nesterov=False):
-        super().__init__(lr)
+    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, clip_norm=None):
+        super().__init__(lr, clip_norm)
         self.momentum = check_scalar(momentum, "momentum", float, min_val=0.0, max_val=1.0,
                                      include_max=False, caller="SGD")
         if nesterov and not self.momentum:
@@ -131,8 +164,8 @@ class Adam(Optimizer):
 
     config_keys = ("lr", "beta1", "beta2", "eps")
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
-        super().__init__(lr)
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, clip_norm=None):
+        super().__init__(lr, clip_norm)
         self.beta1 = check_scalar(beta1, "beta1", float, min_val=0.0, max_val=1.0, include_max=False, caller="Adam")
         self.beta2 = check_scalar(beta2, "beta2", float, min_val=0.0, max_val=1.0, include_max=False, caller="Adam")
         self.eps = check_scalar(eps, "eps", float, min_val=0.0, include_min=False, caller="Adam")
@@ -173,8 +206,8 @@ class RMSprop(Optimizer):
 
     config_keys = ("lr", "rho", "eps")
 
-    def __init__(self, lr=0.001, rho=0.9, eps=1e-8):
-        super().__init__(lr)
+    def __init__(self, lr=0.001, rho=0.9, eps=1e-8, clip_norm=None):
+        super().__init__(lr, clip_norm)
         self.rho = check_scalar(rho, "rho", float, min_val=0.0, max_val=1.0, include_max=False, caller="RMSprop")
         self.eps = check_scalar(eps, "eps", float, min_val=0.0, include_min=False, caller="RMSprop")
         self.s = []

@@ -10,9 +10,13 @@ from glassnet.nn.layers.base import Layer
 from glassnet.nn.layers.container import Neuron, Sequential
 from glassnet.nn.layers.dense import Dense
 from glassnet.nn.layers.dropout import Dropout
+from glassnet.nn.layers.embedding import Embedding
+from glassnet.nn.layers.recurrent import GRU, LSTM, SimpleRNN
 
 # Layer types a model file may name (glassnet.files.serialization rebuilds them by name).
 LAYERS = {c.__name__: c for c in (Dense, Linear, Sigmoid, Tanh, Softmax, ReLU, LeakyReLU, Dropout)}
+LAYERS.update({c.__name__: c for c in (SimpleRNN, LSTM, GRU, Embedding)})        # recurrent family
 
 __all__ = ["ACTIVATIONS", "LAYERS", "RELU_FAMILY", "Dense", "Dropout", "Layer", "LeakyReLU", "Linear", "Neuron",
            "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh"]
+__all__ += ["GRU", "LSTM", "Embedding", "SimpleRNN"]

@@ -128,8 +128,8 @@ class Sequential(Layer):
     # -- conveniences ----------------------------------------------------------------
     @property
     def n_features(self):
-        """Input width of the first Dense layer (None if there is none)."""
-        first = next((l for l in self.layers if isinstance(l, Dense)), None)
+        """Input width of the first layer with an ``n_in`` (Dense, recurrent; None if none fixes it)."""
+        first = next((l for l in self.layers if isinstance(l, Dense) or hasattr(l, "n_in")), None)
         return None if first is None else first.n_in
 
     @property

@@ -1,0 +1,111 @@
+"""LSTM and GRU training epochs: glassnet against PyTorch (CPU, eager, oneDNN) on the same net and data.
+
+Task: sequences (N, T, C) float32, one recurrent layer (hidden H, last state) -> Dense -> softmax
+cross-entropy, Adam lr 1e-3, batch B, data reshuffled every epoch, last partial batch kept. Both
+sides run in this process, interleaved, one epoch per repetition; the table gives the median
+seconds per epoch and the ratio glassnet / torch (below 1 means glassnet is faster).
+
+    PYTHONPATH=. python benchmarks/rnn.py                    # defaults: N 2048, T 50, C 8, H 64, B 64
+    PYTHONPATH=. python benchmarks/rnn.py --T 100 --H 128 --reps 5 --threads 1
+
+torch is never a glassnet dependency: ``pip install torch==2.13.0`` to run this.
+"""
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+
+import glassnet as g
+
+
+def glassnet_epoch(cell, X, y, H, B, n_classes, fast=True):
+    r = np.random.default_rng(0)
+    Cell = {"LSTM": g.LSTM, "GRU": g.GRU}[cell]
+    model = g.Sequential([Cell(X.shape[2], H, seed=r), g.Dense(H, n_classes, seed=r), g.Softmax()])
+    model.layers[0].fast = fast        # True: glassnet.nn.layers.recurrent_fast; False: the readable per-step loop
+    opt = g.Adam(1e-3)
+    seed = iter(range(10**6))
+
+    def epoch():
+        model.fit(X, y, optimizer=opt, epochs=1, batch_size=B, seed=next(seed), verbose=0)
+    return epoch
+
+
+def torch_epoch(cell, X, y, H, B, n_classes, threads):
+    import torch
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = getattr(torch.nn, cell)(X.shape[2], H, batch_first=True)
+            self.out = torch.nn.Linear(H, n_classes)
+
+        def forward(self, x):
+            _, state = self.rnn(x)
+            h = state[0] if cell == "LSTM" else state
+            return self.out(h[-1])
+
+    net = Net()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+
+    def epoch():
+        perm = torch.randperm(len(Xt))
+        for s in range(0, len(Xt), B):
+            idx = perm[s:s + B]
+            opt.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.cross_entropy(net(Xt.index_select(0, idx)), yt.index_select(0, idx))
+            loss.backward()
+            opt.step()
+    return epoch
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--N", type=int, default=2048)
+    ap.add_argument("--T", type=int, default=50)
+    ap.add_argument("--C", type=int, default=8)
+    ap.add_argument("--H", type=int, default=64)
+    ap.add_argument("--B", type=int, default=64)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=os.cpu_count(),
+                    help="threads for torch and (through threadpoolctl, when installed) NumPy's BLAS")
+    args = ap.parse_args()
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(args.threads)
+    except ImportError:
+        print("threadpoolctl not installed: NumPy's BLAS uses its default thread count")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((args.N, args.T, args.C)).astype(np.float32)
+    y = (X[:, :, 0].sum(1) > 0).astype(np.int64) + 2 * (X[:, -5:, 1].sum(1) > 0)
+    import torch
+    torch.set_num_threads(args.threads)
+    print(f"N {args.N}, T {args.T}, C {args.C}, H {args.H}, batch {args.B}; torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, numpy {np.__version__}; median of {args.reps} epochs")
+    print(f"{'cell':<5} {'glassnet s/epoch':>17} {'readable loop':>14} {'torch s/epoch':>14} {'glassnet/torch':>15} "
+          f"{'readable/fast':>14}")
+    for cell in ("LSTM", "GRU"):
+        runs = {"glassnet": glassnet_epoch(cell, X, y, args.H, args.B, 4),     # the fast functions
+                "readable": glassnet_epoch(cell, X, y, args.H, args.B, 4, fast=False),
+                "torch": torch_epoch(cell, X, y, args.H, args.B, 4, args.threads)}
+        times = {k: [] for k in runs}
+        for k, f in runs.items():           # warm-up
+            f()
+        for _ in range(args.reps):
+            for k, f in runs.items():
+                t = time.perf_counter()
+                f()
+                times[k].append(time.perf_counter() - t)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        print(f"{cell:<5} {med['glassnet']:>17.3f} {med['readable']:>14.3f} {med['torch']:>14.3f} "
+              f"{med['glassnet'] / med['torch']:>14.2f}x {med['readable'] / med['glassnet']:>13.2f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()

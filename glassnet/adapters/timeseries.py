@@ -1,0 +1,284 @@
+"""Time series from the UCR/UEA archive: the ``.ts`` format, and six classification sets shipped here.
+
+The ``.ts`` format (sktime/aeon, the archive's own) is text: ``#`` comment lines, a header of
+``@tag value`` lines ending at ``@data``, then one series per line::
+
+    @problemName JapaneseVowels
+    @univariate false          (more than one channel)
+    @dimensions 12
+    @equalLength false         (series of different lengths)
+    @missing false             ('?' marks a missing value when true)
+    @classLabel true 1 2 3     (the class labels, in the order they get indices 0, 1, 2)
+    @data
+    1.86,1.89,...:-0.20,-0.19,...:...:3      (channels separated by ':', the label last)
+
+:func:`read_ts` returns a :class:`SeriesDataset` with X of shape (n, time, channels), the
+glassnet sequence layout, padded after each series' end to the longest length with
+``pad_value``, and ``lengths``; missing values are NaN (see :func:`fill_missing`). A recurrent
+layer with ``mask_value=pad_value`` then stops each series at its own end.
+
+The six sets of :data:`UCR_NAMES` come from the aeon 1.6.0 wheel (BSD-3-Clause), gzipped in
+``glassnet/adapters/ucr_data/`` with their licence and checked against SHA-256 sums on load.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from glassnet.backend.checks import check_choice, check_path
+from glassnet.backend.errors import ValidationError
+
+__all__ = ["UCR_DATA", "UCR_NAMES", "UCR_SHA256", "SeriesDataset", "fill_missing", "load_ucr", "nn1_euclidean",
+           "read_ts", "standardize"]
+
+UCR_DATA = Path(__file__).resolve().parent / "ucr_data"
+UCR_NAMES = ("GunPoint", "ItalyPowerDemand", "ArrowHead", "OSULeaf", "JapaneseVowels", "BasicMotions")
+UCR_SHA256 = {
+    "ArrowHead_TEST.ts": "5417dab42626d41df5e435bb22458c2df40dfad4bcd3b59559bbe72e20e84904",
+    "ArrowHead_TRAIN.ts": "a83c470aaf611a5f5284377cce27a5fc9f6292bc3d110257b0fd4905ced5ee72",
+    "BasicMotions_TEST.ts": "79213102bc6fca1a398ad98ce1185dff0208fa3d1465e687f48288946b0ff8dc",
+    "BasicMotions_TRAIN.ts": "8dc43cc6306cb679c888c01e26f91772ac4441a916da43bac8b79734a538b9d6",
+    "GunPoint_TEST.ts": "79332750788a6227b325b96bd0d70130c8eb707b9731f8d7dec62b7a7d36017e",
+    "GunPoint_TRAIN.ts": "f842401779fd9800d247d8b33121a1a4643710a19b24917dbdd9a060ca8630d5",
+    "ItalyPowerDemand_TEST.ts": "26122451f87dd0387ef90b18bc8a86c041371b8a1c068004922b939971247144",
+    "ItalyPowerDemand_TRAIN.ts": "341269cb7e6cef96846b30e774580beec79addb93848ba360145219115a74b7c",
+    "JapaneseVowels_TEST.ts": "b3d41d6a0ca3bcad3afb9ca7d4365382aa51341e2e58bae2a574babdda5b9462",
+    "JapaneseVowels_TRAIN.ts": "68a430eabd919cc77f40b1f5f3bc0dcafacc1486bca9260785aeb7d262cc78cd",
+    "OSULeaf_TEST.ts": "6c549dd354f9e42d5985fa5fab75321ca9acefc7873457e71467fc8a31f107ce",
+    "OSULeaf_TRAIN.ts": "86b9d6e860414ffd26cebc62fff84ffb37fa588ef3e5bf79e4094a437c36ddfc",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class SeriesDataset:
+    """A split of a time-series classification set. Unpacks like ``(X, y)``.
+
+    Attributes
+    ----------
+    X : ndarray, float32, shape (n, time, channels)
+        Series padded to the longest with ``pad_value`` after each one's end; NaN where missing.
+    y : ndarray, int64, shape (n,)
+        Class indices, in the order of the file's ``@classLabel`` list.
+    lengths : ndarray, int64, shape (n,)
+        Each series' own length (the steps before its padding).
+    name, split : str
+    target_names : tuple of str
+        The labels as written in the file; ``target_names[y[i]]`` is row i's.
+    pad_value : float
+    source : str
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    lengths: np.ndarray
+    name: str
+    split: str
+    target_names: tuple
+    pad_value: float = 0.0
+    source: str = ""
+
+    def __iter__(self):
+        return iter((self.X, self.y))
+
+    @property
+    def n_classes(self):
+        return len(self.target_names)
+
+    @property
+    def mask(self):
+        """(n, time) float32: 1 on each series' own steps, 0 on its padding."""
+        return (np.arange(self.X.shape[1])[None, :] < self.lengths[:, None]).astype(np.float32)
+
+    def __repr__(self):
+        n, T, C = self.X.shape
+        span = f"{self.lengths.min()}..{self.lengths.max()}" if self.lengths.min() != self.lengths.max() else f"{T}"
+        return (f"SeriesDataset(name={self.name!r}, split={self.split!r}, n={n}, length {span}, channels={C}, "
+                f"n_classes={self.n_classes})")
+
+
+def _open_text(path):
+    raw = Path(path).read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    return raw
+
+
+def read_ts(path, *, pad_value=0.0, sha256=None, name=None, split=""):
+    """Read a ``.ts`` file (plain or gzipped) into a :class:`SeriesDataset`.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    pad_value : float, default 0.0
+        Written after each series' end, up to the longest length. Choose a value the data never
+        takes on every channel at once when a layer will mask on it (``mask_value=pad_value``).
+    sha256 : str, optional
+        Expected SHA-256 of the uncompressed text; a mismatch raises ValidationError.
+    name, split : str, optional
+        Recorded in the result (the name defaults to ``@problemName``).
+
+    Raises
+    ------
+    ValidationError
+        For a file that is not valid ``.ts`` text, naming the line and what was wrong.
+    """
+    path = check_path(path, "read_ts()")
+    try:
+        raw = _open_text(path)
+    except OSError as e:
+        raise ValidationError(f"read_ts cannot read {path!r}: {e.strerror}. Check the path.") from None
+    if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256:
+        raise ValidationError(f"{path!r} does not match its SHA-256 ({hashlib.sha256(raw).hexdigest()[:16]}... "
+                              f"instead of {sha256[:16]}...): the file is damaged or not the one expected.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError(f"{path!r} is not UTF-8 text, so it is not a .ts file.") from None
+    header, labels, series, targets = {}, None, [], []
+    in_data = False
+    for lineno, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        where = f"{path}:{lineno}"
+        if not in_data:
+            if not line.startswith("@"):
+                raise ValidationError(f"{where}: expected a '@tag value' header line or '@data'; got {line[:60]!r}.")
+            tag, _, value = line[1:].partition(" ")
+            tag = tag.lower()
+            if tag == "data":
+                in_data = True
+                if labels is None:
+                    raise ValidationError(f"{path!r} has no '@classLabel true ...' line; read_ts reads "
+                                          "classification sets, whose header lists the labels.")
+            elif tag == "classlabel":
+                words = value.split()
+                if not words or words[0].lower() != "true" or len(words) < 2:
+                    raise ValidationError(f"{where}: '@classLabel' must be 'true' followed by the labels; "
+                                          f"got {value[:60]!r}.")
+                labels = tuple(words[1:])
+            elif tag == "timestamps" and value.strip().lower() == "true":
+                raise ValidationError(f"{where}: time-stamped .ts data ('@timeStamps true') is not supported; "
+                                      "resample it to a regular grid first.")
+            else:
+                header[tag] = value.strip()
+            continue
+        *channels, label = line.split(":")
+        if not channels:
+            raise ValidationError(f"{where}: a data line needs values, ':' and the class label; got {line[:60]!r}.")
+        if label not in labels:
+            raise ValidationError(f"{where}: class label {label[:30]!r} is not among the declared {list(labels)}.")
+        try:
+            values = [np.array([np.nan if v.strip() in ("?", "NaN", "nan") else float(v) for v in c.split(",")],
+                               dtype=np.float64) for c in channels]
+        except ValueError as e:
+            raise ValidationError(f"{where}: a value is not a number ({e}); missing values are written '?'.") from None
+        if len({len(v) for v in values}) != 1:
+            raise ValidationError(f"{where}: the channels of one series have different lengths "
+                                  f"{[len(v) for v in values]}; each channel must have one value per step.")
+        if series and len(values) != series[0].shape[1]:
+            raise ValidationError(f"{where}: {len(values)} channels, but the first series has {series[0].shape[1]}.")
+        series.append(np.stack(values, axis=1))
+        targets.append(labels.index(label))
+    if not series:
+        raise ValidationError(f"{path!r} holds no series (no lines after '@data').")
+    lengths = np.array([len(s) for s in series], dtype=np.int64)
+    X = np.full((len(series), int(lengths.max()), series[0].shape[1]), pad_value, dtype=np.float32)
+    for i, s in enumerate(series):
+        X[i, :len(s)] = s
+    return SeriesDataset(X, np.array(targets, dtype=np.int64), lengths, name or header.get("problemname", ""),
+                         split, labels, float(pad_value), str(path))
+
+
+def load_ucr(name, *, kind="train", path=None, pad_value=0.0, verify=True):
+    """One of the six shipped UCR/UEA sets, split as the archive ships it.
+
+    Parameters
+    ----------
+    name : {'GunPoint', 'ItalyPowerDemand', 'ArrowHead', 'OSULeaf', 'JapaneseVowels', 'BasicMotions'}
+    kind : {'train', 'test'}
+    path : str or PathLike, optional
+        Folder holding ``NAME_TRAIN.ts`` / ``NAME_TEST.ts`` (plain or ``.gz``); the shipped copy by default.
+    pad_value : float
+        See :func:`read_ts` (only JapaneseVowels has series of different lengths).
+    verify : bool
+        Check the SHA-256 of the archive's files.
+
+    Examples
+    --------
+    >>> data = load_ucr("JapaneseVowels", kind="train")
+    >>> data.X.shape, data.n_classes, int(data.lengths.min()), int(data.lengths.max())
+    ((270, 26, 12), 9, 7, 26)
+    """
+    check_choice(name, "name", UCR_NAMES, caller="load_ucr")
+    check_choice(kind, "kind", ("train", "test"), caller="load_ucr")
+    folder = UCR_DATA if path is None else Path(check_path(path, "load_ucr()"))
+    stem = f"{name}_{kind.upper()}.ts"
+    for candidate in (folder / stem, folder / (stem + ".gz")):
+        if candidate.exists():
+            return read_ts(candidate, pad_value=pad_value, sha256=UCR_SHA256[stem] if verify else None,
+                           name=name, split=kind)
+    raise ValidationError(f"load_ucr found neither {stem} nor {stem}.gz in {os.fspath(folder)!r}. Pass the folder "
+                          "holding the archive's files, or path=None for the shipped copy.")
+
+
+def fill_missing(X, lengths=None):
+    """Replace NaN (missing) values by linear interpolation along time, per series and channel.
+
+    Values before the first or after the last observed one take the nearest observed value; a channel
+    with no observed value becomes 0. Padding (steps at and after ``lengths[i]``) is left as it is.
+    Returns a new array.
+    """
+    X = np.array(X, dtype=np.float32, copy=True)
+    lengths = np.full(len(X), X.shape[1]) if lengths is None else np.asarray(lengths)
+    for i in range(len(X)):
+        for c in range(X.shape[2]):
+            v = X[i, :lengths[i], c]
+            bad = np.isnan(v)
+            if bad.any():
+                good = np.flatnonzero(~bad)
+                v[bad] = np.interp(np.flatnonzero(bad), good, v[good]) if good.size else 0.0
+    return X
+
+
+def standardize(train, *others, per="channel"):
+    """Z-score sequences with the training set's statistics over real (unpadded) steps.
+
+    ``per='channel'``: one mean and deviation per channel; ``per='series'``: each series by its own
+    (the archive's univariate sets come z-normalized per series already). Padding stays ``pad_value``.
+    Returns the X arrays, train first.
+    """
+    check_choice(per, "per", ("channel", "series"), caller="standardize")
+    outs = []
+    m = train.mask.astype(bool)
+    if per == "channel":
+        mu, sd = train.X[m].mean(axis=0), train.X[m].std(axis=0) + 1e-8
+    for d in (train, *others):
+        X, mask = d.X.copy(), d.mask.astype(bool)
+        if per == "series":
+            for i in range(len(X)):
+                s = X[i, mask[i]]
+                X[i, mask[i]] = (s - s.mean(axis=0)) / (s.std(axis=0) + 1e-8)
+        else:
+            X[mask] = (X[mask] - mu) / sd
+        outs.append(X)
+    return outs
+
+
+def nn1_euclidean(train, test):
+    """Accuracy of the archive's standard baseline: 1-nearest neighbour in Euclidean distance.
+
+    Series of different lengths are compared as padded to the longest of both sets with their
+    ``pad_value``; missing values must be filled first.
+    """
+    T = max(train.X.shape[1], test.X.shape[1])
+    A, B = (np.pad(d.X.astype(np.float64), ((0, 0), (0, T - d.X.shape[1]), (0, 0)), constant_values=d.pad_value)
+            .reshape(len(d.X), -1) for d in (train, test))
+    d = (B * B).sum(1)[:, None] - 2 * B @ A.T + (A * A).sum(1)[None, :]
+    return float((train.y[d.argmin(axis=1)] == test.y).mean())
