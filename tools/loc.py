@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parents[1] / "glassnet"
 # to save the result: the layers backend, nn, optim and train (ARCHITECTURE.md), plus model files.
 CORE = ["__init__.py", "version.py", "backend/*.py", "nn/*.py", "nn/layers/*.py", "optim/*.py", "train/*.py",
         "files/serialization.py"]
-# 2,000 for the MLP core as first written; +0 so far for new layer families (see ARCHITECTURE.md).
-CORE_BUDGET = 2000
+# 2,000 for the MLP core as first written, raised only by what each new layer family needs (measured when it
+# landed): recurrent (SimpleRNN/LSTM/GRU, their fast form, Embedding, clip_norm, their model-file checks) +600.
+CORE_BUDGET = 2000 + 600
 ADAPTER_BUDGET = 700
 
 
