@@ -33,7 +33,7 @@ import numpy as np
 
 from glassnet.backend.checks import check_scalar
 from glassnet.backend.errors import GlassnetTypeError, ValidationError
-from glassnet.optim.optimizers import SGD, Adam
+from glassnet.optim.optimizers import SGD, Adam, RMSprop
 from glassnet.train.callbacks import EarlyStopping
 from glassnet.train.inference import evaluate
 from glassnet.train.model import mlp
@@ -45,8 +45,8 @@ __all__ = ["FitSpec", "Probe", "Verification", "verify"]
 class FitSpec:
     """How the model was built and trained, so that it can be trained again with one change.
 
-    Parameters mirror :func:`glassnet.mlp` and :func:`glassnet.fit`; ``optimizer`` is 'adam' or
-    'sgd' (with ``momentum``), ``early_stopping`` adds ``EarlyStopping(patience, restore_best=True)``.
+    Parameters mirror :func:`glassnet.mlp` and :func:`glassnet.fit`; ``optimizer`` is 'adam', 'rmsprop'
+    or 'sgd' (with ``momentum``), ``early_stopping`` adds ``EarlyStopping(patience, restore_best=True)``.
 
     Examples
     --------
@@ -88,7 +88,8 @@ class FitSpec:
     def fit(self, X, y, validation_data=None, model=None, epochs=None):
         """Train (a fresh model, or ``model`` further) and return (model, history)."""
         model = self.build() if model is None else model
-        opt = Adam(lr=self.lr) if self.optimizer == "adam" else SGD(lr=self.lr, momentum=self.momentum)
+        opt = {"adam": lambda: Adam(lr=self.lr), "rmsprop": lambda: RMSprop(lr=self.lr),
+               "sgd": lambda: SGD(lr=self.lr, momentum=self.momentum)}[self.optimizer]()
         cbs = [copy.deepcopy(cb) for cb in self.callbacks]
         if self.early_stopping:
             cbs.append(EarlyStopping(patience=self.patience, restore_best=True))
