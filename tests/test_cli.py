@@ -2,6 +2,7 @@
 
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -220,3 +221,17 @@ def _has(module):
     import importlib.util
 
     return importlib.util.find_spec(module) is not None
+
+
+def test_verify_flags_retrain_and_state_the_verdict_with_numbers(tmp_path):
+    penguins = Path(__file__).parent / "data" / "penguins.csv"
+    out = run("train", str(penguins), "--target", "species", "--no-report", "--verify", cwd=tmp_path).stdout
+    assert "verifying the verdict by retraining (--verify)" in out
+    assert re.search(r"verification \([\d.]+ s in all, [\d.]+x one training\): .*val_loss [\d.e-]+ -> [\d.e-]+", out)
+    assert re.search(r"placebo \(another seed\) spread \+/-[\d.e-]+: .* (confirmed|NOT confirmed)", out)
+    out = run("diagnose", "model.safetensors", "--verify", cwd=tmp_path).stdout
+    assert f"retraining on the {int(round(344 * 0.8))} training rows" in out
+    assert "placebo (another seed) spread" in out
+    bad = run("diagnose", "model.safetensors", str(Path(__file__).parent / "data" / "titanic.csv"), "--verify",
+              "--target", "survived", cwd=tmp_path, check=False)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1

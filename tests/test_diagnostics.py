@@ -139,9 +139,13 @@ def test_overfitting_with_early_stopping_says_what_was_kept():
     h["loss"] = [1.0 / (e + 1) ** 2 for e in range(30)]
     h["val_loss"] = [0.5 - 0.04 * e if e < 8 else 0.18 + 0.03 * (e - 8) for e in range(30)]
     plain = diagnose(h)
-    h.best_epoch = 7
+    h.best_epoch, h.stopped_epoch = 7, 29            # early stopping ran but did not restore (restore_best=False)
     kept = diagnose(h)
     assert plain.verdict == kept.verdict == "overfitting"
     assert any(r.startswith("early stopping") for r in plain.remedies)
     assert not any(r.startswith("early stopping") for r in kept.remedies)
-    assert any("epoch 8" in e for e in kept.evidence)
+    assert any("restore_best=True" in e for e in kept.evidence)
+    h.restored_best = True                          # it restored epoch 8: the model returned is not overfitted
+    restored = diagnose(h)
+    assert restored.verdict == "good fit", str(restored)
+    assert restored.best_epoch == 8 and any("restored the weights of epoch 8" in e for e in restored.evidence)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.glassbox.diagnostics import CleanTrainLoss
+from glassnet.glassbox.diagnostics import CleanTrainLoss, diagnose
 from glassnet.glassbox.monitors import ActivationMonitor, GradientMonitor
 
 pytest.importorskip("matplotlib")
@@ -41,7 +41,8 @@ def test_report_is_self_contained(report):
         assert f'<section id="{key}">' in text
     assert text.count("data:image/png;base64,") >= 6        # curves, dead units, gradients, confusion, 3 attributions
     assert "src=\"http" not in text and "href=\"http" not in text   # nothing to fetch
-    assert gn.diagnose(history).verdict in text
+    assert diagnose(history).verdict in text
+    assert "dead ReLU units: " in text and "baseline: the training mean" in text
     assert not list(path.parent.glob(".tmp-*"))              # the atomic write left no temporary file
 
 

@@ -40,10 +40,12 @@ from glassnet.backend.checks import check_scalar
 from glassnet.backend.errors import GlassnetError, ValidationError
 from glassnet.files.onnx import quantize_dynamic_int8
 from glassnet.files.serialization import load, save
+from glassnet.glassbox.achievable import Achievable
 from glassnet.glassbox.attributions import integrated_gradients
 from glassnet.glassbox.diagnostics import CleanTrainLoss, diagnose
 from glassnet.glassbox.monitors import ActivationMonitor, GradientMonitor
 from glassnet.glassbox.report import write_report
+from glassnet.glassbox.verify import FitSpec
 from glassnet.optim.optimizers import SGD, Adam, RMSprop
 from glassnet.train.callbacks import EarlyStopping
 from glassnet.train.data import train_val_split
@@ -223,7 +225,8 @@ def train_network(args, X, y, task, n_out, rng, *, quiet, glassbox=True, class_w
     callbacks, verbose = progress(quiet)
     if glassbox:
         # The glass box is on by default: it costs well under 1% of an epoch (BENCHMARKS.md).
-        callbacks[:0] = [CleanTrainLoss(seed=args.seed), ActivationMonitor(seed=args.seed), GradientMonitor()]
+        callbacks[:0] = [Achievable(seed=args.seed), CleanTrainLoss(seed=args.seed), ActivationMonitor(seed=args.seed),
+                         GradientMonitor()]
     epochs, patience, _ = schedule(args, len(X), task)
     if patience is not None:
         callbacks.append(EarlyStopping("val_loss", patience=patience, restore_best=True))
@@ -234,6 +237,27 @@ def train_network(args, X, y, task, n_out, rng, *, quiet, glassbox=True, class_w
                         validation_split=args.validation_split, seed=rng, callbacks=callbacks, verbose=verbose,
                         class_weight=class_weight)
     return model, history
+
+
+def fit_spec(args, n_in, n_out, task, n_rows):
+    """The FitSpec that retrains what ``train`` trained (for ``--verify``), from its arguments."""
+    epochs, patience, _ = schedule(args, n_rows, task)
+    activation = args.activation if len(args.activation) > 1 else args.activation[0]
+    return FitSpec(n_in=n_in, hidden=tuple(args.hidden), n_out=n_out, activation=activation,
+                   output="softmax" if task == "classification" else "linear", dropout=default_dropout(args, task),
+                   l2=args.l2, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, epochs=epochs,
+                   batch_size=args.batch_size, seed=args.seed, early_stopping=patience is not None,
+                   patience=patience or 5)
+
+
+def verify_verdict(args, history, spec, X, y, out):
+    """``--verify``: the verdict checked by counterfactual reruns (FitSpec probes), printed with its numbers."""
+    split = args.validation_split if args.validation_split > 0 else 0.2
+    d = diagnose(history, verify=True, spec=spec, X=X, y=y, budget=args.verify_budget,
+                 progress=None if args.quiet else (lambda line: print(f"  {line}", file=out)),
+                 **({"validation_data": None} if split else {}))
+    print(d, file=out)
+    return d
 
 
 def _fit_table(args, Xf, rows):
@@ -332,7 +356,12 @@ def cmd_train(args, out):
         return 0
     if not args.quiet:
         print(model.summary(), file=out)
-        print(diagnose(history), file=out)
+        if not args.verify:
+            print(diagnose(history), file=out)
+    if args.verify:
+        print("verifying the verdict by retraining (--verify) ...", file=out)
+        verify_verdict(args, history, fit_spec(args, X.shape[1], len(classes) if classes else 1, task, len(X)),
+                       X, y_fit, out)
     result, test = {}, None
     if test_frame is not None:
         test = (pre.transform(test_frame).astype(np.float32), test_y)
@@ -358,6 +387,10 @@ def cmd_train(args, out):
         shapes = {"digits": (8, 8), "fashion_mnist": (28, 28), "mnist": (28, 28)}
         if info.get("dataset") in shapes:
             kwargs["image_shape"] = shapes[info["dataset"]]
+        kwargs.update(X_train=X, y_train=y_fit, feature_names=pre.encoded_names, data_source=str(args.data),
+                      target_name=args.target, hyperparameters={k: v for k, v in vars(args).items()
+                                                                if k in ("hidden", "activation", "optimizer", "lr",
+                                                                         "batch_size", "l2", "dropout", "seed")})
         write_report(args.report, model, history, data[0], data[1], **kwargs)
         print(f"report written to {args.report}", file=out)
     return 0
@@ -480,10 +513,34 @@ def cmd_predict(args, out):
 
 def cmd_diagnose(args, out):
     _, meta = load(args.model, with_metadata=True)
-    saved = (meta.get("cli") or {}).get("history")
+    cli = meta.get("cli") or {}
+    saved = cli.get("history")
     if not saved or not saved.get("curves", {}).get("loss"):
         raise CLIError(f"{args.model} stores no training history (it was not trained by `glassnet train`).")
-    print(diagnose(History.from_dict(saved)), file=out)
+    history = History.from_dict(saved)
+    if not args.verify:
+        print(diagnose(history), file=out)
+        return 0
+    # --verify: retrain from the saved arguments on the rows the model trained on (found by their fingerprints).
+    trained = argparse.Namespace(**{**cli.get("args", {}), "quiet": args.quiet, "verify_budget": args.verify_budget})
+    args.data = args.data or trained.data
+    for key in ("target", "features", "exclude", "id_column", "sep", "data_path"):
+        if getattr(args, key, None) is None:
+            setattr(args, key, getattr(trained, key, None))
+    tm, meta = load_model(args.model)
+    Xf, y = model_data(args, meta, tm, need_y=True)
+    stored = (cli.get("training_rows") or {}).get("fingerprints") or []
+    rows = np.isin(np.array(row_fingerprints(Xf, tm.preprocessor.used_columns)), np.array(stored))
+    if not rows.any():
+        raise CLIError(f"none of the rows of {args.data} were used to train {args.model}: --verify retrains on the "
+                       "training data; give the file the model was trained on.")
+    X, y = tm.inputs(Xf[rows]), y[rows]
+    scaling = cli.get("target_scaling")
+    if scaling:
+        y = ((np.asarray(y, dtype=np.float64) - scaling["mean"]) / scaling["scale"]).astype(np.float32)
+    spec = fit_spec(trained, X.shape[1], len(tm.classes) if tm.classes else 1, tm.task, len(X))
+    print(f"verifying the verdict by retraining on the {int(rows.sum())} training rows of {args.data} ...", file=out)
+    verify_verdict(trained, history, spec, X, y, out)
     return 0
 
 
@@ -589,6 +646,13 @@ def data_args(sp, default=None):
     sp.add_argument("--quiet", "-q", action="store_true", help="no progress output or notes")
 
 
+def verify_args(sp):
+    sp.add_argument("--verify", action="store_true",
+                    help="check the fit verdict by short counterfactual retrainings (placebo seed, probes)")
+    sp.add_argument("--verify-budget", type=float, default=3.0,
+                    help="trainings allowed for --verify, in multiples of one (default 3, the minimum)")
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="glassnet", description="Train, inspect and export glassnet MLPs.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -616,6 +680,7 @@ def build_parser():
     t.add_argument("--validation-split", type=float, default=0.2)
     t.add_argument("--test-split", type=float, default=0.2, help="held out for the final test (sets without one)")
     t.add_argument("--cv", type=int, help="K-fold cross-validation on the training rows first (mean, spread)")
+    verify_args(t)
     t.add_argument("--class-weight", choices=["balanced"], help="weigh every class the same in the loss")
     t.add_argument("--max-categories", type=int, default=20, help="levels kept per text column (default 20)")
     t.add_argument("--no-scale", dest="scale", action="store_false", help="do not standardize the features")
@@ -640,6 +705,15 @@ def build_parser():
             sp.add_argument("--top", type=int, default=10, help="columns shown per row (default 10)")
     d = sub.add_parser("diagnose", help="the fit verdict from the stored learning curves")
     d.add_argument("model")
+    d.add_argument("data", nargs="?", help="with --verify: the data the model was trained on (default: the file "
+                                           "named in the model)")
+    for flag, text in (("--target", "target column (default: the model's)"), ("--features", None),
+                       ("--exclude", None), ("--id-column", None), ("--data-path", None)):
+        d.add_argument(flag, type=_names if flag in ("--features", "--exclude") else None, help=text)
+    d.add_argument("--sep", type=_sep)
+    d.add_argument("--split", default="train", choices=["train", "test"])
+    d.add_argument("--quiet", "-q", action="store_true")
+    verify_args(d)
     d.set_defaults(func=cmd_diagnose)
     e = sub.add_parser("export", help="export to ONNX (raw rows in, probabilities and labels out)")
     e.add_argument("model")

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from glassnet.backend.errors import ValidationError
+from glassnet.glassbox.achievable import confident_issues, reference_loss
 from glassnet.nn.losses import check_output_and_loss, default_loss, get_loss
 from glassnet.train.callbacks import Callback
 from glassnet.train.inference import n_outputs
 
-__all__ = ["check_data", "DataCheck", "DataIssue", "DataWarning"]
+__all__ = ["DataCheck", "DataIssue", "DataWarning", "check_data", "label_issues", "leakage"]
 
 
 class DataWarning(UserWarning):
@@ -41,7 +42,8 @@ def _cols(idx, limit=8):
 
 
 def check_data(X, y=None, model=None, loss=None, *, scale_ratio=100.0, imbalance_ratio=3.0, min_per_class=10,
-               max_classes=100):
+               max_classes=100, task=None, validation_data=None, label_noise=False, noise_rate=0.05,
+               target_scale=10.0):
     """Look for the usual data problems before training.
 
     Parameters
@@ -57,12 +59,24 @@ def check_data(X, y=None, model=None, loss=None, *, scale_ratio=100.0, imbalance
         Report when the largest class has this many times the samples of the smallest.
     min_per_class : int
         Report classes with fewer samples.
+    task : {'classification', 'regression'}, optional
+        What y is. Defaults to the model's output layer (Softmax/Sigmoid: classification) and,
+        without a model, to "integer values with at most ``max_classes`` distinct ones are classes".
+    validation_data : (X_val, y_val), optional
+        Checked against the training rows for exact and near duplicates (:func:`leakage`).
+    label_noise : bool, default False
+        Classification only: run confident learning on out-of-fold k-NN probabilities
+        (:func:`label_issues`; needs scikit-learn) and report when more than ``noise_rate`` of the
+        labels look wrong.
+    target_scale : float, default 10
+        Regression only: warn when a target's std or |mean| exceeds this (an unscaled target).
 
     Returns
     -------
     list of DataIssue
         Kinds: 'nan_inf', 'constant_features', 'feature_scales', 'sorted_labels', 'class_imbalance',
-        'duplicates', 'conflicting_duplicates', 'rare_classes', 'output_loss_mismatch'.
+        'duplicates', 'conflicting_duplicates', 'rare_classes', 'output_loss_mismatch',
+        'unscaled_target', 'leakage', 'near_duplicate_leakage', 'label_issues'.
 
     Examples
     --------
@@ -85,13 +99,17 @@ def check_data(X, y=None, model=None, loss=None, *, scale_ratio=100.0, imbalance
     if len(const):
         issues.append(DataIssue("constant_features", "warning", f"{len(const)} constant feature(s) (columns "
                                 f"{_cols(const)}): they carry no information. Drop them.", {"columns": const.tolist()}))
-    live = std[std > 0]
+    # A feature's scale is its largest distance from its median: a sparse column (mostly one value, a few
+    # others) has a tiny std but an ordinary range, and is not "on another scale".
+    spread = np.where(std > 0, np.nanmax(np.abs(X - np.nanmedian(X, axis=0)), axis=0), np.nan) if len(X) else std
+    live = spread[np.isfinite(spread) & (spread > 0)]
     if len(live) > 1 and live.max() > scale_ratio * live.min():
-        hi, lo = int(np.nanargmax(np.where(std > 0, std, np.nan))), int(np.nanargmin(np.where(std > 0, std, np.nan)))
-        issues.append(DataIssue("feature_scales", "warning", f"features on very different scales: std {std[hi]:.3g} "
-                                f"(column {hi}) vs {std[lo]:.3g} (column {lo}), {std[hi] / std[lo]:.0f}x. Standardize "
-                                "each feature (subtract the mean, divide by the std) so one learning rate suits all "
-                                "weights.", {"max_std": float(std[hi]), "min_std": float(std[lo])}))
+        hi, lo = int(np.nanargmax(spread)), int(np.nanargmin(np.where(spread > 0, spread, np.nan)))
+        issues.append(DataIssue("feature_scales", "warning", f"features on very different scales: values reach "
+                                f"{spread[hi]:.3g} from their median in column {hi} (std {std[hi]:.3g}) but only "
+                                f"{spread[lo]:.3g} in column {lo} (std {std[lo]:.3g}), {spread[hi] / spread[lo]:.0f}x. "
+                                "Standardize each feature (subtract the mean, divide by the std) so one learning rate "
+                                "suits all weights.", {"max_std": float(std[hi]), "min_std": float(std[lo])}))
     rows = np.ascontiguousarray(np.nan_to_num(X))
     keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
     _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
@@ -100,11 +118,140 @@ def check_data(X, y=None, model=None, loss=None, *, scale_ratio=100.0, imbalance
         issues.append(DataIssue("duplicates", "warning", f"{n_dup} duplicated row(s) ({100 * n_dup / len(X):.1f}%): "
                                 "duplicates weigh more in the loss and leak between a training and a validation "
                                 "split. Remove them unless they are real repeated observations.", {"count": n_dup}))
+    if task is None and model is not None and model.layers:
+        # the output layer says what the model predicts (a mismatched loss is reported below)
+        task = "classification" if type(model.layers[-1]).__name__ in ("Softmax", "Sigmoid") else "regression"
     if y is not None:
-        issues += _check_labels(np.asarray(y), inverse, counts, imbalance_ratio, min_per_class, max_classes)
+        y = np.asarray(y)
+        issues += _check_labels(y, inverse, counts, imbalance_ratio, min_per_class,
+                                0 if task == "regression" else max_classes if task is None else len(y) + 1)
+        if task == "regression":
+            issues += _check_target(y, target_scale)
+    if validation_data is not None:
+        issues += leakage(X, validation_data[0])
+    if label_noise and y is not None and task != "regression" and not bad.any():
+        found = label_issues(X, y)
+        if found is not None and found["reliable"] and found["rate"] > noise_rate:
+            issues.append(DataIssue("label_issues", "warning", f"confident learning on out-of-fold k-NN "
+                                    f"probabilities flags {int(found['mask'].sum())} of {len(X)} labels "
+                                    f"({100 * found['rate']:.1f}%) as likely wrong. Inspect them "
+                                    "(details['rows']) before training; a model cannot beat that noise.",
+                                    {"rows": np.flatnonzero(found["mask"]).tolist(), "rate": found["rate"]}))
     if model is not None:
         issues += _check_model(model, loss, y)
     return issues
+
+
+def _check_target(y, target_scale):
+    y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+    mean, std = y.mean(axis=0), y.std(axis=0)
+    big = np.flatnonzero((std > target_scale) | (np.abs(mean) > target_scale))
+    if not len(big):
+        return []
+    j = int(big[0])
+    return [DataIssue("unscaled_target", "warning", f"the regression target is not scaled: mean {mean[j]:.4g}, std "
+                      f"{std[j]:.4g} (output {j}). The network's output starts near 0 with unit-scale weights, so MSE "
+                      "gradients are huge and the fit crawls or diverges. Standardize y (subtract the mean, divide "
+                      "by the std) and undo it on the predictions; MLPRegressor does it with scale_target=True.",
+                      {"mean": mean.tolist(), "std": std.tolist()})]
+
+
+def _nn_dist(A, B, exclude=None, chunk=512):
+    """For each row of A, the Euclidean distance to its closest row of B, skipping zero distances
+    (exact copies are counted separately) and, with ``exclude``, the row B[exclude[i]] itself."""
+    b2 = (B * B).sum(axis=1)
+    out = np.empty(len(A))
+    for i in range(0, len(A), chunk):
+        a = A[i:i + chunk]
+        d = np.maximum((a * a).sum(axis=1)[:, None] + b2[None, :] - 2.0 * a @ B.T, 0.0)
+        if exclude is not None:
+            d[np.arange(len(a)), exclude[i:i + chunk]] = np.inf
+        d[d <= 1e-18 * (1.0 + b2[None, :])] = np.inf
+        out[i:i + chunk] = np.sqrt(d.min(axis=1))
+    return out
+
+
+def leakage(X, X_val, *, near_tol=0.05, max_rows=2000, seed=0):
+    """Validation rows that also sit in the training data: exact copies and near duplicates.
+
+    Features are standardized on the training data. A validation row is *near* a training row when
+    their distance is below ``near_tol`` times the median nearest-neighbour distance between training
+    rows. Some rows are that close by chance (often, in few dimensions), so the same count is taken
+    among training rows (each against all the others, a sample of ``max_rows``): near-duplicate
+    leakage is reported when the validation rows are near ones more often than that chance rate
+    allows (more than expected + 3 sqrt(expected) + 1 rows).
+
+    Returns
+    -------
+    list of DataIssue
+        'leakage' (exact copies) and 'near_duplicate_leakage'.
+    """
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    V = np.asarray(X_val, dtype=np.float64).reshape(len(X_val), -1)
+    if not (np.isfinite(X).all() and np.isfinite(V).all()) or len(X) < 2:
+        return []
+    train_keys = {row.tobytes() for row in np.ascontiguousarray(X)}
+    exact = np.array([row.tobytes() in train_keys for row in np.ascontiguousarray(V)], dtype=bool)
+    issues = []
+    if exact.any():
+        issues.append(DataIssue("leakage", "error", f"{int(exact.sum())} of {len(V)} validation rows "
+                                f"({100 * exact.mean():.1f}%) are exact copies of training rows: the validation "
+                                "loss measures memory, not generalization. Deduplicate before splitting.",
+                                {"rows": np.flatnonzero(exact).tolist()}))
+    mu, sd = X.mean(axis=0), X.std(axis=0)
+    sd[sd <= 1e-12 * np.maximum(1.0, np.abs(mu))] = 1.0        # (near-)constant columns: float dust
+    Z, W = (X - mu) / sd, (V - mu) / sd
+    pick = np.arange(len(Z)) if len(Z) <= max_rows else np.sort(
+        np.random.default_rng(seed).choice(len(Z), max_rows, replace=False))
+    d_tt = _nn_dist(Z[pick], Z, exclude=pick)
+    d_tt = d_tt[np.isfinite(d_tt)]
+    if not len(d_tt):
+        return issues
+    tau = near_tol * float(np.median(d_tt))
+    chance = float((d_tt < tau).mean())
+    d_vt = _nn_dist(W[~exact], Z)
+    n_near = int((d_vt < tau).sum())
+    expected = chance * len(d_vt)
+    if n_near > expected + 3 * np.sqrt(expected) + 1:
+        rows = np.flatnonzero(~exact)[d_vt < tau]
+        issues.append(DataIssue("near_duplicate_leakage", "warning", f"{n_near} of {len(V)} validation rows "
+                                f"({100 * n_near / len(V):.1f}%) are near copies of training rows (closer than "
+                                f"{near_tol:g} x the median nearest-neighbour distance {tau / near_tol:.3g}, on "
+                                f"standardized features; chance would give about {expected:.1f}): augmented or "
+                                "re-recorded samples leaked across the split. Split by source (group) instead of "
+                                "by row.", {"rows": rows.tolist(), "expected_by_chance": expected}))
+    return issues
+
+
+def label_issues(X, y, *, folds=5, seed=0, max_samples=5000):
+    """Likely label errors by confident learning on out-of-fold k-NN probabilities (hand-written).
+
+    Returns
+    -------
+    dict or None
+        ``{'mask': bool array (n,), 'rate': share flagged, 'probabilities': (n, k) out-of-fold,
+        'reference_accuracy': how often the k-NN's most probable class is the label, 'reliable':
+        reference_accuracy >= 0.5}``; None without scikit-learn or with more than ``max_samples`` rows
+        (k-NN costs O(n^2)). Confident learning is only as good as the probabilities: a reference that
+        is wrong more often than right (MNIST-1D: k-NN flags 61% of its clean labels) cannot tell a
+        wrong label from a hard row, so :func:`check_data` reports nothing then.
+    """
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    y = np.asarray(y)
+    labels = y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else y.reshape(-1).astype(np.int64)
+    if len(X) > max_samples or len(X) < 2 * folds:
+        return None
+    k = int(labels.max()) + 1
+    Y = np.eye(k)[labels]
+    try:
+        ref = reference_loss(X, Y, "ce", folds=folds, seed=seed)
+    except ModuleNotFoundError:
+        return None
+    P = ref["probabilities"]
+    mask = confident_issues(labels, P)
+    accuracy = float((P.argmax(axis=1) == labels).mean())
+    return {"mask": mask, "rate": float(mask.mean()), "probabilities": P, "reference_accuracy": accuracy,
+            "reliable": accuracy >= 0.5}
 
 
 def _check_labels(y, inverse, counts, imbalance_ratio, min_per_class, max_classes):
@@ -189,7 +336,10 @@ class DataCheck(Callback):
     def on_train_begin(self, state):
         Y = np.asarray(state.Y)
         y = Y.argmax(axis=1) if state.loss.output_layer == "Softmax" else Y
-        self.issues = check_data(state.X, y, state.model, state.loss, **self.kwargs)
+        kwargs = dict(self.kwargs)
+        if state.validation_data is not None and "validation_data" not in kwargs:
+            kwargs["validation_data"] = (np.asarray(state.validation_data[0]), None)
+        self.issues = check_data(state.X, y, state.model, state.loss, **kwargs)
         if not hasattr(state.history, "monitors"):
             state.history.monitors = {}
         state.history.monitors["data"] = self

@@ -11,23 +11,44 @@
   recorded by :class:`CleanTrainLoss`;
 * ``history.diverged``, set by the NaN guard.
 
-The rules, in order (each quotes its numbers in ``Diagnosis.evidence``):
+The yardsticks (read from ``history.monitors`` when the callbacks ran):
 
-1. **diverged**: the NaN guard fired, a curve holds NaN/inf, or the training loss ended
-   higher than it started.
-2. **still improving** / **underfitting** with fewer than 3 epochs: too short to see a plateau.
-3. **overfitting**: ``val_loss`` reached its (smoothed) minimum before the end and rose by
-   more than ``gap_tol`` of that minimum (and more than twice its noise) while the
-   training loss kept falling; or the final validation loss is more than ``gap_ratio``
-   times the training loss while the validation loss no longer falls.
-4. **underfitting**: the training loss stays near the trivial baseline (above
-   ``(1 - underfit_tol) * baseline``) and is flat, or it plateaued above ``high_tol * baseline``
-   with train ~ val.
-5. **still improving**: the (validation, else training) loss still fell over the last epochs by
-   more than ``improve_tol`` per epoch and more than its noise.
-6. **too noisy to tell**: epoch-to-epoch noise is more than ``noise_tol`` of the curve's range, or
-   the loss ended more than ``gap_tol`` above its best while the training loss rose too.
+* ``'achievable'`` (:class:`~glassnet.glassbox.achievable.Achievable`): the floor set by conflicting
+  duplicate rows, an out-of-fold reference loss (k-NN, gradient boosting) and the label-noise rate;
+* ``'nan_guard'``: the first and the highest batch loss (a spike that never reached NaN);
+* ``'activations'`` / ``'gradients'``: layers whose units all died; weights shrinking under a penalty.
+
+The rules, in order (each quotes its numbers in ``Diagnosis.evidence``; smoothed values say so):
+
+1. **diverged**: the NaN guard fired or a curve holds NaN/inf; or a batch loss exceeded
+   ``spike_factor`` x max(first batch loss, baseline) and the run then collapsed (training loss
+   above half the baseline) or a layer died; or the training loss ended above where it started
+   *and* above the constant prediction's loss. (A loss that rises toward the baseline as a penalty
+   shrinks the weights is not divergence: it is underfitting, "less regularization" first.)
+2. With ``history.restored_best`` (EarlyStopping put the best epoch's weights back) the curves are
+   cut at ``best_epoch``: the verdict is about the model returned.
+3. **overfitting**: the smoothed ``val_loss`` reached its minimum before the end and rose by more
+   than ``gap_tol`` of it (and twice its noise) while the training loss kept falling; or val is
+   far above train (3x, and by a tenth of the baseline), no longer falls and sits above its own
+   minimum. Never while val_loss is at its minimum.
+4. **still improving**: the fitted trend of the last epochs falls significantly (slope more than
+   twice its standard error), and continuing as long again, slowing down as it just did (a
+   geometric series), would gain at least ``improve_tol`` of the range from the constant prediction
+   to the best known achievable loss. A slow, steady low-lr descent qualifies; a val_loss near zero
+   falling 1% per epoch does not.
+5. **underfitting**: with an achievable-loss estimate, both the (smoothed) validation loss and the
+   training loss stay above the reference by more than a tenth of the learnable range (baseline ->
+   reference) and twice the reference's standard error. When the training loss is at the
+   duplicate floor or the validation loss at the reference, the verdict says the remaining error is
+   noise, with the bound, and never prescribes a bigger network. Without an estimate: the training
+   loss within ``underfit_tol`` of the baseline, or plateaued above ``high_tol`` x baseline with
+   train ~ val.
+6. **too noisy to tell**: the epoch-to-epoch noise is more than ``noise_tol`` of the trend's range,
+   or the loss ended more than ``gap_tol`` above its best while the training loss did not fall.
 7. otherwise **good fit**.
+
+``diagnose(history, verify=True, spec=FitSpec(...), X=X, y=y)`` also tests the verdict by
+counterfactual reruns (:mod:`glassnet.glassbox.verify`).
 """
 
 from dataclasses import dataclass, field
@@ -35,10 +56,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from glassnet.backend.errors import ValidationError
+from glassnet.glassbox.verify import verify as run_verify
 from glassnet.train.callbacks import Callback
 from glassnet.train.inference import evaluate
 
-__all__ = ["CleanTrainLoss", "diagnose", "Diagnosis", "REMEDIES", "trivial_loss", "VERDICTS"]
+__all__ = ["REMEDIES", "VERDICTS", "CleanTrainLoss", "Diagnosis", "diagnose", "trivial_loss"]
 
 VERDICTS = ("underfitting", "overfitting", "good fit", "still improving", "diverged", "too noisy to tell")
 
@@ -103,6 +125,7 @@ class Diagnosis:
     best_epoch: int | None = None
     train_key: str | None = None
     baseline: float | None = None
+    verification: object = None
 
     def __str__(self):
         lines = [f"verdict: {self.verdict}"]
@@ -135,30 +158,47 @@ def _pct(a, b):
     return f"{100 * abs(a - b) / max(abs(b), 1e-12):.0f}%"
 
 
-def diagnose(history, *, gap_tol=0.1, gap_ratio=3.0, underfit_tol=0.15, high_tol=0.5, improve_tol=0.01,
-             noise_tol=0.5, baseline=None):
+def diagnose(history, *, gap_tol=0.1, underfit_tol=0.15, high_tol=0.5, improve_tol=0.05, spike_factor=10.0,
+             baseline=None, achievable=None, verify=False, spec=None, X=None, y=None, validation_data=None,
+             budget=3.0, progress=None, gap_ratio=None, noise_tol=0.5):
     """Read the learning curves and return the fit verdict with its evidence.
 
     Parameters
     ----------
     history : History or dict
         Curves of equal length, one value per epoch: 'loss' (required), optionally
-        'train_eval_loss', 'val_loss'. Attributes ``diverged`` and ``baseline_loss`` are used
-        when present.
+        'train_eval_loss', 'val_loss'. Read when present: ``diverged``, ``baseline_loss``,
+        ``restored_best``/``best_epoch``/``stopped_epoch`` (early stopping) and ``monitors``
+        ('nan_guard' spikes, 'achievable' yardsticks, 'activations', 'gradients').
     gap_tol : float, default 0.1
-        Relative rise of ``val_loss`` above its minimum that counts as overfitting (10%).
-    gap_ratio : float, default 3.0
-        A final val_loss above ``gap_ratio`` x the training loss, no longer falling, is overfitting.
+        Relative rise of the smoothed ``val_loss`` above its minimum that counts as overfitting.
     underfit_tol : float, default 0.15
-        A training loss within 15% of the baseline counts as "near the baseline".
+        Without an achievable-loss estimate: a training loss within 15% of the baseline is "near" it.
     high_tol : float, default 0.5
-        A plateau above 50% of the baseline with train ~ val counts as underfitting.
-    improve_tol : float, default 0.01
-        Average relative fall per epoch over the last epochs that counts as "still improving".
-    noise_tol : float, default 0.5
-        Noise above this share of the curve's range is "too noisy to tell".
+        Without an achievable-loss estimate: a plateau above 50% of the baseline with train ~ val
+        counts as underfitting.
+    improve_tol : float, default 0.05
+        "Still improving" when the recent trend, continued for as many epochs again, would remove
+        at least this share of the loss that is above the best achievable one.
+    spike_factor : float, default 10
+        A batch loss above this many times max(first batch loss, baseline) is an explosion.
     baseline : float, optional
         The trivial loss; defaults to ``history.baseline_loss``.
+    achievable : Achievable, optional
+        Defaults to ``history.monitors['achievable']`` (the :class:`~glassnet.glassbox.achievable.Achievable`
+        callback). With it, underfitting is judged against what a reference model reaches and the
+        conflicting-duplicate floor, not only against the constant prediction.
+    verify : bool, default False
+        Also run counterfactual probes (:func:`glassnet.glassbox.verify.verify`): needs ``spec``
+        (a :class:`~glassnet.glassbox.verify.FitSpec`), ``X``, ``y`` and optionally ``validation_data``.
+        The result is in ``Diagnosis.verification`` and its summary in the evidence.
+    budget : float, default 3.0
+        Verification budget, in multiples of one training run.
+    progress : callable, optional
+        Called with one line of text per verification probe.
+    gap_ratio, noise_tol :
+        Kept for compatibility: ``noise_tol`` is the wiggle share of the trend's range that is "too
+        noisy to tell"; ``gap_ratio`` is ignored (a train/val ratio alone never makes "overfitting").
 
     Returns
     -------
@@ -174,110 +214,290 @@ def diagnose(history, *, gap_tol=0.1, gap_ratio=3.0, underfit_tol=0.15, high_tol
     t = np.asarray(history[key], dtype=np.float64)
     v = np.asarray(history["val_loss"], dtype=np.float64) if history.get("val_loss") else None
     base = baseline if baseline is not None else getattr(history, "baseline_loss", None)
+    monitors = getattr(history, "monitors", None) or {}
+    ach = achievable if achievable is not None else monitors.get("achievable")
     d = Diagnosis("good fit", train_key=key, baseline=base)
     d.evidence.append(f"training loss from '{key}'" + (" (dropout off)" if key == "train_eval_loss" else
                       " (averaged during each epoch; add CleanTrainLoss() for a clean measurement)"))
-    verdict = _verdict(d, t, v, base, diverged, gap_tol, gap_ratio, underfit_tol,
-                       high_tol, improve_tol, noise_tol)
-    d.verdict = verdict
-    d.remedies = list(REMEDIES[verdict])
-    best = getattr(history, "best_epoch", None)
-    if best is not None and verdict == "overfitting":
-        # EarlyStopping already ran: say what it kept instead of prescribing it again.
-        d.remedies = [r for r in d.remedies if not r.startswith("early stopping")]
-        d.evidence.append(f"early stopping was on: the model holds the weights of epoch {best + 1}, the lowest "
-                          "val_loss, so it stopped the overfitting from going further")
+    ctx = _Context(history, monitors, ach, gap_tol, underfit_tol, high_tol, improve_tol, spike_factor, noise_tol)
+    d.verdict = _verdict(d, t, v, base, diverged, ctx)
+    d.remedies = ctx.remedies if ctx.remedies is not None else list(REMEDIES[d.verdict])
+    if verify:
+        d.verification = run_verify(spec, X, y, d, validation_data=validation_data, budget=budget,
+                                    progress=progress)
+        d.evidence.append(d.verification.summary())
     return d
 
 
-def _verdict(d, t, v, base, diverged, gap_tol, gap_ratio, underfit_tol, high_tol, improve_tol, noise_tol):
+@dataclass
+class _Context:
+    history: object
+    monitors: dict
+    ach: object
+    gap_tol: float
+    underfit_tol: float
+    high_tol: float
+    improve_tol: float
+    spike_factor: float
+    noise_tol: float
+    remedies: list = None
+    noise_bound: bool = False
+    spiked: bool = False
+
+
+def _trend(c, k):
+    """Least-squares slope per epoch of the last k points and its standard error."""
+    y = c[-k:]
+    x = np.arange(k, dtype=np.float64)
+    x -= x.mean()
+    slope = float((x * (y - y.mean())).sum() / (x * x).sum())
+    resid = y - y.mean() - slope * x
+    se = float(np.sqrt((resid ** 2).sum() / max(k - 2, 1) / (x * x).sum()))
+    return slope, se
+
+
+def _projected_gain(c, k, slope, n):
+    """What another n epochs would gain if the descent keeps slowing at its recent rate.
+
+    The per-block gain g = -slope * k of the last k epochs is compared with the block before it:
+    r = slope / previous slope. A geometric series g (r + r^2 + ... + r^m) over m = n / k blocks
+    is the gain of a curve that decelerates the way it just did (r = 1: a straight line, -slope * n).
+    """
+    if slope >= 0:
+        return 0.0
+    if len(c) < 2 * k:
+        return -slope * n
+    prev, _ = _trend(c[:-k], k)
+    r = min(slope / prev, 1.0) if prev < 0 else 1.0
+    m = n / k
+    if r >= 1.0:
+        return -slope * n
+    return float(-slope * k * r * (1 - r ** m) / (1 - r))
+
+
+def _dead_layers(monitors):
+    """[(layer, units)] of ReLU layers with every unit dead at the end but not before training."""
+    m = monitors.get("activations")
+    if m is None or not getattr(m, "dead", None):
+        return []
+    return [(i, m.units[i]) for i, n in m.dead[-1].items() if n == m.units[i] and m.dead[0].get(i, 0) < n]
+
+
+def _lower_bound(ach):
+    """The best achievable loss we know of (0 when unknown) and its description."""
+    if ach is None:
+        return 0.0, None
+    ref = ach.reference["loss"] if ach.reference is not None else None
+    if ref is not None and ref >= ach.floor:
+        return ach.floor, ref
+    return ach.floor, None
+
+
+def _verdict(d, t, v, base, diverged, ctx):
     n = len(t)
-    ref = v if v is not None else t
-    ref_name = "val_loss" if v is not None else "training loss"
+    h, ach = ctx.history, ctx.ach
     if diverged or not np.isfinite(t).all() or (v is not None and not np.isfinite(v).all()):
         d.evidence.append(diverged or "a loss curve contains NaN or inf values")
         return "diverged"
     if n == 0:
         raise ValidationError("diagnose got empty loss curves; train for at least one epoch.")
-    d.best_epoch = int(np.argmin(ref)) + 1
-    if n >= 2 and t[-1] > t[0] * 1.05 and (base is None or t[-1] > 0.5 * base):
-        d.evidence.append(f"the training loss rose from {t[0]:.4g} (epoch 1) to {t[-1]:.4g} (epoch {n}) "
-                          "instead of falling")
+    # 1. divergence without NaN: a spike the NaN guard saw, then a collapse (or a layer that died).
+    guard = ctx.monitors.get("nan_guard")
+    dead = _dead_layers(ctx.monitors)
+    if guard is not None and guard.peak is not None and guard.first_loss is not None:
+        start = max(guard.first_loss, base or 0.0)
+        if guard.peak > ctx.spike_factor * start:
+            collapsed = base is not None and t[-1] > 0.5 * base
+            if collapsed or dead:
+                d.evidence.append(
+                    f"the batch loss exploded from {guard.first_loss:.4g} to {guard.peak:.4g} (iteration "
+                    f"{guard.peak_iteration}, epoch {guard.peak_epoch + 1}) without reaching NaN" +
+                    (f", then settled at {t[-1]:.4g}, {100 * t[-1] / base:.0f}% of the constant prediction's "
+                     f"loss {base:.4g}" if collapsed else "") +
+                    "".join(f"; layer {i}: all {u} units dead after the spike" for i, u in dead))
+                return "diverged"
+            d.evidence.append(f"the batch loss spiked from {guard.first_loss:.4g} to {guard.peak:.4g} at epoch "
+                              f"{guard.peak_epoch + 1} without reaching NaN, then came down")
+            ctx.spiked = True
+    rose = n >= 2 and t[-1] > t[0] * 1.05
+    if rose and (base is None or t[-1] > 1.05 * base):
+        d.evidence.append(f"the training loss rose from {t[0]:.4g} (epoch 1) to {t[-1]:.4g} (epoch {n})" +
+                          (f", above the constant prediction's {base:.4g}" if base is not None else "") +
+                          " instead of falling")
         return "diverged"
-    near_base = base is not None and t[-1] > (1 - underfit_tol) * base
+    # 2. the model the user gets back: after a restore, the epochs after the best one are gone.
+    restored = bool(getattr(h, "restored_best", False)) and getattr(h, "best_epoch", None) is not None
+    patience_ran_out = False
+    if restored and h.best_epoch < n - 1:
+        b = int(h.best_epoch)
+        d.evidence.append(f"early stopping restored the weights of epoch {b + 1} (val_loss {v[b]:.4g}" if v is not
+                          None else f"early stopping restored the weights of epoch {b + 1} (loss {t[b]:.4g}")
+        d.evidence[-1] += (f"); the {n - b - 1} later epoch(s) did not improve it" +
+                           (f" (val_loss up to {v[b + 1:].max():.4g})" if v is not None else "") +
+                           ", so the verdict is about the epoch-" + f"{b + 1} model")
+        patience_ran_out = getattr(h, "stopped_epoch", None) is not None
+        t, v = t[:b + 1], (v[:b + 1] if v is not None else None)
+        n = len(t)
+    ref, ref_name = (v, "val_loss") if v is not None else (t, "training loss")
+    d.best_epoch = int(np.argmin(ref)) + 1 if not restored else int(h.best_epoch) + 1
+    lower, reference = _lower_bound(ach)
     if base is not None:
         d.evidence.append(f"final training loss {t[-1]:.4g} is {100 * t[-1] / base:.0f}% of the trivial "
                           f"baseline {base:.4g} (the loss of always predicting the average)")
-    if n < 3:
-        falling = n == 2 and ref[1] < ref[0] * (1 - improve_tol)
+    if ach is not None:
+        d.evidence += ach.describe()
+    if n < 4:
+        falling = n >= 2 and ref[-1] < ref[0] * (1 - 0.01)
         d.evidence.append(f"only {n} epoch(s): too few to see a plateau" + (
-            f"; {ref_name} fell {_pct(ref[1], ref[0])} from {ref[0]:.4g} to {ref[1]:.4g}" if falling else ""))
+            f"; {ref_name} fell {_pct(ref[-1], ref[0])} from {ref[0]:.4g} to {ref[-1]:.4g}" if falling else ""))
         if falling:
             return "still improving"
-        return "underfitting" if near_base else "too noisy to tell"
+        return "underfitting" if base is not None and t[-1] > (1 - ctx.underfit_tol) * base else "too noisy to tell"
     window = 3 if n < 10 else 5
     st, sref = _smooth(t, window), _smooth(ref, window)
     noise = _noise(ref, sref)
-    k = max(2, min(n // 4, 10))                  # "the last epochs": a quarter of the run, 2..10 epochs
-    t_fall = (st[-k - 1] - st[-1]) / max(abs(st[-k - 1]), 1e-12) / k if n > k else 0.0
     # 3. overfitting: the validation loss turned up while the training loss kept falling.
-    if v is not None:
-        sv = sref
-        b = int(np.argmin(sv))
-        rise = sv[-1] - sv[b]
-        train_fell = st[-1] < st[b] * 0.98
-        if b < n - 1 and rise > gap_tol * sv[b] and rise > 2 * noise and train_fell:
+    if v is not None and not restored:
+        b = int(np.argmin(sref))
+        rise = sref[-1] - sref[b]
+        if b < n - 1 and rise > ctx.gap_tol * sref[b] and rise > 2 * noise and st[-1] < st[b] * 0.98:
             d.best_epoch = b + 1
             d.evidence.append(
-                f"val_loss lowest at epoch {b + 1} ({sv[b]:.4g}), {_pct(sv[-1], sv[b])} higher by epoch {n} "
-                f"({sv[-1]:.4g}) while the training loss fell {_pct(st[-1], st[b])} "
-                f"({st[b]:.4g} -> {st[-1]:.4g})")
+                f"val_loss (smoothed over {window} epochs) lowest at epoch {b + 1} ({sref[b]:.4g}), "
+                f"{_pct(sref[-1], sref[b])} higher by epoch {n} ({sref[-1]:.4g}) while the training loss "
+                f"(smoothed) fell {_pct(st[-1], st[b])} ({st[b]:.4g} -> {st[-1]:.4g})")
+            if getattr(h, "best_epoch", None) is not None:
+                ctx.remedies = [r for r in REMEDIES["overfitting"] if not r.startswith("early stopping")]
+                d.evidence.append("EarlyStopping ran without restore_best: the model returned is the last "
+                                  "epoch's; pass restore_best=True to keep the best one")
             return "overfitting"
-        v_fall = (sv[-k - 1] - sv[-1]) / max(abs(sv[-k - 1]), 1e-12) / k if n > k else 0.0
-        # the absolute gap must matter too (a tenth of the baseline), so 0.03 vs 0.09 is not "overfitting"
+        # memorized: val far above train, no longer falling, and above its own minimum (never while at it)
         big_gap = base is None or v[-1] - t[-1] > 0.1 * base
-        if v[-1] > gap_ratio * t[-1] and big_gap and v_fall < improve_tol and not near_base:
-            d.evidence.append(f"final val_loss {v[-1]:.4g} is {v[-1] / max(t[-1], 1e-12):.1f}x the training "
-                              f"loss {t[-1]:.4g} and no longer falls: the model memorized the training set")
+        vk = min(max(4, n // 4), 15)
+        v_slope, v_se = _trend(v, vk)
+        if (v[-1] > 3.0 * t[-1] and big_gap and b < n - 1 and sref[-1] > sref[b] + 2 * noise
+                and not (v_slope < 0 and -v_slope > 2 * v_se)):
+            d.evidence.append(f"final val_loss {v[-1]:.4g} is {v[-1] / max(t[-1], 1e-12):.1f}x the training loss "
+                              f"{t[-1]:.4g}, no longer falls and is above its lowest value ({sref[b]:.4g} smoothed, "
+                              f"epoch {b + 1}): the model memorized the training set")
             return "overfitting"
-    # 4. underfitting: stuck at (or high above) what a constant prediction achieves.
-    if base is not None:
+    # 4. still improving: a significant downward trend that has not flattened and would still pay.
+    k = min(max(4, n // 4), 15)
+    slope, se = _trend(ref, k)
+    best_known = min(lower if reference is None else min(lower, reference) if lower else reference, sref.min())
+    top = base if base is not None else float(sref.max())
+    learnable = max(top - best_known, 1e-12)       # the range a model can still travel
+    gain = _projected_gain(ref, k, slope, n)
+    if slope < 0 and -slope > 2 * se and gain > ctx.improve_tol * learnable and not patience_ran_out:
+        d.evidence.append(f"{ref_name} still falling at the end: {ref[-k]:.4g} -> {ref[-1]:.4g} over the last "
+                          f"{k} epochs (fitted trend {slope:.3g} per epoch, +/- {se:.2g}); continued for {n} more "
+                          f"epochs, slowing down as it did over the previous {k}, it would gain about {gain:.3g}, "
+                          f"{100 * gain / learnable:.0f}% of the range from "
+                          + ("the constant prediction" if base is not None else "its highest value")
+                          + f" ({top:.4g}) to the best loss known to be reachable ({best_known:.4g})")
+        return "still improving"
+    # 5. underfitting: well above what is achievable.
+    if ach is not None and base is not None:
+        verdict = _underfit_vs_achievable(d, t, v, st, sref, base, lower, reference, ach, rose, ctx)
+        if verdict and ctx.spiked:
+            # it exploded and never got back to what is achievable: the explosion is the cause
+            d.evidence.append("the run exploded and never recovered to the achievable loss: the learning rate is "
+                              "too high, not the capacity too small")
+            ctx.remedies = None
+            return "diverged"
+        if verdict:
+            return verdict
+    elif base is not None:
+        near_base = t[-1] > (1 - ctx.underfit_tol) * base
         close = v is None or abs(v[-1] - t[-1]) < 0.25 * max(v[-1], t[-1])
-        if near_base and t_fall < improve_tol:
-            d.evidence.append(f"the training loss is flat near the baseline (fell {100 * t_fall:.2g}% per epoch "
-                              f"over the last {k} epochs): the model learned little beyond the class average")
+        if near_base:
+            d.evidence.append("the training loss is flat near the baseline: the model learned little beyond the "
+                              "class average" + (" (it rose toward it: regularization pulls the weights to zero)"
+                                                 if rose else ""))
+            _underfit_remedies(ctx, rose or _weights_shrank(ctx.monitors), noise_bound=False)
             return "underfitting"
-        if t[-1] > high_tol * base and close and t_fall < improve_tol:
+        if t[-1] > ctx.high_tol * base and close:
             d.evidence.append(f"both losses plateaued high (train {t[-1]:.4g}, val "
                               f"{v[-1] if v is not None else float('nan'):.4g}) with train ~ val")
+            _underfit_remedies(ctx, rose, noise_bound=False)
             return "underfitting"
-    # 5. still improving: the curve still goes down at the end.
-    r_fall = (sref[-k - 1] - sref[-1]) / max(abs(sref[-k - 1]), 1e-12) / k if n > k else 0.0
-    if r_fall > improve_tol and (sref[-k - 1] - sref[-1]) > 2 * noise:
-        d.evidence.append(f"{ref_name} still falling at the end: {ref[-k - 1]:.4g} -> {ref[-1]:.4g} over the "
-                          f"last {k} epochs (smoothed trend {100 * r_fall:.2g}% per epoch)")
-        if near_base:
-            d.evidence.append("the training loss is still near the baseline: keep training before judging")
-        return "still improving"
     # 6. too noisy: the wiggle dominates the trend.
     span = float(sref.max() - sref.min())
-    if noise > noise_tol * span and noise > 0:
+    if noise > ctx.noise_tol * span and noise > 0:
         d.evidence.append(f"{ref_name} wiggles by about {noise:.3g} per epoch, {noise / max(span, 1e-12):.1f}x "
-                          f"the range of its trend ({span:.3g})")
+                          f"the range of its smoothed trend ({span:.3g})")
         return "too noisy to tell"
-    if near_base:
-        d.evidence.append("the training loss stays near the baseline")
-        return "underfitting"
     b = int(np.argmin(sref))
-    if sref[-1] > (1 + gap_tol) * sref[b]:
-        # turned up, but not as overfitting (the training loss rose too): unstable steps
-        d.evidence.append(f"{ref_name} ended {_pct(sref[-1], sref[b])} above its best (epoch {b + 1}, {sref[b]:.4g} "
-                          f"-> {sref[-1]:.4g}) while the training loss did not keep falling: the steps are unstable")
+    if sref[-1] > (1 + ctx.gap_tol) * sref[b]:
+        d.evidence.append(f"{ref_name} (smoothed) ended {_pct(sref[-1], sref[b])} above its best (epoch {b + 1}, "
+                          f"{sref[b]:.4g} -> {sref[-1]:.4g}) while the training loss did not keep falling: the steps "
+                          "are unstable")
         return "too noisy to tell"
-    d.evidence.append(f"{ref_name} settled at {ref[-1]:.4g} (lowest {ref.min():.4g} at epoch {d.best_epoch}); "
+    if ctx.remedies is None and ctx.noise_bound:
+        ctx.remedies = ["none needed; a bigger network would not help: the remaining error is bounded by the "
+                        "noise measured above; confirm on a held-out test set"]
+    d.evidence.append(f"{ref_name} settled at {ref[-1]:.4g} (lowest {ref.min():.4g} at epoch "
+                      f"{int(np.argmin(ref)) + 1}); "
                       + (f"train {t[-1]:.4g} vs val {v[-1]:.4g}" if v is not None else "no validation data: "
                          "pass validation_split to check for overfitting"))
     return "good fit"
+
+
+def _weights_shrank(monitors):
+    """True when the model is regularized and the gradient monitor saw every Dense weight matrix end below
+    half its initial norm (without a penalty, weights can shrink because the data carry no linear signal)."""
+    g = monitors.get("gradients")
+    if g is None or not getattr(g, "weight_norm", None) or not g.initial_norm or not g.regularized:
+        return False
+    last = g.weight_norm[-1]
+    return all(last[i] < 0.5 * g.initial_norm[i] for i in g.initial_norm)
+
+
+def _underfit_remedies(ctx, rose, noise_bound):
+    rem = list(REMEDIES["underfitting"])
+    if rose:      # the data loss rose as the penalty shrank the weights: regularization first
+        rem.insert(0, rem.pop(2))
+    if noise_bound:
+        rem = [r for r in rem if not r.startswith("a bigger network")]
+    ctx.remedies = rem
+
+
+def _underfit_vs_achievable(d, t, v, st, sref, base, lower, reference, ach, rose, ctx):
+    """Underfitting judged against the best known achievable loss; None when the model is not underfitting."""
+    final = float(sref[-1])
+    which = "val_loss" if v is not None else "training loss"
+    if reference is not None:
+        se = ach.reference["se"]
+        margin = max(0.1 * (base - reference), 2 * se)
+        train_final = float(st[-1])
+        if final > reference + margin and train_final > reference + margin and reference < base:
+            d.evidence.append(
+                f"{which} (smoothed) {final:.4g} is above the {ach.reference['name']}'s {reference:.4g} by "
+                f"{final - reference:.3g}, more than 10% of the learnable range (baseline {base:.4g} -> reference) "
+                f"and more than twice the reference's standard error: a model can do better on these data"
+                + (" (the training loss rose toward the baseline: regularization pulls the weights to zero)"
+                   if rose else ""))
+            _underfit_remedies(ctx, rose or _weights_shrank(ctx.monitors), noise_bound=False)
+            return "underfitting"
+        if final > reference + margin:
+            d.evidence.append(
+                f"{which} (smoothed) {final:.4g} is above the {ach.reference['name']}'s {reference:.4g} while the "
+                f"training loss {train_final:.4g} is below it: the gap is generalization, not capacity")
+            ctx.remedies = ["regularization may close the gap to the reference: Dense(..., l2=1e-3) or Dropout(0.2); "
+                            "a bigger network would not (the training loss is already below the reference)"]
+            return None
+    train_final = float(st[-1])
+    bound = reference if reference is not None else lower
+    if lower > 0 and train_final <= lower + 0.1 * (base - lower):
+        d.evidence.append(f"the training loss {train_final:.4g} (smoothed) is at the floor {lower:.4g} set by "
+                          "conflicting duplicate rows: the remaining error is in the data, a bigger network "
+                          "cannot remove it")
+        ctx.noise_bound = True
+    elif reference is not None and final > 0.5 * base:
+        d.evidence.append(f"the remaining {which} {final:.4g} is no higher than a reference model reaches "
+                          f"({bound:.4g}): it is most likely noise in the targets, not missing capacity")
+        ctx.noise_bound = True
+    return None
 
 
 def trivial_loss(loss, Y):

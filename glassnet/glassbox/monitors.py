@@ -158,8 +158,10 @@ class ActivationMonitor(Callback):
 class GradientMonitor(Callback):
     """Per-layer gradient norm and update/weight ratio per epoch, with vanishing/exploding warnings.
 
-    For each Dense or convolution layer: ``grad_norm`` = ||dL/dW|| of the epoch's last batch, and
-    ``update_ratio`` = ||W_end - W_begin|| / ||W_begin|| over the epoch.
+    For each Dense or convolution layer: ``grad_norm`` = ||dL/dW|| of the epoch's last batch, ``weight_norm`` = ||W||
+    at the end of the epoch, and ``update_ratio`` = ||W_end - W_begin|| / max(||W_begin||, ||W_init||)
+    over the epoch. The initial norm bounds the denominator from below: strong L2 shrinks the weights
+    toward zero, and an update measured against a vanishing norm would read as "learning rate too high".
 
     Parameters
     ----------
@@ -188,7 +190,12 @@ class GradientMonitor(Callback):
     def on_train_begin(self, state):
         self.model = state.model
         self.dense = [i for i, layer in enumerate(state.model.layers) if isinstance(layer, _WEIGHTED)]
-        self.epochs, self.grad_norm, self.update_ratio = [], [], []
+        self.epochs, self.grad_norm, self.update_ratio, self.weight_norm = [], [], [], []
+        self.initial_norm = {i: float(np.linalg.norm(to_numpy(state.model.layers[i].weight.value)))
+                             for i in self.dense}
+        # shrinking weights mean "too much regularization" only when there is a penalty or dropout
+        self.regularized = any(getattr(la, "l2", 0) or getattr(la, "l1", 0) for la in state.model.layers) or any(
+            type(la).__name__ == "Dropout" for la in state.model.layers)
         _register(state.history, "gradients", self)
 
     def on_epoch_begin(self, state):
@@ -196,17 +203,22 @@ class GradientMonitor(Callback):
 
     def on_epoch_end(self, state):
         layers = state.model.layers
-        norms, ratios = {}, {}
+        norms, ratios, wn = {}, {}, {}
         for i in self.dense:
             W, g = layers[i].weight.value, layers[i].weight.grad
             norms[i] = float(np.linalg.norm(to_numpy(g))) if g is not None else float("nan")
-            ratios[i] = float(np.linalg.norm(to_numpy(W - self._start[i])) /
-                              max(float(np.linalg.norm(to_numpy(self._start[i]))), 1e-12))
+            scale = max(float(np.linalg.norm(to_numpy(self._start[i]))), self.initial_norm[i], 1e-12)
+            ratios[i] = float(np.linalg.norm(to_numpy(W - self._start[i])) / scale)
+            wn[i] = float(np.linalg.norm(to_numpy(W)))
+        self.weight_norm.append(wn)
         self.epochs.append(state.epoch + 1)
         self.grad_norm.append(norms)
         self.update_ratio.append(ratios)
 
     def on_train_end(self, state):
+        if state.history.diverged and (not self.epochs or self.epochs[-1] != state.epoch + 1):
+            # the NaN guard stopped inside an epoch: keep the gradients of the batch that blew up
+            self.on_epoch_end(state)
         if self.warn:
             for msg in self.advice():
                 warnings.warn(msg, RuntimeWarning, stacklevel=2)
@@ -228,6 +240,7 @@ class GradientMonitor(Callback):
                            f"(above {self.explode_norm:g}). Lower the learning rate or standardize the inputs.")
         for i, r in self.update_ratio[-1].items():
             if r > self.max_update_ratio:
-                out.append(f"layer {i}'s weights changed by {r:.3g}x their own norm in epoch {self.epochs[-1]}: "
+                out.append(f"layer {i}'s weights changed by {r:.3g}x their own norm (the larger of the epoch's "
+                           f"start and the initial one) in epoch {self.epochs[-1]}: "
                            "the learning rate is too high for this layer.")
         return out

@@ -27,8 +27,9 @@ from glassnet.glassbox.through_time import ThroughTimeDisplay, time_trace
 from glassnet.glassbox.trace import backprop_trace
 from glassnet.nn.layers.recurrent import Recurrent
 from glassnet.nn.losses import default_loss
+from glassnet.train.inference import evaluate
 
-__all__ = ["build_report", "SECTIONS", "write_report"]
+__all__ = ["SECTIONS", "build_report", "monitor_findings", "write_report"]
 
 SECTIONS = ("summary", "data", "curves", "verdict", "monitors", "confusion", "attributions", "trace")
 
@@ -63,68 +64,137 @@ def _list(items, cls=""):
     return "<ul>" + "".join(f'<li class="{cls}">{html.escape(str(i))}</li>' for i in items) + "</ul>"
 
 
+def _name(names, i, prefix):
+    return str(names[i]) if names is not None and i < len(names) else f"{prefix}{i}"
+
+
+def monitor_findings(history):
+    """Every monitor's finding as a sentence, including the ones that found nothing wrong.
+
+    E.g. "dead ReLU units: 0 of 192 (layer 1: 0 of 128, layer 3: 0 of 64)". Used by the report and
+    printable on its own.
+    """
+    monitors = getattr(history, "monitors", None) or {}
+    out = []
+    m = monitors.get("activations")
+    if m is not None and m.epochs:
+        relu = {i: n for i, n in m.dead[-1].items()}
+        if relu:
+            total, units = sum(relu.values()), sum(m.units[i] for i in relu)
+            out.append(f"dead ReLU units: {total} of {units} at epoch {m.epochs[-1]} (" + ", ".join(
+                f"layer {i}: {n} of {m.units[i]}" for i, n in relu.items()) + ")")
+        for i, share in m.saturation[-1].items():
+            out.append(f"layer {i}: {100 * share:.1f}% of outputs in the flat tails (saturated)")
+        out += m.advice()
+    g = monitors.get("gradients")
+    if g is not None and g.epochs:
+        out.append(f"gradient norm ||dL/dW|| at epoch {g.epochs[-1]}: " + ", ".join(
+            f"layer {i}: {v:.3g}" for i, v in g.grad_norm[-1].items()))
+        advice = g.advice()
+        out += advice or ["gradients: no vanishing, exploding or oversized updates found"]
+    guard = monitors.get("nan_guard")
+    if guard is not None and guard.peak is not None and guard.first_loss is not None:
+        out.append(f"NaN guard: first batch loss {guard.first_loss:.4g}, highest {guard.peak:.4g} (epoch "
+                   f"{guard.peak_epoch + 1})" + (f"; {history.diverged}" if history.diverged else "; never fired"))
+    ach = monitors.get("achievable")
+    if ach is not None:
+        out += ach.describe() or ["achievable loss: no conflicting duplicates; no reference model (scikit-learn "
+                                  "absent)"]
+    return out
+
+
+def _metrics_text(model, X, y, classifier, class_names):
+    m = evaluate(model, X, y)
+    if classifier:
+        pred = model.predict(X).argmax(axis=1)
+        y = np.asarray(y).astype(int)
+        per = [f"{_name(class_names, c, 'class ')}: {100 * (pred[y == c] == c).mean():.1f}% of {int((y == c).sum())}"
+               for c in np.unique(y)]
+        return [f"loss {m['loss']:.4g}, accuracy {m['accuracy']:.4f} on {len(X)} rows",
+                "recall per class: " + "; ".join(per)]
+    var = float(np.var(np.asarray(y, dtype=np.float64)))
+    return [f"mean squared error {m['loss']:.4g} on {len(X)} rows; R^2 = {1 - m['loss'] / max(var, 1e-300):.4f} "
+            f"(Var(y) = {var:.4g})"]
+
+
 def build_report(model, history, X, y, *, title="glassnet report", image_shape=None, class_names=None,
-                 n_examples=3, diagnosis=None):
+                 feature_names=None, n_examples=3, diagnosis=None, X_train=None, y_train=None, data_source=None,
+                 target_name=None, hyperparameters=None):
     """The report as an HTML string; see :func:`write_report`."""
 
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y)
     diagnosis = diagnose(history) if diagnosis is None else diagnosis
     monitors = getattr(history, "monitors", {})
-    classifier = default_loss(model).output_layer == "Softmax"
+    classifier = default_loss(model).output_layer is not None
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
 
     def section(key, heading, body):
         parts.append(f'<section id="{key}"><h2>{heading}</h2>{body}</section>')
 
-    section("summary", "Model", f"<pre>{html.escape(model.summary())}</pre><p>{history.epochs} epochs, "
-            f"{history.iterations} iterations, batch size {history.batch_size}.</p>")
+    about = [f"{history.epochs} epochs, {history.iterations} iterations, batch size {history.batch_size}"]
+    if data_source:
+        about.append(f"data: {data_source}")
+    if target_name:
+        about.append(f"target: {target_name} ({'classification' if classifier else 'regression'})")
+    if hyperparameters:
+        about.append("hyper-parameters: " + ", ".join(f"{k}={v}" for k, v in hyperparameters.items()))
+    about += [f"evaluation data: {t}" for t in _metrics_text(model, X, y, classifier, class_names)]
+    section("summary", "Model", f"<pre>{html.escape(model.summary())}</pre>" + _list(about))
     sequences = any(isinstance(layer, Recurrent) for layer in model.layers)
-    issues = [] if sequences else check_data(X, y, model)
     if sequences:   # the data checks and attributions read tabular rows; a sequence model gets its own trace
         section("data", "Data", f"<p>{len(X)} sequences, shape {tuple(X.shape[1:])} each (the data checks "
                 "cover tabular data).</p>")
     else:
-        section("data", "Data checks", f"<p>{len(X)} samples, {X.shape[1]} features.</p>" +
-                "".join(f'<p class="{i.severity}"><b>{i.severity}</b> {html.escape(i.kind)}: '
-                        f'{html.escape(i.message)}</p>' for i in issues) if issues else
-                f"<p>{len(X)} samples: no problems found.</p>")
+        # the checks run on the data the model trained on (after any scaling), with the model's task
+        Xc, yc = (X, y) if X_train is None else (np.asarray(X_train, dtype=np.float32), np.asarray(y_train))
+        where = "the training data" if X_train is not None else "the evaluation data (pass X_train= to check " \
+            "the training data)"
+        issues = check_data(Xc, yc, model, validation_data=None if X_train is None else (X, y))
+        section("data", "Data checks", f"<p>{len(Xc)} rows of {where}, {Xc.shape[1]} features.</p>" + (
+            "".join(f'<p class="{i.severity}"><b>{i.severity}</b> {html.escape(i.kind)}: {html.escape(i.message)}</p>'
+                    for i in issues) if issues else "<p>no problems found.</p>"))
     section("curves", "Learning curves", _figure(lambda ax: LearningCurveDisplay.from_history(history, diagnosis, ax)))
     tone = {"good fit": "good", "diverged": "bad", "overfitting": "bad", "underfitting": "bad"}.get(diagnosis.verdict,
                                                                                                    "meh")
     section("verdict", "Fit verdict", f'<p class="verdict {tone}">{html.escape(diagnosis.verdict)}</p>'
             f"<h3>Evidence</h3>{_list(diagnosis.evidence)}<h3>Remedies</h3>{_list(diagnosis.remedies)}")
-    body = ""
+    body = "<h3>Findings</h3>" + _list(monitor_findings(history))
     if "activations" in monitors:
         m = monitors["activations"]
-        body += _figure(lambda ax: DeadUnitsDisplay.from_monitor(m, ax)) + _list(m.advice(), "warning")
-        if any(m.saturation[-1].values()) or m.saturation[-1]:
-            body += "<p>Saturation (share of outputs in the flat tails): " + html.escape(", ".join(
-                f"layer {i}: {100 * s:.1f}%" for i, s in m.saturation[-1].items())) + "</p>"
+        body += _figure(lambda ax: DeadUnitsDisplay.from_monitor(m, ax))
     if "gradients" in monitors:
         g = monitors["gradients"]
-        body += _figure(lambda ax: GradientFlowDisplay.from_monitor(g, ax)) + _list(g.advice(), "warning")
+        body += _figure(lambda ax: GradientFlowDisplay.from_monitor(g, ax))
     if "through_time" in monitors:
         tt = monitors["through_time"]
         body += _figure(lambda ax: ThroughTimeDisplay.from_monitor(tt, ax)) + _list(tt.advice(), "warning")
-    section("monitors", "Monitors", body or "<p>No monitors ran: pass callbacks=[ActivationMonitor(), "
+    section("monitors", "Monitors", body if monitors else "<p>No monitors ran: pass callbacks=[ActivationMonitor(), "
             "GradientMonitor()] to fit.</p>")
     pred = model.predict(X)
-    if classifier:
+    if classifier and pred.shape[1] > 1:
         section("confusion", "Confusion matrix",
                 _figure(lambda ax: ConfusionMatrixDisplay.from_predictions(y, pred, class_names, ax), (5.5, 4.8)))
     else:
-        mse = float(((pred - y.reshape(pred.shape)) ** 2).mean())
-        section("confusion", "Predictions", f"<p>mean squared error {mse:.4g}"
-                " (no confusion matrix for a regression model).</p>")
+        section("confusion", "Predictions", "<p>" + html.escape(_metrics_text(model, X, y, classifier,
+                                                                               class_names)[0]) + "</p>")
+    # attributions against the training mean: "how does this row differ from a typical one", never a zero
+    # baseline that may lie far outside the data (a year of 0)
+    mean = None if sequences else (np.asarray(X_train, dtype=np.float64) if X_train is not None
+                                   else X.astype(np.float64)).mean(axis=0)
     imgs, notes = [], []
     for i in range(0 if sequences else min(n_examples, len(X))):
-        a = integrated_gradients(model, X[i])
-        notes.append(f"sample {i}: {a}")
-        imgs.append(_figure(lambda ax, a=a, x=X[i]: AttributionDisplay.from_attribution(a, image_shape, x=x, ax=ax),
-                            (4, 3.4) if image_shape else (5, 3.6)))
-    section("attributions", "Example attributions", f'<div class="grid">{"".join(imgs)}</div>{_list(notes)}')
+        a = integrated_gradients(model, X[i], baseline=mean)
+        top = np.argsort(-np.abs(a.values))[:5]
+        what = (f"class {_name(class_names, a.target, '')!s}" if classifier and pred.shape[1] > 1 else "output")
+        notes.append(f"sample {i}, {what} (score {a.f_x:.3g} vs {a.f_baseline:.3g} at the training mean): " +
+                     ", ".join(f"{_name(feature_names, j, 'x')} {a.values[j]:+.3g}" for j in top) +
+                     f"; completeness error {100 * a.completeness_error:.2g}%")
+        imgs.append(_figure(lambda ax, a=a, x=X[i]: AttributionDisplay.from_attribution(
+            a, image_shape, feature_names=feature_names, x=x, ax=ax), (4, 3.4) if image_shape else (5, 3.6)))
+    section("attributions", "Example attributions (baseline: the training mean)",
+            f'<div class="grid">{"".join(imgs)}</div>{_list(notes)}')
     target = int(y[0]) if classifier else y[0]
     trace = time_trace(model, X[0], target) if sequences else backprop_trace(model, X[0], target, width=3)
     section("trace", "Backpropagation trace (sample 0)", f"<pre>{html.escape(str(trace))}</pre>")
@@ -149,8 +219,16 @@ def write_report(path, model, history, X, y, **kwargs):
     title : str, optional
     image_shape : tuple, optional
         E.g. (8, 8) for digits: attributions are drawn as heatmaps.
-    class_names : list, optional
+    class_names, feature_names : list, optional
+        Used in the attributions, the per-class recall and the confusion matrix.
     n_examples : int, default 3
+    X_train, y_train : arrays, optional
+        The data the model trained on, as it saw them (after scaling): the data checks run on them
+        (with the model's task, and ``X`` checked against them for leakage), and the attributions
+        use their mean as the baseline. Without them, ``X``'s own mean and checks are used.
+    data_source, target_name : str, optional
+    hyperparameters : dict, optional
+        Printed as text in the summary.
     diagnosis : Diagnosis, optional
         Defaults to ``diagnose(history)``.
 

@@ -130,6 +130,7 @@ class EarlyStopping(MonitorCallback):
     def on_train_end(self, state):
         if self.restore_best and self.best_weights is not None:
             _restore(state.model, self.best_weights)
+            state.history.restored_best = True
         state.history.best_epoch = self.best_epoch
         state.history.stopped_epoch = self.stopped_epoch
 
@@ -143,6 +144,12 @@ class NaNGuard(Callback):
     The weights are snapshotted at the start and after every finite epoch. A batch loss
     that is not finite, or that exceeds ``explode_factor`` times max(1, first batch loss),
     restores them, stops training, warns (RuntimeWarning) and sets ``history.diverged``.
+
+    It also records the run's loss spikes without stopping it, because a loss can explode and
+    then collapse to the class prior without ever reaching NaN (Adam at lr=1): ``first`` (the
+    first finite batch loss), ``peak`` (the highest finite batch loss after it), ``peak_iteration``
+    and ``peak_epoch`` (0-based). It registers itself as ``history.monitors['nan_guard']`` so the
+    verdict (:func:`glassnet.glassbox.diagnostics.diagnose`) can read them.
     """
 
     def __init__(self, explode_factor=1e4):
@@ -151,12 +158,17 @@ class NaNGuard(Callback):
     def on_train_begin(self, state):
         self.good = _snapshot(state.model)
         self.good_epoch = state.epoch - 1
-        self.first = None
+        self.first = self.first_loss = None
+        self.peak, self.peak_iteration, self.peak_epoch = None, None, None
+        state.history.monitors["nan_guard"] = self
 
     def on_batch_end(self, state):
         loss = state.batch_loss
         if self.first is None and math.isfinite(loss):
             self.first = max(loss, 1.0)
+            self.first_loss = float(loss)
+        elif math.isfinite(loss) and (self.peak is None or loss > self.peak):
+            self.peak, self.peak_iteration, self.peak_epoch = float(loss), state.iteration, state.epoch
         if math.isfinite(loss) and loss <= self.explode_factor * (self.first or 1.0):
             return
         _restore(state.model, self.good)
@@ -179,7 +191,8 @@ class NaNGuard(Callback):
             self.good_epoch = state.epoch
 
     def state_dict(self):
-        return {"good": self.good, "good_epoch": self.good_epoch, "first": self.first}
+        keys = ("good", "good_epoch", "first", "first_loss", "peak", "peak_iteration", "peak_epoch")
+        return {k: getattr(self, k) for k in keys}
 
 
 class ReduceLROnPlateau(MonitorCallback):

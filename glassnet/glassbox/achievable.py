@@ -1,0 +1,279 @@
+"""What loss is achievable on a data set: the yardsticks an "underfitting" verdict needs.
+
+A training loss is only "too high" when some model does better. Three estimates, cheapest first:
+
+* :func:`duplicate_floor`: rows with identical inputs and different targets bound every model
+  from below. For cross-entropy no model can beat the within-group label entropy
+  ``sum_g n_g H(p_g) / n``; for MSE the within-group variance ``sum_g sum_i (y_i - ybar_g)^2 / n``.
+  This is a hard lower bound on the *training* loss (Titanic has 12 distinct rows: its floor is high).
+* :func:`reference_loss`: the out-of-fold loss of a k-nearest-neighbours model (k in 5, 15, 40 on
+  standardized features) and, for regression and binary tasks, of gradient boosting (scikit-learn's
+  HistGradientBoosting; its multi-class cost grows with the classes, so it is skipped there); the best
+  one is kept. Some model reaches it on unseen rows, so a network whose losses stay well above it is
+  underfitting; one at or below it is not (the rest may be noise). Needs scikit-learn (extra
+  ``sklearn``); skipped without it.
+* the label-noise rate by confident learning on those out-of-fold probabilities
+  (:func:`glassnet.glassbox.datachecks.label_issues`).
+
+:class:`Achievable` is the callback that measures them when training begins and registers
+itself as ``history.monitors['achievable']``; :func:`glassnet.glassbox.diagnostics.diagnose` reads it.
+"""
+
+import numpy as np
+
+from glassnet.backend.arrays import to_numpy
+from glassnet.train.callbacks import Callback
+
+__all__ = ["Achievable", "confident_issues", "duplicate_floor", "out_of_fold_knn", "per_sample_loss", "reference_loss"]
+
+_KS = (5, 15, 40)
+_EPS = 1e-7
+
+
+def _task(loss):
+    """'ce' (softmax cross-entropy), 'bce' (sigmoid) or 'mse' from a Loss instance."""
+    name = type(loss).__name__
+    return {"CrossEntropy": "ce", "BinaryCrossEntropy": "bce"}.get(name, "mse")
+
+
+def _row_groups(X):
+    """Group index of each row (identical rows share one) and the number of groups."""
+    rows = np.ascontiguousarray(np.asarray(X, dtype=np.float64).reshape(len(X), -1))
+    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+    _, inverse = np.unique(keys, return_inverse=True)
+    return inverse.ravel(), int(inverse.max()) + 1 if len(inverse) else 0
+
+
+def duplicate_floor(X, Y, task):
+    """Lower bound of the training loss set by rows with equal inputs and different targets.
+
+    Parameters
+    ----------
+    X : array of shape (n, d)
+    Y : array of shape (n, k)
+        One-hot targets for 'ce', 0/1 for 'bce', values for 'mse'.
+    task : {'ce', 'bce', 'mse'}
+
+    Returns
+    -------
+    floor : float
+        ``(1/n) sum_g n_g H(p_g)`` (cross-entropy; p_g the target mean of group g), the
+        same with the binary entropy per output for 'bce', or the within-group variance for 'mse'.
+    n_conflicting : int
+        Rows in groups whose targets disagree.
+    """
+    Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
+    g, n_groups = _row_groups(X)
+    counts = np.bincount(g, minlength=n_groups).astype(np.float64)
+    means = np.zeros((n_groups, Y.shape[1]))
+    np.add.at(means, g, Y)
+    means /= counts[:, None]
+    if task == "ce":
+        p = np.clip(means, 1e-300, 1.0)
+        per_group = -(means * np.log(p)).sum(axis=1)
+    elif task == "bce":
+        p = np.clip(means, 1e-12, 1 - 1e-12)
+        per_group = (-(means * np.log(p) + (1 - means) * np.log(1 - p))).mean(axis=1)
+        per_group[(means == 0).all(axis=1) | (means == 1).all(axis=1)] = 0.0
+    else:
+        sq = ((Y - means[g]) ** 2).mean(axis=1)
+        per_group = np.bincount(g, weights=sq, minlength=n_groups) / counts
+    conflicting = per_group > 1e-12
+    return float((counts * per_group).sum() / len(Y)), int(counts[conflicting].sum())
+
+
+def out_of_fold_knn(X, Y, task, *, folds=5, seed=0):
+    """Out-of-fold k-NN predictions for each k in (5, 15, 40): ``{k: array of shape (n, outputs)}``.
+
+    Features are standardized on each training fold, so a feature in grams does not drown the others
+    (the reference says what is achievable *after* scaling). Class probabilities are the neighbours'
+    label frequencies with add-1/2 smoothing, so no probability is 0 and the cross-entropy stays finite.
+    Raises ModuleNotFoundError naming the extra when scikit-learn is missing.
+    """
+    try:
+        from sklearn.model_selection import KFold
+        from sklearn.neighbors import NearestNeighbors
+    except ImportError as e:
+        raise ModuleNotFoundError("the out-of-fold reference needs scikit-learn: "
+                                  "pip install 'glassnet[sklearn]'") from e
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
+    n = len(X)
+    ks = [k for k in _KS if k < n * (folds - 1) / folds]
+    out = {k: np.zeros_like(Y) for k in ks}
+    for train, test in KFold(folds, shuffle=True, random_state=seed).split(X):
+        mu, sd = X[train].mean(axis=0), X[train].std(axis=0)
+        sd[sd <= 1e-12 * np.maximum(1.0, np.abs(mu))] = 1.0    # (near-)constant columns: float dust
+        nn = NearestNeighbors(n_neighbors=max(ks)).fit((X[train] - mu) / sd)
+        _, idx = nn.kneighbors((X[test] - mu) / sd)
+        neigh = Y[train][idx]                                   # (n_test, kmax, outputs)
+        for k in ks:
+            m = neigh[:, :k].mean(axis=1)
+            if task == "ce":
+                m = (k * m + 0.5) / (k + 0.5 * Y.shape[1])
+            elif task == "bce":
+                m = (k * m + 0.5) / (k + 1.0)
+            out[k][test] = m
+    return out
+
+
+def per_sample_loss(P, Y, task):
+    """Loss of predictions P for targets Y, one value per row (cross-entropy, binary CE or squared error)."""
+    Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
+    if task == "ce":
+        return -(Y * np.log(np.clip(P, _EPS, 1.0))).sum(axis=1)
+    if task == "bce":
+        P = np.clip(P, _EPS, 1 - _EPS)
+        return -(Y * np.log(P) + (1 - Y) * np.log(1 - P)).mean(axis=1)
+    return ((P - Y) ** 2).mean(axis=1)
+
+
+def confident_issues(labels, probabilities):
+    """Confident learning (Northcutt et al. 2021): which labels are likely wrong, from out-of-fold probabilities.
+
+    Each class j gets the threshold t_j = mean of p_ij over the rows labelled j (how confident the
+    model is on its own class). Row i *confidently belongs* to the classes j with p_ij >= t_j; when
+    there are any, its likely class is the most probable of them, and the label is an issue when that
+    class is not the given one. These are the off-diagonal entries of the confident joint.
+
+    Parameters
+    ----------
+    labels : int array of shape (n,)
+    probabilities : array of shape (n, k)
+        Out-of-fold predicted probabilities (never from a model that trained on the row).
+
+    Returns
+    -------
+    bool array of shape (n,)
+    """
+    labels = np.asarray(labels).astype(np.int64).ravel()
+    P = np.asarray(probabilities, dtype=np.float64)
+    k = P.shape[1]
+    t = np.array([P[labels == j, j].mean() if (labels == j).any() else np.inf for j in range(k)])
+    above = P >= t[None, :]
+    masked = np.where(above, P, -np.inf)
+    guess = masked.argmax(axis=1)
+    return above.any(axis=1) & (guess != labels)
+
+
+def reference_loss(X, Y, task, *, folds=5, seed=0):
+    """The best out-of-fold k-NN loss: a loss some model reaches on rows it did not see.
+
+    Returns
+    -------
+    dict
+        ``{'loss': float, 'se': float (standard error of that mean), 'name': 'k-NN (k=15, 5-fold)',
+        'probabilities': out-of-fold predictions of that k}``.
+    """
+    preds = {f"out-of-fold k-NN (k={k}, {folds}-fold)": P
+             for k, P in out_of_fold_knn(X, Y, task, folds=folds, seed=seed).items()}
+    Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
+    if Y.shape[1] == 1 or (task == "ce" and Y.shape[1] == 2):
+        preds[f"out-of-fold gradient boosting ({folds}-fold)"] = _boosting(X, Y, task, folds, seed)
+    best = None
+    for name, P in preds.items():
+        per = per_sample_loss(P, Y, task)
+        if best is None or per.mean() < best["loss"]:
+            best = {"loss": float(per.mean()), "se": float(per.std() / np.sqrt(len(per))),
+                    "name": name, "probabilities": P}
+    return best
+
+
+def _boosting(X, Y, task, folds, seed):
+    """Out-of-fold predictions of HistGradientBoosting (100 trees, no early stopping) for one output.
+
+    Runs on one OpenMP thread: on these small samples the thread pool's start-up dominates, and on a
+    shared machine an oversubscribed pool made the same fit 40x slower (62 s against 1.6 s, measured).
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.model_selection import KFold, cross_val_predict
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _boosting_folds(X, Y, task, folds, seed, HistGradientBoostingClassifier,
+                               HistGradientBoostingRegressor, KFold, cross_val_predict)
+
+
+def _boosting_folds(X, Y, task, folds, seed, HistGradientBoostingClassifier, HistGradientBoostingRegressor, KFold,
+                    cross_val_predict):
+    cv = KFold(folds, shuffle=True, random_state=seed)
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    if task == "mse":
+        est = HistGradientBoostingRegressor(max_iter=100, early_stopping=False, random_state=seed)
+        return cross_val_predict(est, X, Y[:, 0], cv=cv).reshape(-1, 1)
+    labels = Y.argmax(axis=1) if task == "ce" else Y[:, 0].astype(np.int64)
+    if np.bincount(labels).min() < folds:
+        return np.full_like(Y, np.nan)
+    est = HistGradientBoostingClassifier(max_iter=100, early_stopping=False, random_state=seed)
+    P = cross_val_predict(est, X, labels, cv=cv, method="predict_proba")
+    return P if task == "ce" else P[:, 1:]
+
+
+class Achievable(Callback):
+    """Measure what is achievable on the training data when training begins.
+
+    Parameters
+    ----------
+    max_samples : int, default 3000
+        The reference and the label-noise estimate use a fixed random sample of this many rows
+        (k-NN costs O(n^2 d)); the duplicate floor uses every row.
+    reference : bool, default True
+        Compute the out-of-fold k-NN reference (skipped, with ``reference=None``, without scikit-learn).
+    seed : int, default 0
+
+    Attributes
+    ----------
+    task : str
+    floor, n_conflicting : float, int
+        See :func:`duplicate_floor`.
+    reference : dict or None
+        See :func:`reference_loss`.
+    noise_rate : float or None
+        Share of sampled rows that confident learning flags as mislabeled (classification only).
+    """
+
+    def __init__(self, max_samples=3000, reference=True, seed=0):
+        self.max_samples = max_samples
+        self.use_reference = reference
+        self.seed = seed
+        self.reference = self.noise_rate = None
+        self.floor, self.n_conflicting, self.task = 0.0, 0, None
+
+    def on_train_begin(self, state):
+        self.measure(to_numpy(state.X), to_numpy(state.Y), _task(state.loss))
+        state.history.monitors["achievable"] = self
+
+    def measure(self, X, Y, task):
+        """Fill the attributes from prepared data (Y one-hot for cross-entropy); returns self."""
+        X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+        Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
+        self.task = task
+        self.floor, self.n_conflicting = duplicate_floor(X, Y, task)
+        self.n = len(X)
+        if not self.use_reference:
+            return self
+        idx = np.arange(len(X))
+        if len(X) > self.max_samples:
+            idx = np.sort(np.random.default_rng(self.seed).choice(len(X), self.max_samples, replace=False))
+        try:
+            self.reference = reference_loss(X[idx], Y[idx], task, seed=self.seed)
+        except ModuleNotFoundError:
+            self.reference = None
+            return self
+        if task == "ce" and Y.shape[1] > 1:
+            labels = Y[idx].argmax(axis=1)
+            self.noise_rate = float(confident_issues(labels, self.reference["probabilities"]).mean())
+        return self
+
+    def describe(self):
+        """The estimates as sentences (for the report and the verdict's evidence)."""
+        out = []
+        if self.n_conflicting:
+            out.append(f"{self.n_conflicting} of {self.n} training rows share their inputs with rows of another "
+                       f"target: no model can get the training loss below {self.floor:.4g}")
+        if self.reference is not None:
+            out.append(f"an {self.reference['name']} reaches a loss of {self.reference['loss']:.4g} "
+                       f"(+/- {self.reference['se']:.2g}) on rows it did not see")
+        if self.noise_rate is not None:
+            out.append(f"confident learning flags {100 * self.noise_rate:.1f}% of the labels as likely wrong")
+        return out

@@ -1,0 +1,200 @@
+"""The named cases of issue 11: verdicts that know what is achievable, divergence without NaN, the model
+returned by early stopping, leakage, label noise, an unscaled target, and verification by counterfactual."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.glassbox.achievable import Achievable, confident_issues, duplicate_floor
+from glassnet.glassbox.datachecks import check_data, label_issues, leakage
+from glassnet.glassbox.diagnostics import CleanTrainLoss, diagnose
+from glassnet.glassbox.monitors import ActivationMonitor, GradientMonitor
+from glassnet.glassbox.verify import FitSpec, verify
+
+sk = pytest.importorskip("sklearn.datasets")
+
+
+def _std(X):
+    sd = X.std(axis=0)
+    sd[sd == 0] = 1.0
+    return (X - X.mean(axis=0)) / sd
+
+
+def _fit(model, X, y, extra=(), **kw):
+    cbs = [CleanTrainLoss(), Achievable(), ActivationMonitor(), GradientMonitor(warn=False), *extra]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model.fit(X, y, verbose=0, seed=0, validation_split=0.2, callbacks=cbs, **kw)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = sk.load_digits(return_X_y=True)
+    perm = np.random.default_rng(3).permutation(len(X))
+    return _std(X[perm].astype(np.float64)), y[perm]
+
+
+def test_linear_model_on_two_circles_is_underfitting():
+    X, y = sk.make_circles(1000, noise=0.05, factor=0.5, random_state=5)
+    d = diagnose(_fit(gn.mlp(2, [], 2, seed=0), X, y, epochs=30, optimizer=gn.Adam(lr=1e-2)))
+    assert d.verdict == "underfitting", str(d)
+    assert any("a model can do better" in e for e in d.evidence)
+    assert d.remedies[0].startswith("a bigger network")
+
+
+def test_linear_model_on_a_nonlinear_regression_is_underfitting():
+    X, y = sk.make_friedman1(1000, noise=0.2, random_state=5)
+    y = (y - y.mean()) / y.std()
+    h = _fit(gn.mlp(10, [], 1, output="linear", seed=0), X, y, epochs=30, optimizer=gn.Adam(lr=1e-2))
+    assert h["train_eval_loss"][-1] > 0.15 * h.baseline_loss      # the linear fit leaves a fifth of Var(y)
+    d = diagnose(h)
+    assert d.verdict == "underfitting", str(d)
+    assert "gradient boosting" in " ".join(d.evidence)
+
+
+def test_adam_lr_1_explodes_then_collapses_and_is_diverged(digits):
+    X, y = digits
+    h = _fit(gn.mlp(64, [64, 64], 10, seed=1), X, y, epochs=10, optimizer=gn.Adam(lr=1.0))
+    guard = h.monitors["nan_guard"]
+    assert all(np.isfinite(h["loss"])) and h.diverged is None       # no NaN: the old guard saw nothing
+    assert guard.peak > 10 * guard.first_loss
+    d = diagnose(h)
+    assert d.verdict == "diverged", str(d)
+    assert d.remedies[0].startswith("a lower learning rate")
+    assert not any("higher learning rate" in r for r in d.remedies)
+
+
+def test_strong_l2_is_underfitting_not_diverged_and_no_high_lr_warning(digits):
+    X, y = digits
+    h = _fit(gn.mlp(64, [64], 10, l2=1.0, seed=0), X, y, epochs=20, optimizer=gn.SGD(lr=0.05))
+    d = diagnose(h)
+    assert d.verdict == "underfitting", str(d)
+    assert d.remedies[0].startswith("less regularization")
+    g = h.monitors["gradients"]
+    assert g.weight_norm[-1][0] < 0.5 * g.initial_norm[0]           # the weights did shrink
+    assert not any("learning rate is too high" in m for m in g.advice())
+
+
+def test_low_learning_rate_descent_is_still_improving(digits):
+    X, y = digits
+    h = _fit(gn.mlp(64, [64], 10, seed=0), X, y, epochs=25, optimizer=gn.Adam(lr=1e-5))
+    d = diagnose(h)
+    assert d.verdict == "still improving", str(d)
+
+
+def test_early_stopping_verdict_judges_the_restored_model(digits):
+    X, y = digits
+    es = gn.EarlyStopping(patience=5, restore_best=True)
+    h = _fit(gn.mlp(64, [256, 256], 10, seed=0), X[:300], y[:300], extra=[es], epochs=200,
+             optimizer=gn.Adam(lr=1e-3))
+    assert h.restored_best and h.stopped_epoch is not None
+    d = diagnose(h)
+    assert d.verdict not in ("overfitting", "too noisy to tell", "still improving"), str(d)
+    assert d.best_epoch == h.best_epoch + 1
+    assert any(f"restored the weights of epoch {h.best_epoch + 1}" in e for e in d.evidence)
+
+
+def test_no_overfitting_while_val_loss_is_at_its_minimum():
+    h = gn.History(32)
+    e = np.arange(30)
+    h["loss"] = list(0.01 + 2 * np.exp(-e / 3))              # train far below val ...
+    h["val_loss"] = list(0.3 + 2 * np.exp(-e / 4))           # ... but val still at its lowest at the end
+    h.baseline_loss = 2.3
+    assert diagnose(h).verdict != "overfitting"
+
+
+def _titanic_like(seed=0):
+    """891 passengers, 12 distinct input rows (class x sex x age band), survival drawn per group."""
+    rng = np.random.default_rng(seed)
+    cls, sex, age = rng.integers(0, 3, 891), rng.integers(0, 2, 891), rng.integers(0, 2, 891)
+    p = 0.1 + 0.35 * sex + 0.15 * (2 - cls) + 0.1 * age
+    y = (rng.random(891) < p).astype(np.int64)
+    X = np.c_[np.eye(3)[cls], sex, age].astype(np.float64)
+    return X, y
+
+
+def test_conflicting_duplicates_bound_the_loss_and_no_bigger_network():
+    X, y = _titanic_like()
+    floor, n_conf = duplicate_floor(X, np.eye(2)[y], "ce")
+    assert n_conf > 800 and 0.3 < floor < 0.69
+    for hidden in ([16], [256, 256]):
+        h = _fit(gn.mlp(5, hidden, 2, seed=0), X, y, epochs=30, optimizer=gn.Adam(lr=1e-2))
+        d = diagnose(h)
+        assert d.verdict != "underfitting", str(d)
+        assert not any(r.startswith("a bigger network") for r in d.remedies)
+        assert any("conflicting duplicate" in e or "share their inputs" in e for e in d.evidence)
+
+
+def test_unscaled_regression_target_is_warned_about():
+    X, y = sk.make_friedman1(300, random_state=0)
+    issues = check_data(X, y * 800 + 3000, gn.mlp(10, [8], 1, output="linear", seed=0))
+    assert "unscaled_target" in {i.kind for i in issues}
+    assert "unscaled_target" not in {i.kind for i in check_data(X, (y - y.mean()) / y.std(), task="regression")}
+    # a regression target is not 50 classes
+    assert "class_imbalance" not in {i.kind for i in check_data(X, np.round(y), task="regression")}
+
+
+def test_validation_leakage_exact_and_near(digits):
+    X, y = digits
+    Xt, Xv = X[:1400], X[1400:].copy()
+    assert leakage(Xt, Xv) == []
+    rng = np.random.default_rng(0)
+    Xv[:50] = Xt[rng.choice(1400, 50, replace=False)]
+    Xv[50:90] = Xt[rng.choice(1400, 40, replace=False)] + 1e-3 * rng.standard_normal((40, X.shape[1]))
+    found = {i.kind: i for i in leakage(Xt, Xv)}
+    assert sorted(found["leakage"].details["rows"]) == list(range(50))
+    assert set(range(50, 90)) <= set(found["near_duplicate_leakage"].details["rows"])
+
+
+def test_leakage_check_does_not_fire_on_low_dimensional_clean_splits():
+    for seed in range(3):
+        X, _ = sk.make_moons(1200, noise=0.2, random_state=seed)
+        assert leakage(X[240:], X[:240]) == []
+
+
+def test_label_issues_on_30_percent_noise_match_cleanlab(digits):
+    X, y = digits
+    rng = np.random.default_rng(1)
+    flip = rng.random(len(y)) < 0.3
+    noisy = y.copy()
+    noisy[flip] = (noisy[flip] + rng.integers(1, 10, flip.sum())) % 10
+    found = label_issues(X, noisy)
+    m = found["mask"]
+    precision, recall = (m & flip).sum() / m.sum(), (m & flip).sum() / flip.sum()
+    assert precision > 0.85 and recall > 0.8, (precision, recall)
+    cleanlab = pytest.importorskip("cleanlab.filter")
+    oracle = cleanlab.find_label_issues(noisy, found["probabilities"], filter_by="confident_learning")
+    agree = (oracle == m).mean()
+    assert agree > 0.95, agree
+    assert "label_issues" in {i.kind for i in check_data(X, noisy, label_noise=True)}
+    assert "label_issues" not in {i.kind for i in check_data(X, y, label_noise=True)}
+
+
+def test_confident_issues_on_a_hand_made_case():
+    P = np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.1, 0.9], [0.95, 0.05]])
+    labels = np.array([0, 0, 1, 1, 1])          # the last row looks like class 0
+    assert confident_issues(labels, P).tolist() == [False, False, False, False, True]
+
+
+def test_verify_confirms_underfitting_and_stays_in_budget():
+    X, y = sk.make_moons(800, noise=0.15, random_state=7)
+    spec = FitSpec(n_in=2, hidden=(1,), n_out=2, epochs=20, lr=1e-2, seed=0)
+    lines = []
+    v = verify(spec, X, y, "underfitting", progress=lines.append)
+    assert v.confirmed, v.summary()
+    assert v.probes[0].name == "4x wider" and v.probes[0].after < v.probes[0].before
+    # the default budget: three trainings (original rerun, placebo, one probe), one progress line each
+    assert len(lines) == 3 and "placebo" in v.summary() and "confirmed" in v.summary()
+
+
+def test_diagnose_verify_true_reports_before_and_after():
+    X, y = sk.make_moons(800, noise=0.15, random_state=8)
+    spec = FitSpec(n_in=2, hidden=(32,), n_out=2, epochs=3, lr=3e-3, optimizer="sgd", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model, h = spec.replace(callbacks=(CleanTrainLoss(),)).fit(X, y, validation_data=(X[:160], y[:160]))
+    d = diagnose(h, verify=True, spec=spec, X=X[160:], y=y[160:], validation_data=(X[:160], y[:160]))
+    assert d.verification is not None
+    assert "->" in d.evidence[-1] and "placebo" in d.evidence[-1]
