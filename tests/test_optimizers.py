@@ -61,3 +61,25 @@ def test_optimizer_by_name_and_unknown():
     assert isinstance(get_optimizer("adam"), g.Adam)
     with pytest.raises(g.ValidationError, match="must be an Optimizer instance or one of"):
         get_optimizer("adagrad2")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n", [7, 40_000])
+def test_axpy_blas_and_numpy_forms_agree(dtype, n, monkeypatch):
+    from glassnet.backend import arrays
+
+    rng = np.random.default_rng(0)
+    x, y0 = rng.normal(size=(n,)).astype(dtype), rng.normal(size=(n,)).astype(dtype)
+    expected = y0 + np.asarray(-0.3, dtype) * x
+    y = y0.copy()
+    assert arrays.axpy(-0.3, x, y, np.empty_like(y)) is y
+    tol = 1e-6 if dtype == "float32" else 1e-14
+    np.testing.assert_allclose(y, expected, rtol=tol, atol=tol)
+    monkeypatch.setattr(arrays, "AXPY_BLAS_MIN", 10**12)            # force the NumPy form
+    z = y0.copy()
+    arrays.axpy(-0.3, x, z, np.empty_like(z))
+    np.testing.assert_allclose(z, y, rtol=tol, atol=tol)
+    strided = y0.copy()[::2]                                        # not contiguous: NumPy form, still right
+    monkeypatch.setattr(arrays, "AXPY_BLAS_MIN", 1)
+    arrays.axpy(-0.3, x[::2], strided, np.empty_like(strided))
+    np.testing.assert_allclose(strided, expected[::2], rtol=tol, atol=tol)

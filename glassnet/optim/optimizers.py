@@ -6,7 +6,7 @@ bound to the parameters by :meth:`Optimizer.setup`, which ``fit`` calls.
 
 import math
 
-from glassnet.backend.arrays import array_module
+from glassnet.backend.arrays import array_module, axpy
 from glassnet.backend.checks import check_scalar
 from glassnet.backend.errors import ValidationError
 
@@ -137,17 +137,15 @@ class SGD(Optimizer):
         return {"velocity": self.velocity}
 
     def rule(self, w, g, tmp, v=None):
-        xp = array_module(w)
-        xp.multiply(g, self.lr, out=tmp)           # tmp = lr g
+        # axpy(a, x, y) is y += a x in place (glassnet.backend.arrays: one pass where BLAS allows).
         if not self.momentum:
-            w -= tmp                               # w = w - lr g
+            axpy(-self.lr, g, w, tmp)              # w = w - lr g
             return
         v *= self.momentum
-        v -= tmp                                   # v = m v - lr g
+        axpy(-self.lr, g, v, tmp)                  # v = m v - lr g
         if self.nesterov:
-            w -= tmp
-            xp.multiply(v, self.momentum, out=tmp)
-            w += tmp                               # w = w + m v - lr g
+            axpy(-self.lr, g, w, tmp)
+            axpy(self.momentum, v, w, tmp)         # w = w + m v - lr g
         else:
             w += v                                 # w = w + v
 
@@ -181,18 +179,15 @@ class Adam(Optimizer):
         xp = array_module(w)
         c1, c2 = 1.0 - self.beta1**self.t, 1.0 - self.beta2**self.t
         m *= self.beta1
-        xp.multiply(g, 1.0 - self.beta1, out=tmp)
-        m += tmp                                   # m = b1 m + (1 - b1) g
+        axpy(1.0 - self.beta1, g, m, tmp)          # m = b1 m + (1 - b1) g
         s *= self.beta2
         xp.multiply(g, g, out=tmp)
-        tmp *= 1.0 - self.beta2
-        s += tmp                                   # s = b2 s + (1 - b2) g^2
+        axpy(1.0 - self.beta2, tmp, s, tmp)        # s = b2 s + (1 - b2) g^2
         xp.multiply(s, 1.0 / c2, out=tmp)
         xp.sqrt(tmp, out=tmp)
         tmp += self.eps
         xp.divide(m, tmp, out=tmp)
-        tmp *= self.lr / c1
-        w -= tmp                                   # w -= lr m_hat / (sqrt(s_hat) + eps)
+        axpy(-self.lr / c1, tmp, w, tmp)           # w -= lr m_hat / (sqrt(s_hat) + eps)
 
 
 class RMSprop(Optimizer):
@@ -222,13 +217,11 @@ class RMSprop(Optimizer):
         xp = array_module(w)
         s *= self.rho
         xp.multiply(g, g, out=tmp)
-        tmp *= 1.0 - self.rho
-        s += tmp                                   # s = rho s + (1 - rho) g^2
+        axpy(1.0 - self.rho, tmp, s, tmp)          # s = rho s + (1 - rho) g^2
         xp.sqrt(s, out=tmp)
         tmp += self.eps
         xp.divide(g, tmp, out=tmp)
-        tmp *= self.lr
-        w -= tmp                                   # w -= lr g / (sqrt(s) + eps)
+        axpy(-self.lr, tmp, w, tmp)                # w -= lr g / (sqrt(s) + eps)
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
