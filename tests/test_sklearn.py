@@ -58,7 +58,8 @@ def test_every_sklearn_parameter_with_its_default(name):
         assert ours[p].default == spec.default, p
         assert ours[p].kind == spec.kind, p          # positional ones stay positional, in the same order
     assert list(theirs)[:3] == list(ours)[:3]
-    assert set(ours) - set(theirs) == {"dropout", "dtype"}
+    assert set(ours) - set(theirs) == ({"dropout", "dtype", "class_weight"} if name == "MLPClassifier"
+                                       else {"dropout", "dtype"})
 
 
 @pytest.fixture(scope="module")
@@ -423,3 +424,18 @@ def test_sklearn_user_script_runs_unchanged_with_the_same_accuracy():
         boots = [score(truth[i], pred[i]) for i in (rng.integers(0, len(truth), len(truth)) for _ in range(200))]
         noise = float(np.std(boots))
         assert abs(a - b) <= 3 * noise, (name, a, b, noise)
+
+
+def test_class_weight_balanced_recovers_a_rare_class():
+    X, y = load_digits(return_X_y=True)
+    X, y = X / 16.0, (y == 8).astype(int)
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(y))
+    train, test = order[:900], order[900:]
+    train = train[(y[train] == 0) | (rng.random(len(train)) < 0.1)]          # about 9 eights left
+    recall = {}
+    for cw in (None, "balanced"):
+        clf = g.adapters.sklearn.MLPClassifier((16,), max_iter=30, random_state=0, class_weight=cw)
+        pred = clf.fit(X[train], y[train]).predict(X[test])
+        recall[cw] = float((pred[y[test] == 1] == 1).mean())
+    assert recall["balanced"] > recall[None] + 0.1, recall

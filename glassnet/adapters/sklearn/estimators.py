@@ -450,6 +450,9 @@ _CLASSIFIER_DOC = """Multilayer perceptron classifier: scikit-learn's ``MLPClass
     dtype : {None, 'float32', 'float64'}, default=None
         glassnet's: precision of the network. None follows X, as scikit-learn does (float64 input, float64
         weights); 'float32' trains and predicts in float32 whatever X is (about half the memory traffic).
+    class_weight : {None, 'balanced'} or dict {label: weight}, default=None
+        glassnet's (scikit-learn's MLP has none): each row's weight in the objective is multiplied by its
+        class's; 'balanced' gives class c the weight n / (K n_c). Combined with ``sample_weight`` by product.
 
     Attributes
     ----------
@@ -493,6 +496,29 @@ _CLASSIFIER_DOC = """Multilayer perceptron classifier: scikit-learn's ``MLPClass
 class MLPClassifier(ClassifierMixin, BaseMLP):
     __doc__ = _CLASSIFIER_DOC
 
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
+                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
+                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dropout=0.0, dtype=None, class_weight=None):
+        super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+                         learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+                         max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
+                         warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
+                         early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
+                         beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+                         dropout=dropout, dtype=dtype)
+        self.class_weight = class_weight
+
+    def _class_weighted(self, y, sample_weight):
+        """``sample_weight`` times each row's class weight ('balanced': n / (K n_c), or a dict by label)."""
+        if self.class_weight is None:
+            return sample_weight
+        from sklearn.utils.class_weight import compute_sample_weight
+
+        cw = compute_sample_weight(self.class_weight, y)
+        return cw if sample_weight is None else cw * self._check_sample_weight(sample_weight, cw.reshape(-1, 1))
+
     def _out_activation(self, Y):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
 
@@ -524,7 +550,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def fit(self, X, y, sample_weight=None):
         """Fit the model to X of shape (n_samples, n_features), dense or sparse, and labels y
         (n_samples,) or a label indicator matrix (n_samples, n_labels) for multilabel; returns self."""
-        return self._fit(X, y, sample_weight, incremental=False)
+        return self._fit(X, y, self._class_weighted(y, sample_weight), incremental=False)
 
     @available_if(_has_partial_fit)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
