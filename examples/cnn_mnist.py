@@ -33,17 +33,18 @@ def build(seed=0):
     ])
 
 
-def main(argv=None):
+def run(loader, name, default, epochs, train_samples, note, argv=None):
+    """Train ``build()`` on 28x28 IDX images read by ``loader`` and print the test accuracy (also returned)."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("path", nargs="?", default=str(DEFAULT))
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--train-samples", type=int, default=10000)
+    parser.add_argument("path", nargs="?", default=str(default))
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--train-samples", type=int, default=train_samples)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:
-        train, test = load_mnist(args.path, kind="train"), load_mnist(args.path, kind="test")
+        train, test = loader(args.path, kind="train"), loader(args.path, kind="test")
     except g.ValidationError as e:
-        sys.exit(f"cnn_mnist.py: {e}")
+        sys.exit(f"{name}: {e}")
     n = args.train_samples
     X, y = train.X[:n].reshape(-1, 28, 28, 1), train.y[:n]          # NHWC, pixels in [0, 1]
     print(f"{len(X)} training images, {len(test.X)} test images")
@@ -53,8 +54,13 @@ def main(argv=None):
     model.fit(X, y, optimizer=g.Adam(lr=1e-3), epochs=args.epochs, batch_size=128, seed=args.seed,
               callbacks=[sched], verbose=1)
     result = model.evaluate(test.X.reshape(-1, 28, 28, 1), test.y, batch_size=1000)   # caps the activations
-    print(f"test accuracy {result['accuracy']:.4f}  (target 0.985 on the official 10,000 test images)")
+    print(f"test accuracy {result['accuracy']:.4f}  ({note})")
     return result["accuracy"]
+
+
+def main(argv=None):
+    return run(load_mnist, "cnn_mnist.py", DEFAULT, epochs=20, train_samples=10000,
+               note="target 0.985 on the official 10,000 test images", argv=argv)
 
 
 if __name__ == "__main__":
