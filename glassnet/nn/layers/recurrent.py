@@ -228,6 +228,15 @@ class Recurrent(Layer):
     def _order(T, reverse):
         return range(T - 1, -1, -1) if reverse else range(T)
 
+    @staticmethod
+    def _step_grad(dh, g_seq, m, t, keep):
+        """dL/dh_t: what flows back from step t+1, plus step t's own output gradient (none where padded)."""
+        if g_seq is not None:
+            dh = dh + (g_seq[:, t] if m is None else m[:, t] * g_seq[:, t])
+        if keep is not None:
+            keep[:, t] = dh
+        return dh
+
     def config(self):
         return {k: getattr(self, k) for k in self.config_keys}
 
@@ -386,10 +395,7 @@ class LSTM(Recurrent):
         dc = xp.zeros((B, H), x.dtype)
         for k in range(T - 1, -1, -1):
             t = self._order(T, reverse)[k]
-            if g_seq is not None:
-                dh = dh + (g_seq[:, t] if m is None else m[:, t] * g_seq[:, t])
-            if keep is not None:
-                keep[:, t] = dh
+            dh = self._step_grad(dh, g_seq, m, t, keep)
             mt = 1 if m is None else m[:, t]
             i, f, g, o = G[k, :, :H], G[k, :, H:2 * H], G[k, :, 2 * H:3 * H], G[k, :, 3 * H:]
             dh_new, dc_new = mt * dh, mt * dc
@@ -481,10 +487,7 @@ class GRU(Recurrent):
         dh = xp.zeros((B, H), x.dtype) if g_last is None else g_last.astype(x.dtype)
         for k in range(T - 1, -1, -1):
             t = self._order(T, reverse)[k]
-            if g_seq is not None:
-                dh = dh + (g_seq[:, t] if m is None else m[:, t] * g_seq[:, t])
-            if keep is not None:
-                keep[:, t] = dh
+            dh = self._step_grad(dh, g_seq, m, t, keep)
             mt = 1 if m is None else m[:, t]
             r, z, n, un = G[k, :, :H], G[k, :, H:2 * H], G[k, :, 2 * H:3 * H], G[k, :, 3 * H:]
             h = S[k]

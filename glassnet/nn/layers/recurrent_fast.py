@@ -123,14 +123,7 @@ def lstm_backward(x_tm, m, W, U, cache, g_seq, g_last, H, reverse, keep, shape):
     UT = np.ascontiguousarray(U.T)
     for k in range(T - 1, -1, -1):
         t = T - 1 - k if reverse else k
-        if g_tm is not None:
-            if m_tm is None:
-                dh += g_tm[t]
-            else:
-                np.multiply(g_tm[t], m_tm[t], out=t1)
-                dh += t1
-        if keep is not None:
-            keep[:, t] = dh
+        _take_step_grad(dh, g_tm, m_tm, t, t1, keep)
         if m_tm is None:
             dhn, dcn = dh, dc                      # no padding: update in place
         else:
@@ -201,14 +194,7 @@ def gru_backward(x_tm, m, W, U, rb, cache, g_seq, g_last, H, reverse, keep, shap
     UT = np.ascontiguousarray(U.T)
     for k in range(T - 1, -1, -1):
         t = T - 1 - k if reverse else k
-        if g_tm is not None:
-            if m_tm is None:
-                dh += g_tm[t]
-            else:
-                np.multiply(g_tm[t], m_tm[t], out=t1)
-                dh += t1
-        if keep is not None:
-            keep[:, t] = dh
+        _take_step_grad(dh, g_tm, m_tm, t, t1, keep)
         r, z, n_, un = G[k, :, :H], G[k, :, H:2 * H], G[k, :, 2 * H:3 * H], G[k, :, 3 * H:]
         if m_tm is None:
             np.copyto(dhn, dh)
@@ -246,3 +232,15 @@ def gru_backward(x_tm, m, W, U, rb, cache, g_seq, g_last, H, reverse, keep, shap
     drb = dUs[:, :, 2 * H:].sum(axis=(0, 1))
     dW, db, dx = _input_grads(x_tm, W, dA, reverse, shape)
     return (dW, dU, db, drb), dx
+
+
+def _take_step_grad(dh, g_tm, m_tm, t, scratch, keep):
+    """dh += step t's output gradient (masked: padded steps add nothing); record dL/dh_t in ``keep``."""
+    if g_tm is not None:
+        if m_tm is None:
+            dh += g_tm[t]
+        else:
+            np.multiply(g_tm[t], m_tm[t], out=scratch)
+            dh += scratch
+    if keep is not None:
+        keep[:, t] = dh
