@@ -292,10 +292,7 @@ class SimpleRNN(Recurrent):
         dh = xp.zeros((B, H), x.dtype) if g_last is None else g_last.astype(x.dtype)
         for k in range(T - 1, -1, -1):                       # the forward loop, reversed
             t = self._order(T, reverse)[k]
-            if g_seq is not None:
-                dh = dh + (g_seq[:, t] if m is None else m[:, t] * g_seq[:, t])
-            if keep is not None:
-                keep[:, t] = dh                              # dL/dh_t, for the glass box
+            dh = self._step_grad(dh, g_seq, m, t, keep)       # keep: dL/dh_t, for the glass box
             dh_new = dh if m is None else m[:, t] * dh       # a padded step passes dh on untouched
             da = dh_new * (1 - Hn[k] * Hn[k])                # tanh'(a) = 1 - tanh(a)^2
             dU += S[k].T @ da                                # dL/dU += h_(t-1)^T da
