@@ -1,7 +1,6 @@
 """The ``glassnet`` command, driven in subprocesses (exit codes, files written, one-line errors)."""
 
 import io
-import os
 import re
 import shutil
 import subprocess
@@ -15,17 +14,11 @@ pytest.importorskip("sklearn")
 pd = pytest.importorskip("pandas")
 
 import glassnet as g  # noqa: E402
+from tests.conftest import run_cli as run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(*args, cwd, check=True):
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-m", "glassnet", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
-    if check:
-        assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,7 @@ nobody here: Palmer penguins, the Titanic passenger log, R's mtcars.
 """
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -31,18 +28,12 @@ from glassnet.adapters.tabular import (  # noqa: E402
     warn_surprising_task,
 )
 from glassnet.backend.errors import ValidationError  # noqa: E402
+from tests.conftest import run_cli as run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 
 
-def run(*args, cwd, check=True):
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-m", "glassnet", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
-    if check:
-        assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 def metric(out, name, prefix="test "):
