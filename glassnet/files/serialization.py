@@ -17,8 +17,9 @@ import numpy as np
 from glassnet.backend.arrays import to_numpy
 from glassnet.backend.atomic import atomic_write
 from glassnet.backend.checks import check_path
-from glassnet.backend.errors import GlassnetTypeError, ModelFileError, ValidationError
+from glassnet.backend.errors import ModelFileError, ValidationError
 from glassnet.nn.layers import LAYERS
+from glassnet.nn.layers.container import check_model
 from glassnet.train.model import Sequential
 from glassnet.version import __version__
 
@@ -146,8 +147,7 @@ def save(model, path, metadata=None):
     scaling, history...), is stored under the ``"user"`` metadata key; read it back with
     ``load(path, with_metadata=True)``.
     """
-    if not isinstance(model, Sequential):
-        raise GlassnetTypeError(f"save() needs a glassnet Sequential model; got {type(model).__name__}.")
+    check_model(model, "save()")
     path = check_path(path, "save()")
     for name, p in model.named_parameters():
         if not bool(np.isfinite(to_numpy(p.value)).all()):

@@ -15,10 +15,11 @@ import numpy as np
 
 from glassnet.backend.arrays import array_module
 from glassnet.backend.checks import check_array
-from glassnet.backend.errors import GlassnetTypeError, ShapeError, ValidationError
-from glassnet.nn.layers import Sequential, Sigmoid, Softmax
+from glassnet.backend.errors import ShapeError, ValidationError
+from glassnet.nn.layers import Sigmoid, Softmax
 from glassnet.nn.layers.activations import sigmoid
 from glassnet.nn.layers.base import cached
+from glassnet.nn.layers.container import check_model
 
 __all__ = ["BinaryCrossEntropy", "check_output_and_loss", "CrossEntropy", "default_loss", "get_loss", "Loss",
            "LOSSES", "MSE", "one_hot_targets", "sigmoid_cross_entropy", "softmax_cross_entropy",
@@ -294,17 +295,15 @@ def get_loss(loss):
                           "Use CrossEntropy() for classes, MSE() for regression.")
 
 
-def default_loss(model):
+def default_loss(model, where="fit"):
     """Cross-entropy after Softmax, binary cross-entropy after Sigmoid, MSE otherwise."""
-    last = model.layers[-1]
+    last = check_model(model, where).layers[-1]
     return CrossEntropy() if isinstance(last, Softmax) else BinaryCrossEntropy() if isinstance(last, Sigmoid) else MSE()
 
 
-def check_output_and_loss(model, loss):
+def check_output_and_loss(model, loss, where="fit"):
     """Check the output layer suits the loss; return True when they fuse (Softmax+CE, Sigmoid+BCE)."""
-    if not isinstance(model, Sequential):
-        raise GlassnetTypeError(f"fit needs a glassnet Sequential model; got {type(model).__name__}.")
-    layers = model.layers
+    layers = check_model(model, where).layers
     for i in range(1, len(layers)):
         if isinstance(layers[i], Softmax) and isinstance(layers[i - 1], Softmax):
             raise ValidationError(f"A model must apply Softmax once, but layers {i - 1} and {i} are both Softmax "

@@ -73,8 +73,8 @@ def evaluate(model, X, y, *, loss=None, batch_size=4096, prepared=False):
     dict
         ``{'loss': float}`` plus ``'accuracy'`` for classifiers.
     """
-    loss = default_loss(model) if loss is None else get_loss(loss)
-    fused = check_output_and_loss(model, loss)
+    loss = default_loss(model, "evaluate") if loss is None else get_loss(loss)
+    fused = check_output_and_loss(model, loss, "evaluate")
     if not prepared:
         X, y, _ = prepare_data(model, loss, X, y, "evaluate")
     batch_size = check_scalar(batch_size, "batch_size", int, min_val=1, caller="evaluate")

@@ -11,7 +11,6 @@ from functools import partial
 from glassnet.backend.arrays import on_device_of
 from glassnet.backend.checks import check_rng, check_scalar
 from glassnet.backend.errors import GlassnetTypeError
-from glassnet.nn.layers import Sequential as Container
 from glassnet.nn.losses import check_output_and_loss, default_loss, get_loss
 from glassnet.optim.optimizers import get_optimizer
 from glassnet.train import fastpath
@@ -134,9 +133,6 @@ def _start(model, X, y, loss, optimizer, epochs, batch_size, validation_split, v
     if not isinstance(callbacks, (list, tuple)) or not all(isinstance(cb, Callback) for cb in callbacks):
         raise GlassnetTypeError(f"fit(callbacks=...) must be a list of Callback instances, e.g. [EarlyStopping()]; "
                                 f"got {str(callbacks)[:100]}. Instantiate classes: EarlyStopping() not EarlyStopping.")
-    if not isinstance(model, Container):
-        raise GlassnetTypeError(f"fit needs a glassnet Sequential model; got {type(model).__name__}. "
-                                "Build one with glassnet.Sequential([...]) or glassnet.mlp(...).")
     loss = default_loss(model) if loss is None else get_loss(loss)
     optimizer = get_optimizer(optimizer).setup(model.parameters())
     fused = check_output_and_loss(model, loss)

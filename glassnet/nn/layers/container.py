@@ -11,7 +11,15 @@ from glassnet.nn.layers.activations import RELU_FAMILY, Linear, Sigmoid, Softmax
 from glassnet.nn.layers.base import Layer
 from glassnet.nn.layers.dense import Dense, check_input
 
-__all__ = ["Neuron", "Sequential"]
+__all__ = ["Neuron", "Sequential", "check_model"]
+
+
+def check_model(model, where):
+    """``model`` if it is a Sequential, else the one TypeError of every function that needs a model."""
+    if not isinstance(model, Sequential):
+        raise GlassnetTypeError(f"{where} needs a glassnet Sequential model; got {type(model).__name__}. "
+                                "Build one with glassnet.Sequential([...]) or glassnet.mlp(...).")
+    return model
 
 
 @dataclass
