@@ -155,9 +155,9 @@ class FastStep:
 
     def release(self):
         """Give every parameter, gradient and state array back as an ordinary array of its own."""
-        self._adopt()
-        for p in self.params:
-            p.value = p.value.copy()
+        for p, view in zip(self.params, self.views):
+            if p.value is view:                  # else a callback already gave it an array of its own
+                p.value = view.copy()
             p.grad = None if p.grad is None else p.grad.copy()
         for arrays in self.state_lists:
             arrays[:] = [a.copy() for a in arrays]
