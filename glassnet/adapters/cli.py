@@ -252,10 +252,8 @@ def fit_spec(args, n_in, n_out, task, n_rows):
 
 def verify_verdict(args, history, spec, X, y, out):
     """``--verify``: the verdict checked by counterfactual reruns (FitSpec probes), printed with its numbers."""
-    split = args.validation_split if args.validation_split > 0 else 0.2
     d = diagnose(history, verify=True, spec=spec, X=X, y=y, budget=args.verify_budget,
-                 progress=None if args.quiet else (lambda line: print(f"  {line}", file=out)),
-                 **({"validation_data": None} if split else {}))
+                 progress=None if args.quiet else (lambda line: print(f"  {line}", file=out)))
     print(d, file=out)
     return d
 
