@@ -340,8 +340,6 @@ class DataCheck(Callback):
         if state.validation_data is not None and "validation_data" not in kwargs:
             kwargs["validation_data"] = (np.asarray(state.validation_data[0]), None)
         self.issues = check_data(state.X, y, state.model, state.loss, **kwargs)
-        if not hasattr(state.history, "monitors"):
-            state.history.monitors = {}
         state.history.monitors["data"] = self
         for issue in self.issues:
             warnings.warn(str(issue), DataWarning, stacklevel=2)

@@ -24,12 +24,6 @@ __all__ = ["ActivationMonitor", "GradientMonitor", "hidden_activations", "satura
 _WEIGHTED = (Dense, Conv2D)          # layers with a weight matrix (Conv1D is a Conv2D)
 
 
-def _register(history, name, monitor):
-    if not hasattr(history, "monitors"):
-        history.monitors = {}
-    history.monitors[name] = monitor
-
-
 def _describe(model, i):
     """'layer 1 (ReLU after Dense(64 -> 32))': how advice names a layer."""
     prev = next((model.layers[j] for j in range(i - 1, -1, -1) if isinstance(model.layers[j], _WEIGHTED)), None)
@@ -111,7 +105,7 @@ class ActivationMonitor(Callback):
         self._X = X
         self.model = state.model
         self.epochs, self.active_fraction, self.dead, self.saturation, self.units = [], [], [], [], {}
-        _register(state.history, "activations", self)
+        state.history.monitors["activations"] = self
         self.record(state.model, 0)
 
     def on_epoch_end(self, state):
@@ -196,7 +190,7 @@ class GradientMonitor(Callback):
         # shrinking weights mean "too much regularization" only when there is a penalty or dropout
         self.regularized = any(getattr(la, "l2", 0) or getattr(la, "l1", 0) for la in state.model.layers) or any(
             type(la).__name__ == "Dropout" for la in state.model.layers)
-        _register(state.history, "gradients", self)
+        state.history.monitors["gradients"] = self
 
     def on_epoch_begin(self, state):
         self._start = {i: state.model.layers[i].weight.value.copy() for i in self.dense}

@@ -156,8 +156,6 @@ class ThroughTimeMonitor(Callback):
             self._X, self._Y = self.X, self.y
         self.model, self.loss = state.model, state.loss
         self.epochs, self.profiles = [], []
-        if not hasattr(state.history, "monitors") or state.history.monitors is None:
-            state.history.monitors = {}
         state.history.monitors["through_time"] = self
         self.record(0)
 
