@@ -66,6 +66,55 @@ def test_adam_lr_1_explodes_then_collapses_and_is_diverged(digits):
     assert not any("higher learning rate" in r for r in d.remedies)
 
 
+class _Guard:
+    """The NaN guard's spike record, hand-made."""
+
+    def __init__(self, first, peak, epoch, low):
+        self.first_loss, self.peak, self.peak_epoch, self.peak_iteration, self.pre_peak_low = first, peak, epoch, 3, low
+
+
+def _spiked(train, val, guard, **attrs):
+    h = gn.History(32)
+    h["loss"] = h["train_eval_loss"] = list(train)
+    h["val_loss"] = list(val)
+    h.baseline_loss = 2.3
+    h.monitors["nan_guard"] = guard
+    for k, value in attrs.items():
+        setattr(h, k, value)
+    return h
+
+
+def test_a_spike_then_a_half_way_recovery_is_diverged_whatever_the_tail_says():
+    e = np.arange(30)
+    train = 0.05 + 2.0 * np.exp(-e / 3)                        # falls far below the start after the spike ...
+    val = 0.4 + 0.03 * np.maximum(e - 10, 0)                    # ... but the tail alone reads as overfitting
+    clean = diagnose(_spiked(train, val, _Guard(2.3, 2.5, 0, 2.3)))
+    assert clean.verdict == "overfitting", str(clean)          # no spike: the tail's verdict
+    d = diagnose(_spiked(train, val, _Guard(2.3, 2000.0, 0, 2.3)))
+    assert d.verdict == "diverged", str(d)
+    assert d.remedies[0].startswith("a lower learning rate")
+    assert any("exploded from 2.3 to 2000" in x for x in d.evidence)
+
+
+def test_a_spike_the_run_never_got_back_under_is_diverged():
+    e = np.arange(20)
+    train = 1.2 + 0.5 * np.exp(-e / 3)                          # never back under the pre-spike best 0.9
+    d = diagnose(_spiked(train, train + 0.02, _Guard(2.3, 900.0, 2, 0.9)))
+    assert d.verdict == "diverged", str(d)
+    assert any("never recovered" in x and "(0.9)" in x for x in d.evidence)
+
+
+def test_a_fully_recovered_spike_and_a_model_restored_from_before_it_are_not_diverged():
+    e = np.arange(30)
+    train = 0.1 + 2.0 * np.exp(-e / 3)
+    val = 0.3 + 2.0 * np.exp(-e / 3)
+    d = diagnose(_spiked(train, val, _Guard(2.3, 2000.0, 0, 2.3)))
+    assert d.verdict == "good fit", str(d)                     # back under the start and nothing else wrong
+    assert any("came back" in x for x in d.evidence)
+    late = _spiked(train, val, _Guard(2.3, 2000.0, 25, 0.2), restored_best=True, best_epoch=20, stopped_epoch=29)
+    assert diagnose(late).verdict != "diverged"
+
+
 def test_strong_l2_is_underfitting_not_diverged_and_no_high_lr_warning(digits):
     X, y = digits
     h = _fit(gn.mlp(64, [64], 10, l2=1.0, seed=0), X, y, epochs=20, optimizer=gn.SGD(lr=0.05))

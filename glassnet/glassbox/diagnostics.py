@@ -21,8 +21,10 @@ The yardsticks (read from ``history.monitors`` when the callbacks ran):
 The rules, in order (each quotes its numbers in ``Diagnosis.evidence``; smoothed values say so):
 
 1. **diverged**: the NaN guard fired or a curve holds NaN/inf; or a batch loss exceeded
-   ``spike_factor`` x max(first batch loss, baseline) and the run then collapsed (training loss
-   above half the baseline) or a layer died; or the training loss ended above where it started
+   ``spike_factor`` x max(first batch loss, baseline) and the model returned did not recover (its
+   training loss is above the best loss before the spike, or a whole layer died; see :func:`_spike`),
+   whatever the later epochs look like (a run that came back is "fully recovered" only when the other
+   rules then find a good fit); or the training loss ended above where it started
    *and* above the constant prediction's loss. (A loss that rises toward the baseline as a penalty
    shrinks the weights is not divergence: it is underfitting, "less regularization" first.)
 2. With ``history.restored_best`` (EarlyStopping put the best epoch's weights back) the curves are
@@ -221,6 +223,13 @@ def diagnose(history, *, gap_tol=0.1, underfit_tol=0.15, high_tol=0.5, improve_t
                       " (averaged during each epoch; add CleanTrainLoss() for a clean measurement)"))
     ctx = _Context(history, monitors, ach, gap_tol, underfit_tol, high_tol, improve_tol, spike_factor, noise_tol)
     d.verdict = _verdict(d, t, v, base, diverged, ctx)
+    if ctx.spiked and d.verdict != "good fit":
+        # the loss exploded and came back, but the model returned still shows something wrong: the tail of a
+        # run whose steps were too large (overfitting, noise, underfitting read off it) is the explosion's doing
+        d.evidence.append(f"after the explosion the run reads as '{d.verdict}': a run that exploded counts as "
+                          "recovered only when nothing else is wrong with the model returned, so the verdict is "
+                          "'diverged' (fix the step size first)")
+        d.verdict, ctx.remedies = "diverged", None
     d.remedies = ctx.remedies if ctx.remedies is not None else list(REMEDIES[d.verdict])
     if verify:
         d.verification = run_verify(spec, X, y, d, validation_data=validation_data, budget=budget,
@@ -301,24 +310,11 @@ def _verdict(d, t, v, base, diverged, ctx):
         return "diverged"
     if n == 0:
         raise ValidationError("diagnose got empty loss curves; train for at least one epoch.")
-    # 1. divergence without NaN: a spike the NaN guard saw, then a collapse (or a layer that died).
-    guard = ctx.monitors.get("nan_guard")
-    dead = _dead_layers(ctx.monitors)
-    if guard is not None and guard.peak is not None and guard.first_loss is not None:
-        start = max(guard.first_loss, base or 0.0)
-        if guard.peak > ctx.spike_factor * start:
-            collapsed = base is not None and t[-1] > 0.5 * base
-            if collapsed or dead:
-                d.evidence.append(
-                    f"the batch loss exploded from {guard.first_loss:.4g} to {guard.peak:.4g} (iteration "
-                    f"{guard.peak_iteration}, epoch {guard.peak_epoch + 1}) without reaching NaN" +
-                    (f", then settled at {t[-1]:.4g}, {100 * t[-1] / base:.0f}% of the constant prediction's "
-                     f"loss {base:.4g}" if collapsed else "") +
-                    "".join(f"; layer {i}: all {u} units dead after the spike" for i, u in dead))
-                return "diverged"
-            d.evidence.append(f"the batch loss spiked from {guard.first_loss:.4g} to {guard.peak:.4g} at epoch "
-                              f"{guard.peak_epoch + 1} without reaching NaN, then came down")
-            ctx.spiked = True
+    # 1. divergence without NaN: a spike the NaN guard saw, and the model returned never got back.
+    spike = _spike(d, t, ctx, base)
+    if spike == "diverged":
+        return spike
+    ctx.spiked = spike == "recovered"
     rose = n >= 2 and t[-1] > t[0] * 1.05
     if rose and (base is None or t[-1] > 1.05 * base):
         d.evidence.append(f"the training loss rose from {t[0]:.4g} (epoch 1) to {t[-1]:.4g} (epoch {n})" +
@@ -399,12 +395,6 @@ def _verdict(d, t, v, base, diverged, ctx):
     # 5. underfitting: well above what is achievable.
     if ach is not None and base is not None:
         verdict = _underfit_vs_achievable(d, t, v, st, sref, base, lower, reference, ach, rose, ctx)
-        if verdict and ctx.spiked:
-            # it exploded and never got back to what is achievable: the explosion is the cause
-            d.evidence.append("the run exploded and never recovered to the achievable loss: the learning rate is "
-                              "too high, not the capacity too small")
-            ctx.remedies = None
-            return "diverged"
         if verdict:
             return verdict
     elif base is not None:
@@ -441,6 +431,50 @@ def _verdict(d, t, v, base, diverged, ctx):
                       + (f"train {t[-1]:.4g} vs val {v[-1]:.4g}" if v is not None else "no validation data: "
                          "pass validation_split to check for overfitting"))
     return "good fit"
+
+
+def _spike(d, t, ctx, base):
+    """'diverged', 'recovered' (exploded, then came back) or None (no explosion, or one the model returned predates).
+
+    An explosion: a finite batch loss above ``spike_factor`` x max(first batch loss, baseline), the
+    NaN guard's record. *Recovered* means the training loss of the model returned (the last epoch, or
+    the epoch early stopping restored) is at or below the best loss seen before the spike: the lowest
+    batch loss before the peak and every epoch's training loss before the peak's epoch. Anything short
+    of that is "diverged", whatever the tail alone would look like (a half-way recovery can read as
+    overfitting or noise), and so is a model from after the spike in which a whole layer died.
+    A run that came back counts as *fully recovered* only when the rest of the rules find nothing wrong
+    with it ("good fit"); otherwise :func:`diagnose` reports "diverged" too (Adam at lr 1 spikes in its
+    first iterations, falls below the starting loss and keeps jumping: its tail reads as overfitting or
+    noise, and the fix is the step size). A model restored from an epoch before the spike is unaffected.
+    """
+    guard = ctx.monitors.get("nan_guard")
+    if guard is None or guard.peak is None or guard.first_loss is None:
+        return None
+    start = max(guard.first_loss, base or 0.0)
+    if guard.peak <= ctx.spike_factor * start:
+        return None
+    h, pe = ctx.history, int(guard.peak_epoch)
+    restored = bool(getattr(h, "restored_best", False)) and getattr(h, "best_epoch", None) is not None
+    end = int(h.best_epoch) if restored else len(t) - 1
+    what = (f"the batch loss exploded from {guard.first_loss:.4g} to {guard.peak:.4g} (iteration "
+            f"{guard.peak_iteration}, epoch {pe + 1}) without reaching NaN")
+    if end < pe:
+        d.evidence.append(f"{what}; the model returned is from epoch {end + 1}, before the spike")
+        return None
+    low = getattr(guard, "pre_peak_low", None)
+    pre = min([x for x in (low, guard.first_loss) if x is not None] + [float(x) for x in t[:pe]])
+    dead = _dead_layers(ctx.monitors)
+    final = float(t[end])
+    if final <= pre and not dead:
+        d.evidence.append(f"{what}, then came back: the training loss of the model returned ({final:.4g}, epoch "
+                          f"{end + 1}) is at or below the best before the spike ({pre:.4g})")
+        return "recovered"
+    d.evidence.append(
+        f"{what}, and the model returned never recovered: its training loss {final:.4g} (epoch {end + 1}) is "
+        + ("at or below" if final <= pre else "above") + f" the best before the spike ({pre:.4g})"
+        + (f", {100 * final / base:.0f}% of the constant prediction's loss {base:.4g}" if base else "")
+        + "".join(f"; layer {i}: all {u} units dead after the spike" for i, u in dead))
+    return "diverged"
 
 
 def _weights_shrank(monitors):

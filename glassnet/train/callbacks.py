@@ -147,9 +147,10 @@ class NaNGuard(Callback):
 
     It also records the run's loss spikes without stopping it, because a loss can explode and
     then collapse to the class prior without ever reaching NaN (Adam at lr=1): ``first`` (the
-    first finite batch loss), ``peak`` (the highest finite batch loss after it), ``peak_iteration``
-    and ``peak_epoch`` (0-based). It registers itself as ``history.monitors['nan_guard']`` so the
-    verdict (:func:`glassnet.glassbox.diagnostics.diagnose`) can read them.
+    first finite batch loss), ``peak`` (the highest finite batch loss after it), ``peak_iteration``,
+    ``peak_epoch`` (0-based) and ``pre_peak_low`` (the lowest finite batch loss before the peak: the
+    bar a run must get back under to count as recovered). It registers itself as
+    ``history.monitors['nan_guard']`` so the verdict (:func:`glassnet.glassbox.diagnostics.diagnose`) can read them.
     """
 
     def __init__(self, explode_factor=1e4):
@@ -160,6 +161,7 @@ class NaNGuard(Callback):
         self.good_epoch = state.epoch - 1
         self.first = self.first_loss = None
         self.peak, self.peak_iteration, self.peak_epoch = None, None, None
+        self.low = self.pre_peak_low = None
         state.history.monitors["nan_guard"] = self
 
     def on_batch_end(self, state):
@@ -169,6 +171,9 @@ class NaNGuard(Callback):
             self.first_loss = float(loss)
         elif math.isfinite(loss) and (self.peak is None or loss > self.peak):
             self.peak, self.peak_iteration, self.peak_epoch = float(loss), state.iteration, state.epoch
+            self.pre_peak_low = self.low
+        if math.isfinite(loss) and (self.low is None or loss < self.low):
+            self.low = float(loss)
         if math.isfinite(loss) and loss <= self.explode_factor * (self.first or 1.0):
             return
         _restore(state.model, self.good)
@@ -191,7 +196,8 @@ class NaNGuard(Callback):
             self.good_epoch = state.epoch
 
     def state_dict(self):
-        keys = ("good", "good_epoch", "first", "first_loss", "peak", "peak_iteration", "peak_epoch")
+        keys = ("good", "good_epoch", "first", "first_loss", "peak", "peak_iteration", "peak_epoch", "low",
+                "pre_peak_low")
         return {k: getattr(self, k) for k in keys}
 
 
