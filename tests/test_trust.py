@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.glassbox.achievable import Achievable, confident_issues, duplicate_floor
+from glassnet.glassbox.achievable import Achievable, confident_error, confident_issues, duplicate_floor
 from glassnet.glassbox.datachecks import check_data, label_issues, leakage
 from glassnet.glassbox.diagnostics import CleanTrainLoss, diagnose
 from glassnet.glassbox.monitors import ActivationMonitor, GradientMonitor
@@ -247,3 +247,27 @@ def test_diagnose_verify_true_reports_before_and_after():
     d = diagnose(h, verify=True, spec=spec, X=X[160:], y=y[160:], validation_data=(X[:160], y[:160]))
     assert d.verification is not None
     assert "->" in d.evidence[-1] and "placebo" in d.evidence[-1]
+
+
+def test_label_noise_check_calibrates_a_weak_reference_on_clean_hard_data():
+    # 20 features, 12 of them noise: k-NN is weak, and confident learning flags hard rows of a clean table
+    X, y = sk.make_classification(1200, 20, n_informative=8, n_classes=4, n_clusters_per_class=2, class_sep=1.5,
+                                  flip_y=0.0, random_state=1)
+    X = _std(X)
+    found = label_issues(X, y)
+    assert found["rate"] > 0.02                                 # the weak reference flags rows ...
+    assert found["confident_error"] < 0.05                      # ... but not among the ones it is surest of
+    assert "label_issues" not in {i.kind for i in check_data(X, y, label_noise=True)}
+    rng = np.random.default_rng(0)
+    flip = rng.random(len(y)) < 0.3
+    noisy = y.copy()
+    noisy[flip] = (noisy[flip] + rng.integers(1, 4, flip.sum())) % 4
+    assert label_issues(X, noisy)["confident_error"] > 0.15     # input-independent noise shows there too
+    assert "label_issues" in {i.kind for i in check_data(X, noisy, label_noise=True)}
+
+
+def test_confident_error_on_a_hand_made_case():
+    P = np.array([[0.99, 0.01], [0.98, 0.02], [0.6, 0.4], [0.45, 0.55], [0.3, 0.7]] * 2)
+    labels = np.array([0, 1, 0, 0, 1] * 2)                       # one of the two surest rows is mislabelled
+    assert confident_error(labels, P, share=0.4) == 0.5
+    assert confident_error(labels, P, share=0.2) == 0.0

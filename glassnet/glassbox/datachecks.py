@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from glassnet.backend.errors import ValidationError
-from glassnet.glassbox.achievable import confident_issues, reference_loss
+from glassnet.glassbox.achievable import confident_error, confident_issues, reference_loss
 from glassnet.nn.losses import check_output_and_loss, default_loss, get_loss
 from glassnet.train.callbacks import Callback
 from glassnet.train.inference import n_outputs
@@ -67,7 +67,10 @@ def check_data(X, y=None, model=None, loss=None, *, scale_ratio=100.0, imbalance
     label_noise : bool, default False
         Classification only: run confident learning on out-of-fold k-NN probabilities
         (:func:`label_issues`; needs scikit-learn) and report when more than ``noise_rate`` of the
-        labels look wrong.
+        labels look wrong *and* the reference's error on the tenth of rows it is surest of (where
+        hard rows are rare but input-independent label noise is not) exceeds it too
+        (:func:`~glassnet.glassbox.achievable.confident_error`): a weak reference flags hard rows on
+        clean data, and that calibration keeps it from calling them noise.
     target_scale : float, default 10
         Regression only: warn when a target's std or |mean| exceeds this (an unscaled target).
 
@@ -131,12 +134,16 @@ def check_data(X, y=None, model=None, loss=None, *, scale_ratio=100.0, imbalance
         issues += leakage(X, validation_data[0])
     if label_noise and y is not None and task != "regression" and not bad.any():
         found = label_issues(X, y)
-        if found is not None and found["reliable"] and found["rate"] > noise_rate:
-            issues.append(DataIssue("label_issues", "warning", f"confident learning on out-of-fold k-NN "
+        if (found is not None and found["reliable"] and found["rate"] > noise_rate
+                and found["confident_error"] > noise_rate):
+            issues.append(DataIssue("label_issues", "warning", f"confident learning on out-of-fold reference "
                                     f"probabilities flags {int(found['mask'].sum())} of {len(X)} labels "
-                                    f"({100 * found['rate']:.1f}%) as likely wrong. Inspect them "
-                                    "(details['rows']) before training; a model cannot beat that noise.",
-                                    {"rows": np.flatnonzero(found["mask"]).tolist(), "rate": found["rate"]}))
+                                    f"({100 * found['rate']:.1f}%) as likely wrong, and the reference disagrees "
+                                    f"with {100 * found['confident_error']:.1f}% of the labels of the tenth of rows "
+                                    "it is surest of (where hard rows are rare). Inspect them (details['rows']) "
+                                    "before training; a model cannot beat that noise.",
+                                    {"rows": np.flatnonzero(found["mask"]).tolist(), "rate": found["rate"],
+                                     "confident_error": found["confident_error"]}))
     if model is not None:
         issues += _check_model(model, loss, y)
     return issues
@@ -231,7 +238,8 @@ def label_issues(X, y, *, folds=5, seed=0, max_samples=5000):
     dict or None
         ``{'mask': bool array (n,), 'rate': share flagged, 'probabilities': (n, k) out-of-fold,
         'reference_accuracy': how often the k-NN's most probable class is the label, 'reliable':
-        reference_accuracy >= 0.5}``; None without scikit-learn or with more than ``max_samples`` rows
+        reference_accuracy >= 0.5, 'confident_error': the reference's error on its most confident tenth
+        (:func:`~glassnet.glassbox.achievable.confident_error`)}``; None without scikit-learn or with more than ``max_samples`` rows
         (k-NN costs O(n^2)). Confident learning is only as good as the probabilities: a reference that
         is wrong more often than right (MNIST-1D: k-NN flags 61% of its clean labels) cannot tell a
         wrong label from a hard row, so :func:`check_data` reports nothing then.
@@ -251,7 +259,7 @@ def label_issues(X, y, *, folds=5, seed=0, max_samples=5000):
     mask = confident_issues(labels, P)
     accuracy = float((P.argmax(axis=1) == labels).mean())
     return {"mask": mask, "rate": float(mask.mean()), "probabilities": P, "reference_accuracy": accuracy,
-            "reliable": accuracy >= 0.5}
+            "reliable": accuracy >= 0.5, "confident_error": confident_error(labels, P)}
 
 
 def _check_labels(y, inverse, counts, imbalance_ratio, min_per_class, max_classes):
