@@ -24,7 +24,8 @@ import numpy as np
 from glassnet.backend.arrays import to_numpy
 from glassnet.train.callbacks import Callback
 
-__all__ = ["Achievable", "confident_error", "confident_issues", "duplicate_floor", "out_of_fold_knn", "per_sample_loss", "reference_loss"]
+__all__ = ["Achievable", "confident_error", "confident_issues", "duplicate_floor", "out_of_fold_knn", "per_sample_loss",
+           "reference_loss"]
 
 _KS = (5, 15, 40)
 _EPS = 1e-7

@@ -239,10 +239,10 @@ def label_issues(X, y, *, folds=5, seed=0, max_samples=5000):
         ``{'mask': bool array (n,), 'rate': share flagged, 'probabilities': (n, k) out-of-fold,
         'reference_accuracy': how often the k-NN's most probable class is the label, 'reliable':
         reference_accuracy >= 0.5, 'confident_error': the reference's error on its most confident tenth
-        (:func:`~glassnet.glassbox.achievable.confident_error`)}``; None without scikit-learn or with more than ``max_samples`` rows
-        (k-NN costs O(n^2)). Confident learning is only as good as the probabilities: a reference that
-        is wrong more often than right (MNIST-1D: k-NN flags 61% of its clean labels) cannot tell a
-        wrong label from a hard row, so :func:`check_data` reports nothing then.
+        (:func:`~glassnet.glassbox.achievable.confident_error`)}``; None without scikit-learn or with more
+        than ``max_samples`` rows (k-NN costs O(n^2)). Confident learning is only as good as the
+        probabilities: a reference that is wrong more often than right (MNIST-1D: k-NN flags 61% of its
+        clean labels) cannot tell a wrong label from a hard row, so :func:`check_data` reports nothing then.
     """
     X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
     y = np.asarray(y)
