@@ -250,10 +250,15 @@ def fit_spec(args, n_in, n_out, task, n_rows):
                    patience=patience or 5)
 
 
+def cli_diagnosis(history, lr, **kwargs):
+    """The verdict with its remedies written as ``glassnet train`` flags (``--lr 0.0001``, ``--hidden 256,256``)."""
+    return diagnose(history, **kwargs).phrased("cli", lr=lr, epochs=len(history.get("loss") or []) or None)
+
+
 def verify_verdict(args, history, spec, X, y, out):
     """``--verify``: the verdict checked by counterfactual reruns (FitSpec probes), printed with its numbers."""
-    d = diagnose(history, verify=True, spec=spec, X=X, y=y, budget=args.verify_budget,
-                 progress=None if args.quiet else (lambda line: print(f"  {line}", file=out)))
+    d = cli_diagnosis(history, args.lr, verify=True, spec=spec, X=X, y=y, budget=args.verify_budget,
+                      progress=None if args.quiet else (lambda line: print(f"  {line}", file=out)))
     print(d, file=out)
     return d
 
@@ -352,14 +357,15 @@ def cmd_train(args, out):
         fold_target_scaling(model, y_mean, y_scale)
     if not is_root:
         return 0
+    diagnosis = cli_diagnosis(history, args.lr) if not args.verify else None
     if not args.quiet:
         print(model.summary(), file=out)
         if not args.verify:
-            print(diagnose(history), file=out)
+            print(diagnosis, file=out)
     if args.verify:
         print("verifying the verdict by retraining (--verify) ...", file=out)
-        verify_verdict(args, history, fit_spec(args, X.shape[1], len(classes) if classes else 1, task, len(X)),
-                       X, y_fit, out)
+        diagnosis = verify_verdict(args, history, fit_spec(args, X.shape[1], len(classes) if classes else 1, task,
+                                                           len(X)), X, y_fit, out)
     result, test = {}, None
     if test_frame is not None:
         test = (pre.transform(test_frame).astype(np.float32), test_y)
@@ -386,6 +392,7 @@ def cmd_train(args, out):
         if info.get("dataset") in shapes:
             kwargs["image_shape"] = shapes[info["dataset"]]
         kwargs.update(X_train=X, y_train=y_fit, feature_names=pre.encoded_names, data_source=str(args.data),
+                      diagnosis=diagnosis,
                       target_name=args.target, hyperparameters={k: v for k, v in vars(args).items()
                                                                 if k in ("hidden", "activation", "optimizer", "lr",
                                                                          "batch_size", "l2", "dropout", "seed")})
@@ -517,7 +524,7 @@ def cmd_diagnose(args, out):
         raise CLIError(f"{args.model} stores no training history (it was not trained by `glassnet train`).")
     history = History.from_dict(saved)
     if not args.verify:
-        print(diagnose(history), file=out)
+        print(cli_diagnosis(history, cli.get("args", {}).get("lr")), file=out)
         return 0
     # --verify: retrain from the saved arguments on the rows the model trained on (found by their fingerprints).
     trained = argparse.Namespace(**{**cli.get("args", {}), "quiet": args.quiet, "verify_budget": args.verify_budget})

@@ -53,11 +53,12 @@ The rules, in order (each quotes its numbers in ``Diagnosis.evidence``; smoothed
 counterfactual reruns (:mod:`glassnet.glassbox.verify`).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from glassnet.backend.errors import ValidationError
+from glassnet.glassbox.remedies import VERDICT_REMEDIES, phrase
 from glassnet.glassbox.verify import verify as run_verify
 from glassnet.train.callbacks import Callback
 from glassnet.train.inference import evaluate
@@ -66,38 +67,8 @@ __all__ = ["REMEDIES", "VERDICTS", "CleanTrainLoss", "Diagnosis", "diagnose", "t
 
 VERDICTS = ("underfitting", "overfitting", "good fit", "still improving", "diverged", "too noisy to tell")
 
-REMEDIES = {
-    "underfitting": [
-        "a bigger network (more units per layer, or more layers)",
-        "more iterations (raise epochs)",
-        "less regularization (lower l2, less dropout)",
-        "a higher learning rate, momentum, or Adam",
-        "more informative features (better data)",
-    ],
-    "overfitting": [
-        "regularization: Dense(..., l2=1e-3) (weight decay)",
-        "dropout: Dropout(0.2) after the hidden activations",
-        "early stopping: EarlyStopping(patience=5, restore_best=True)",
-        "more (or augmented) training data",
-        "a smaller network",
-    ],
-    "still improving": [
-        "more iterations: raise epochs (training stopped too early)",
-        "a somewhat higher learning rate or momentum to get there faster",
-    ],
-    "diverged": [
-        "a lower learning rate (try lr / 10)",
-        "standardized inputs (zero mean, unit variance per feature)",
-        "He initialization for ReLU layers (init='he_normal')",
-        "a larger batch size (less noisy gradients)",
-    ],
-    "too noisy to tell": [
-        "a lower learning rate or a larger batch size (smoother curves)",
-        "a larger validation set (less noisy val_loss)",
-        "more epochs, to see the trend through the noise",
-    ],
-    "good fit": ["none needed; confirm on a held-out test set"],
-}
+# The API phrasing of each verdict's remedies; the ids, and their CLI / estimator phrasing, in remedies.py.
+REMEDIES = {verdict: phrase(ids, "api") for verdict, ids in VERDICT_REMEDIES.items()}
 
 
 @dataclass
@@ -111,7 +82,9 @@ class Diagnosis:
     evidence : list of str
         The numbers behind the verdict, one sentence each.
     remedies : list of str
-        The course's remedies for this verdict.
+        The remedies for this verdict, phrased for the Python API (see :meth:`phrased`).
+    remedy_ids : list of str
+        The same remedies as keys of :data:`glassnet.glassbox.remedies.REMEDY_TEXT`, most telling first.
     best_epoch : int or None
         Epoch number (1-based, as printed during training) of the lowest validation loss
         (of the training loss without validation data).
@@ -128,6 +101,15 @@ class Diagnosis:
     train_key: str | None = None
     baseline: float | None = None
     verification: object = None
+    remedy_ids: list = field(default_factory=list)
+    interface: str = "api"
+
+    def phrased(self, interface, *, lr=None, epochs=None):
+        """A copy whose remedies are written for ``interface``: 'api' (Python calls), 'cli' (``glassnet``
+        flags) or 'sklearn' (estimator parameters); ``lr`` and ``epochs`` of the run fill in numbers
+        ("--lr 0.0001"). Remedies that verification can test are marked so (not for 'sklearn')."""
+        return replace(self, interface=interface,
+                       remedies=phrase(self.remedy_ids, interface, verdict=self.verdict, lr=lr, epochs=epochs))
 
     def __str__(self):
         lines = [f"verdict: {self.verdict}"]
@@ -208,7 +190,8 @@ def diagnose(history, *, gap_tol=0.1, underfit_tol=0.15, high_tol=0.5, improve_t
     """
     diverged = getattr(history, "diverged", None)
     if diverged and not history.get("loss"):
-        return Diagnosis("diverged", [diverged], list(REMEDIES["diverged"]))
+        return Diagnosis("diverged", [diverged], phrase(VERDICT_REMEDIES["diverged"], verdict="diverged"),
+                         remedy_ids=list(VERDICT_REMEDIES["diverged"]))
     if not history.get("loss") and not history.get("train_eval_loss"):
         raise ValidationError(f"diagnose needs a history with a 'loss' curve; got keys {sorted(history)}. "
                               "Pass the History returned by fit().")
@@ -230,7 +213,8 @@ def diagnose(history, *, gap_tol=0.1, underfit_tol=0.15, high_tol=0.5, improve_t
                           "recovered only when nothing else is wrong with the model returned, so the verdict is "
                           "'diverged' (fix the step size first)")
         d.verdict, ctx.remedies = "diverged", None
-    d.remedies = ctx.remedies if ctx.remedies is not None else list(REMEDIES[d.verdict])
+    d.remedy_ids = ctx.remedies if ctx.remedies is not None else list(VERDICT_REMEDIES[d.verdict])
+    d.remedies = phrase(d.remedy_ids, "api", verdict=d.verdict)
     if verify:
         d.verification = run_verify(spec, X, y, d, validation_data=validation_data, budget=budget,
                                     progress=progress)
@@ -363,7 +347,7 @@ def _verdict(d, t, v, base, diverged, ctx):
                 f"{_pct(sref[-1], sref[b])} higher by epoch {n} ({sref[-1]:.4g}) while the training loss "
                 f"(smoothed) fell {_pct(st[-1], st[b])} ({st[b]:.4g} -> {st[-1]:.4g})")
             if getattr(h, "best_epoch", None) is not None:
-                ctx.remedies = [r for r in REMEDIES["overfitting"] if not r.startswith("early stopping")]
+                ctx.remedies = [r for r in VERDICT_REMEDIES["overfitting"] if r != "early_stopping"]
                 d.evidence.append("EarlyStopping ran without restore_best: the model returned is the last "
                                   "epoch's; pass restore_best=True to keep the best one")
             return "overfitting"
@@ -424,8 +408,7 @@ def _verdict(d, t, v, base, diverged, ctx):
                           "are unstable")
         return "too noisy to tell"
     if ctx.remedies is None and ctx.noise_bound:
-        ctx.remedies = ["none needed; a bigger network would not help: the remaining error is bounded by the "
-                        "noise measured above; confirm on a held-out test set"]
+        ctx.remedies = ["noise_bound"]
     d.evidence.append(f"{ref_name} settled at {ref[-1]:.4g} (lowest {ref.min():.4g} at epoch "
                       f"{int(np.argmin(ref)) + 1}); "
                       + (f"train {t[-1]:.4g} vs val {v[-1]:.4g}" if v is not None else "no validation data: "
@@ -488,11 +471,11 @@ def _weights_shrank(monitors):
 
 
 def _underfit_remedies(ctx, rose, noise_bound):
-    rem = list(REMEDIES["underfitting"])
+    rem = list(VERDICT_REMEDIES["underfitting"])
     if rose:      # the data loss rose as the penalty shrank the weights: regularization first
-        rem.insert(0, rem.pop(2))
+        rem.insert(0, rem.pop(rem.index("less_regularization")))
     if noise_bound:
-        rem = [r for r in rem if not r.startswith("a bigger network")]
+        rem = [r for r in rem if r != "bigger_network"]
     ctx.remedies = rem
 
 
@@ -517,8 +500,7 @@ def _underfit_vs_achievable(d, t, v, st, sref, base, lower, reference, ach, rose
             d.evidence.append(
                 f"{which} (smoothed) {final:.4g} is above the {ach.reference['name']}'s {reference:.4g} while the "
                 f"training loss {train_final:.4g} is below it: the gap is generalization, not capacity")
-            ctx.remedies = ["regularization may close the gap to the reference: Dense(..., l2=1e-3) or Dropout(0.2); "
-                            "a bigger network would not (the training loss is already below the reference)"]
+            ctx.remedies = ["close_the_gap"]
             return None
     train_final = float(st[-1])
     bound = reference if reference is not None else lower

@@ -119,9 +119,11 @@ class BaseMLP(BaseEstimator):
 
     @property
     def diagnosis_(self):
-        """glassnet's fit verdict on ``history_`` (:func:`glassnet.diagnose`), computed on access."""
+        """glassnet's fit verdict on ``history_`` (:func:`glassnet.diagnose`), computed on access, with its
+        remedies written as this estimator's parameters (``hidden_layer_sizes=``, ``alpha=``, ``max_iter=``)."""
         check_is_fitted(self, "history_")
-        return diagnose(self.history_)
+        lr = self.learning_rate_init if isinstance(self.learning_rate_init, float) else None
+        return diagnose(self.history_).phrased("sklearn", lr=lr, epochs=self.max_iter)
 
     def write_report(self, path, X, y, **kwargs):
         """Write glassnet's HTML report (curves, verdict, data checks) for held-out (X, y) to ``path``."""
@@ -130,6 +132,7 @@ class BaseMLP(BaseEstimator):
         y = np.asarray(y)
         if hasattr(self, "classes_") and self.n_outputs_ > 1 and y.ndim == 1:
             y = np.searchsorted(self.classes_, y)
+        kwargs.setdefault("diagnosis", self.diagnosis_)        # remedies as estimator parameters
         return write_html_report(path, self.model_, self.history_, X, y, **kwargs)
 
     # -- hyper-parameters (checked in fit, never in __init__) ---------------------------
