@@ -91,3 +91,64 @@ def test_exploding_gradients_are_reported():
     gm.dense, gm.epochs, gm.grad_norm, gm.update_ratio = [0, 2], [1], [{0: 50.0, 2: 1.0}], [{0: 3.0, 2: 0.1}]
     msgs = gm.advice()
     assert any("exploding" in m and "50" in m for m in msgs) and any("3x their own norm" in m for m in msgs)
+
+
+def _per_sample_brute_force(model, loss, X, Y):
+    """Each row alone through forward/backward: its weight gradient per Dense layer (float64)."""
+    from glassnet.nn.losses import check_output_and_loss
+
+    fused = check_output_and_loss(model, loss)
+    stop = len(model.layers) - 1 if fused else None
+    model.eval()
+    out = {}
+    for r in range(len(X)):
+        y = model.forward(X[r:r + 1], stop=stop)
+        loss.forward(y, Y[r:r + 1], from_logits=fused)
+        model.backward(loss.backward(), stop=stop)
+        for i, la in enumerate(model.layers):
+            if isinstance(la, gn.Dense):
+                out.setdefault(i, []).append(la.weight.grad.copy())
+    return {i: np.stack(g) for i, g in out.items()}
+
+
+@pytest.mark.parametrize("loss_name, output, n_out", [("cross_entropy", "softmax", 3), ("mse", "linear", 2)])
+def test_per_sample_gradient_norms_match_a_brute_force_loop(loss_name, output, n_out):
+    from glassnet.glassbox.monitors import GradientNoise, per_sample_grad_norms
+    from glassnet.nn.losses import get_loss
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 5))
+    Y = np.eye(n_out)[rng.integers(0, n_out, 40)] if output == "softmax" else rng.standard_normal((40, n_out))
+    model = gn.mlp(5, [7, 6], n_out, activation="tanh", output=output, dtype=np.float64, seed=1)
+    loss = get_loss(loss_name)
+    before = [p.grad for p in model.parameters()]
+    found = per_sample_grad_norms(model, loss, X, Y)
+    assert all(a is b for a, b in zip(before, [p.grad for p in model.parameters()], strict=True))   # untouched
+    brute = _per_sample_brute_force(model, loss, X, Y)
+    assert sorted(found) == sorted(brute) == [0, 2, 4]
+    for i, (norms, mean) in found.items():
+        G = brute[i]
+        np.testing.assert_allclose(norms, np.linalg.norm(G.reshape(40, -1), axis=1), rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(mean, G.mean(axis=0), rtol=1e-10, atol=1e-14)
+    # the monitor's SNR is ||mean||^2 / trace of the per-sample covariance (n - 1 normalization)
+    mon = GradientNoise(max_samples=100)
+    h = gn.History(8)
+    state = type("S", (), {"X": X, "Y": Y, "model": model, "loss": loss, "history": h, "epoch": 0})()
+    mon.on_train_begin(state)
+    mon.on_epoch_end(state)
+    for i, G in brute.items():
+        flat = G.reshape(40, -1)
+        expected = (flat.mean(axis=0) ** 2).sum() / flat.var(axis=0, ddof=1).sum()
+        assert mon.snr[-1][i] == pytest.approx(expected, rel=1e-9)
+    assert h.monitors["gradient_noise"] is mon and "signal-to-noise" in mon.advice()[0]
+
+
+def test_gradient_noise_monitor_in_fit_and_report_text(digits):
+    from glassnet.glassbox.monitors import GradientNoise
+    from glassnet.glassbox.report import monitor_findings
+
+    X, y = digits
+    h = gn.mlp(64, [32], 10, seed=0).fit(X[:500], y[:500], epochs=3, verbose=0, seed=0, callbacks=[GradientNoise()])
+    m = h.monitors["gradient_noise"]
+    assert m.epochs == [1, 2, 3] and all(np.isfinite(list(s.values())).all() and min(s.values()) > 0 for s in m.snr)
+    assert any("signal-to-noise" in line for line in monitor_findings(h))

@@ -92,6 +92,9 @@ def monitor_findings(history):
             f"layer {i}: {v:.3g}" for i, v in g.grad_norm[-1].items()))
         advice = g.advice()
         out += advice or ["gradients: no vanishing, exploding or oversized updates found"]
+    noise = monitors.get("gradient_noise")
+    if noise is not None:
+        out += noise.advice()
     guard = monitors.get("nan_guard")
     if guard is not None and guard.peak is not None and guard.first_loss is not None:
         out.append(f"NaN guard: first batch loss {guard.first_loss:.4g}, highest {guard.peak:.4g} (epoch "
