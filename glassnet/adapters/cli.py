@@ -43,7 +43,7 @@ from glassnet.files.serialization import load, save
 from glassnet.glassbox.achievable import Achievable
 from glassnet.glassbox.attributions import integrated_gradients
 from glassnet.glassbox.diagnostics import CleanTrainLoss, diagnose
-from glassnet.glassbox.monitors import ActivationMonitor, GradientMonitor
+from glassnet.glassbox.monitors import ActivationMonitor, GradientMonitor, GradientNoise
 from glassnet.glassbox.report import write_report
 from glassnet.glassbox.verify import FitSpec
 from glassnet.optim.optimizers import SGD, Adam, RMSprop
@@ -226,7 +226,7 @@ def train_network(args, X, y, task, n_out, rng, *, quiet, glassbox=True, class_w
     if glassbox:
         # The glass box is on by default: it costs well under 1% of an epoch (BENCHMARKS.md).
         callbacks[:0] = [Achievable(seed=args.seed), CleanTrainLoss(seed=args.seed), ActivationMonitor(seed=args.seed),
-                         GradientMonitor()]
+                         GradientMonitor(), GradientNoise(seed=args.seed)]
     epochs, patience, _ = schedule(args, len(X), task)
     if patience is not None:
         callbacks.append(EarlyStopping("val_loss", patience=patience, restore_best=True))

@@ -163,12 +163,13 @@ class AttributionDisplay(_Display):
         self.title, self.image = title, image
 
     @classmethod
-    def from_attribution(cls, attribution, image_shape=None, feature_names=None, x=None, ax=None):
-        """From an :class:`~glassnet.glassbox.attributions.Attribution` or a plain array of shape (n_features,)."""
+    def from_attribution(cls, attribution, image_shape=None, feature_names=None, x=None, ax=None, what=None):
+        """From an :class:`~glassnet.glassbox.attributions.Attribution` or a plain array of shape (n_features,).
+        ``what`` names the explained output in the title ("class setosa", "output"; default "class <target>")."""
         values = getattr(attribution, "values", attribution)
         title = "attributions"
         if hasattr(attribution, "target"):
-            title = (f"integrated gradients, class {attribution.target}\n"
+            title = (f"integrated gradients, {what or f'class {attribution.target}'}\n"
                      f"completeness error {100 * attribution.completeness_error:.2g}%")
         return cls(values, image_shape, feature_names, title, x).plot(ax)
 

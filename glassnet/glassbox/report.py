@@ -194,8 +194,8 @@ def build_report(model, history, X, y, *, title="glassnet report", image_shape=N
         notes.append(f"sample {i}, {what} (score {a.f_x:.3g} vs {a.f_baseline:.3g} at the training mean): " +
                      ", ".join(f"{_name(feature_names, j, 'x')} {a.values[j]:+.3g}" for j in top) +
                      f"; completeness error {100 * a.completeness_error:.2g}%")
-        imgs.append(_figure(lambda ax, a=a, x=X[i]: AttributionDisplay.from_attribution(
-            a, image_shape, feature_names=feature_names, x=x, ax=ax), (4, 3.4) if image_shape else (5, 3.6)))
+        imgs.append(_figure(lambda ax, a=a, x=X[i], what=what: AttributionDisplay.from_attribution(
+            a, image_shape, feature_names=feature_names, x=x, ax=ax, what=what), (4, 3.4) if image_shape else (5, 3.6)))
     section("attributions", "Example attributions (baseline: the training mean)",
             f'<div class="grid">{"".join(imgs)}</div>{_list(notes)}')
     target = int(y[0]) if classifier else y[0]
