@@ -107,19 +107,20 @@ def _per_sample_brute_force(model, loss, X, Y):
         model.backward(loss.backward(), stop=stop)
         for i, la in enumerate(model.layers):
             if isinstance(la, gn.Dense):
-                out.setdefault(i, []).append(la.weight.grad.copy())
+                out.setdefault(i, []).append(la.weight.grad - la.l2 * la.weight.value)   # the data gradient
     return {i: np.stack(g) for i, g in out.items()}
 
 
-@pytest.mark.parametrize("loss_name, output, n_out", [("cross_entropy", "softmax", 3), ("mse", "linear", 2)])
-def test_per_sample_gradient_norms_match_a_brute_force_loop(loss_name, output, n_out):
+@pytest.mark.parametrize("loss_name, output, n_out, l2",
+                         [("cross_entropy", "softmax", 3, 0.0), ("mse", "linear", 2, 0.1)])
+def test_per_sample_gradient_norms_match_a_brute_force_loop(loss_name, output, n_out, l2):
     from glassnet.glassbox.monitors import GradientNoise, per_sample_grad_norms
     from glassnet.nn.losses import get_loss
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((40, 5))
     Y = np.eye(n_out)[rng.integers(0, n_out, 40)] if output == "softmax" else rng.standard_normal((40, n_out))
-    model = gn.mlp(5, [7, 6], n_out, activation="tanh", output=output, dtype=np.float64, seed=1)
+    model = gn.mlp(5, [7, 6], n_out, activation="tanh", output=output, l2=l2, dtype=np.float64, seed=1)
     loss = get_loss(loss_name)
     before = [p.grad for p in model.parameters()]
     found = per_sample_grad_norms(model, loss, X, Y)

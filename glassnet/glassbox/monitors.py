@@ -274,10 +274,16 @@ def per_sample_grad_norms(model, loss, X, Y):
     g, n, found = loss.backward(), len(X), {}
     for i in range(len(layers) - 1, -1, -1):
         layer = layers[i]
-        if isinstance(layer, Dense) and layer._x is not None and layer._x.ndim == 2:
-            a, d = to_numpy(layer._x).astype(np.float64), to_numpy(g).astype(np.float64) * n
-            found[i] = (np.linalg.norm(a, axis=1) * np.linalg.norm(d, axis=1), a.T @ d / n)
+        x = layer._x if isinstance(layer, Dense) else None
+        if x is not None and x.ndim == 2:
+            norms = np.linalg.norm(to_numpy(x).astype(np.float64), axis=1) * np.linalg.norm(
+                to_numpy(g).astype(np.float64), axis=1) * n
         g = layer.backward(g)
+        if x is not None and x.ndim == 2:
+            # backward's x^T g is the mean data gradient; take the penalty terms it added back out
+            W = to_numpy(layer.weight.value).astype(np.float64)
+            mean = to_numpy(layer.weight.grad).astype(np.float64) - layer.l2 * W - layer.l1 * np.sign(W)
+            found[i] = (norms, mean)
     for p, grad in zip(params, saved, strict=True):
         p.grad = grad
     if was_training:
