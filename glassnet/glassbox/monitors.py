@@ -281,8 +281,10 @@ def per_sample_grad_norms(model, loss, X, Y):
         g = layer.backward(g)
         if x is not None and x.ndim == 2:
             # backward's x^T g is the mean data gradient; take the penalty terms it added back out
-            W = to_numpy(layer.weight.value).astype(np.float64)
-            mean = to_numpy(layer.weight.grad).astype(np.float64) - layer.l2 * W - layer.l1 * np.sign(W)
+            mean = to_numpy(layer.weight.grad).astype(np.float64)
+            if layer.l2 or layer.l1:
+                W = to_numpy(layer.weight.value).astype(np.float64)
+                mean -= layer.l2 * W + layer.l1 * np.sign(W)
             found[i] = (norms, mean)
     for p, grad in zip(params, saved, strict=True):
         p.grad = grad
@@ -294,7 +296,7 @@ def per_sample_grad_norms(model, loss, X, Y):
 class GradientNoise(Callback):
     """Gradient signal-to-noise of each Dense layer per epoch, from per-sample gradient norms.
 
-    At the end of each epoch, on a fixed sample of training rows: the mean weight gradient g and each
+    At the end of each epoch, on a fixed sample of training rows (128 by default): the mean weight gradient g and each
     row's ||g_i|| (:func:`per_sample_grad_norms`), and
 
         SNR = ||g||^2 / tr(Cov g_i),   tr(Cov g_i) = (sum_i ||g_i||^2 - n ||g||^2) / (n - 1).
@@ -307,7 +309,9 @@ class GradientNoise(Callback):
 
     Parameters
     ----------
-    max_samples : int, default 256
+    max_samples : int, default 128
+        Rows of the fixed sample (the trace of a covariance needs no more to be read to a factor of 2 or
+        so, and every row costs a forward and a backward pass per epoch).
     seed : int, default 0
 
     Attributes
@@ -320,7 +324,7 @@ class GradientNoise(Callback):
     batch_size : int or None
     """
 
-    def __init__(self, max_samples=256, seed=0):
+    def __init__(self, max_samples=128, seed=0):
         self.max_samples = max_samples
         self.seed = seed
 
