@@ -22,7 +22,7 @@ The rules, in order (each quotes its numbers in ``Diagnosis.evidence``; smoothed
 
 1. **diverged**: the NaN guard fired or a curve holds NaN/inf; or a batch loss exceeded
    ``spike_factor`` x max(first batch loss, baseline) and the model returned did not recover (its
-   training loss is above the best loss before the spike, or a whole layer died; see :func:`_spike`),
+   training loss is above the best loss before the spike, or ReLU units died after it; see :func:`_spike`),
    whatever the later epochs look like (a run that came back is "fully recovered" only when the other
    rules then find a good fit); or the training loss ended above where it started
    *and* above the constant prediction's loss. (A loss that rises toward the baseline as a penalty
@@ -268,14 +268,6 @@ def _projected_gain(c, k, slope, n):
     return float(-slope * k * r * (1 - r ** m) / (1 - r))
 
 
-def _dead_layers(monitors):
-    """[(layer, units)] of ReLU layers with every unit dead at the end but not before training."""
-    m = monitors.get("activations")
-    if m is None or not getattr(m, "dead", None):
-        return []
-    return [(i, m.units[i]) for i, n in m.dead[-1].items() if n == m.units[i] and m.dead[0].get(i, 0) < n]
-
-
 def _lower_bound(ach):
     """The best achievable loss we know of (0 when unknown) and its description."""
     if ach is None:
@@ -424,7 +416,8 @@ def _spike(d, t, ctx, base):
     the epoch early stopping restored) is at or below the best loss seen before the spike: the lowest
     batch loss before the peak and every epoch's training loss before the peak's epoch. Anything short
     of that is "diverged", whatever the tail alone would look like (a half-way recovery can read as
-    overfitting or noise), and so is a model from after the spike in which a whole layer died.
+    overfitting or noise), and so is a model from after the spike in which ReLU units died
+    (:func:`_killed_after`).
     A run that came back counts as *fully recovered* only when the rest of the rules find nothing wrong
     with it ("good fit"); otherwise :func:`diagnose` reports "diverged" too (Adam at lr 1 spikes in its
     first iterations, falls below the starting loss and keeps jumping: its tail reads as overfitting or
@@ -446,19 +439,37 @@ def _spike(d, t, ctx, base):
         return None
     low = getattr(guard, "pre_peak_low", None)
     pre = min([x for x in (low, guard.first_loss) if x is not None] + [float(x) for x in t[:pe]])
-    dead = _dead_layers(ctx.monitors)
+    killed = _killed_after(ctx.monitors, pe, end)
     final = float(t[end])
-    if final <= pre and not dead:
+    if final <= pre and not killed:
         d.evidence.append(f"{what}, then came back: the training loss of the model returned ({final:.4g}, epoch "
-                          f"{end + 1}) is at or below the best before the spike ({pre:.4g})")
+                          f"{end + 1}) is at or below the best before the spike ({pre:.4g}) and no ReLU unit died")
         return "recovered"
     d.evidence.append(
-        f"{what}, and the model returned never recovered: its training loss {final:.4g} (epoch {end + 1}) is "
+        f"{what}, and the model returned did not fully recover: its training loss {final:.4g} (epoch {end + 1}) is "
         + ("at or below" if final <= pre else "above") + f" the best before the spike ({pre:.4g})"
         + (f", {100 * final / base:.0f}% of the constant prediction's loss {base:.4g}" if base else "")
-        + "".join(f"; layer {i}: all {u} units dead after the spike" for i, u in dead))
+        + "".join(f"; layer {i}: {now} of {units} units dead after the spike ({before} before it)"
+                  for i, before, now, units in killed))
     return "diverged"
 
+
+def _killed_after(monitors, peak_epoch, end):
+    """[(layer, dead before the spike, dead in the model returned, units)] for ReLU layers that lost units
+    between the activation record before the spike's epoch and the returned model's epoch.
+
+    A dead ReLU unit gets no gradient and cannot come back: units killed by an explosion are damage the run
+    never repairs, however low its loss gets (Adam at lr 1 on wine: half a layer dead, training and validation
+    loss 0, test loss 1084). Record k of the ActivationMonitor is the state after epoch k (0: before training).
+    """
+    m = monitors.get("activations")
+    if m is None or not getattr(m, "dead", None):
+        return []
+    by_epoch = dict(zip(m.epochs, m.dead, strict=False))
+    before, after = by_epoch.get(peak_epoch), by_epoch.get(end + 1, m.dead[-1])
+    if before is None:
+        return []
+    return [(i, before.get(i, 0), n, m.units[i]) for i, n in after.items() if n > before.get(i, 0)]
 
 def _weights_shrank(monitors):
     """True when the model is regularized and the gradient monitor saw every Dense weight matrix end below

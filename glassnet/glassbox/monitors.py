@@ -343,7 +343,8 @@ class GradientNoise(Callback):
         for i, (norms, g) in per_sample_grad_norms(self.model, self.loss, self._X, self._Y).items():
             n, sig = len(norms), float((g * g).sum())
             var = float(((norms ** 2).sum() - n * sig) / max(n - 1, 1))
-            snr[i] = sig / var if var > 0 else float("inf")
+            # no gradient at all (a saturated loss): no signal and no noise, so no ratio either
+            snr[i] = sig / var if var > 0 else (float("inf") if sig > 0 else float("nan"))
             mean[i], rms[i] = float(np.sqrt(sig)), float(np.sqrt((norms ** 2).mean()))
         self.epochs.append(state.epoch + 1)
         self.snr.append(snr)
@@ -357,4 +358,5 @@ class GradientNoise(Callback):
         b = self.batch_size
         return [f"gradient signal-to-noise ||mean g||^2 / tr(Cov g_i) at epoch {self.epochs[-1]} (per sample"
                 + (f"; a batch of {b} has about {b}x" if b else "") + "): " + ", ".join(
-                    f"layer {i}: {v:.3g}" for i, v in self.snr[-1].items())]
+                    f"layer {i}: {v:.3g}" if np.isfinite(v) or v > 0 else f"layer {i}: no gradient"
+                    for i, v in self.snr[-1].items())]
