@@ -24,10 +24,11 @@ regression set (Friedman #1, 20,000 x 20, noise 1, standardized target, seed 0).
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python -m benchmarks.sklearn_speed [--reps 3] [--threads 1]
         [--clock wall|cpu] [--quick] [--only digits] [--dtype float64]
 
-``--threads`` caps BLAS threads for both libraries (threadpoolctl; set the environment variables too, so that
-OpenBLAS starts no spinning threads); by default nothing is changed. ``--clock cpu`` times with the process's CPU
-time instead of the wall clock: with one BLAS thread the two agree on an idle machine, and on a shared, loaded one
-CPU time still measures the work done (the wall clock then mostly measures the other processes).
+``--threads`` caps BLAS threads for both libraries (threadpoolctl; the environment variables above do the same
+from the start); by default nothing is changed (uncapped, scipy's L-BFGS-B alone took 10x the CPU time here).
+``--clock cpu`` times with the process's CPU time instead of the wall clock: with one BLAS thread the two agree on
+an idle machine, and on a shared, loaded one CPU time still measures the work done (the wall clock then mostly
+measures the other processes).
 """
 
 import argparse

@@ -567,10 +567,23 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                              f"{self.classes_}.")
         return self._fit(X, y, sample_weight, incremental=True)
 
-    def _score_outputs(self, out, y, sample_weight):
+    def _score_outputs(self, out, y, Y, sample_weight):
+        """Validation accuracy (early_stopping) of outputs ``out`` against labels y / their indicator rows Y.
+
+        accuracy_score's number, ``np.average(row predicted right, weights=sample_weight)``, taken from the
+        indicator targets directly: accuracy_score's input checks and the inverse label transform were most of
+        an early-stopping epoch's cost (BENCHMARKS.md). A row is right when the arg-max class is (softmax) or
+        when every output is on the right side of LabelBinarizer's threshold 0.5 (binary, multilabel).
+        """
         if not np.isfinite(out).all():
             return np.nan
-        return accuracy_score(y, self._labels(out), sample_weight=sample_weight)
+        if len(self.classes_) < 2:                       # a single class: LabelBinarizer's own rule
+            return accuracy_score(y, self._labels(out), sample_weight=sample_weight)
+        if self.out_activation_ == "softmax":
+            right = out.argmax(axis=1) == Y.argmax(axis=1)
+        else:
+            right = ((out > 0.5) == (Y > 0.5)).all(axis=1)
+        return float(np.average(right, weights=sample_weight))
 
     def _labels(self, out):
         return self._label_binarizer.inverse_transform(out.ravel() if self.n_outputs_ == 1 else out)
@@ -660,7 +673,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         """One epoch over (X, y), continuing from the current network (building it on the first call)."""
         return self._fit(X, y, sample_weight, incremental=True)
 
-    def _score_outputs(self, out, y, sample_weight):
+    def _score_outputs(self, out, y, Y, sample_weight):
         if not np.isfinite(out).all():
             return np.nan
         return r2_score(y, out.ravel() if out.shape[1] == 1 else out, sample_weight=sample_weight)
