@@ -138,6 +138,30 @@ def test_validation_accuracy_is_accuracy_score(problem):
         assert est._score_outputs(out, y, Y, sw) == expected
 
 
+@pytest.mark.parametrize("outputs", [1, 3])
+def test_validation_r2_is_r2_score(outputs):
+    """The regressor's early-stopping score is r2_score's number: dtypes, weights, constant and perfect targets."""
+    from sklearn.metrics import r2_score
+
+    X, y = _diabetes(outputs)
+    est = gsk.MLPRegressor(hidden_layer_sizes=(4,), max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    rng = np.random.default_rng(0)
+    Y = y.reshape(len(y), -1)
+    for trial in range(12):
+        target = Y.copy()
+        if trial % 4 == 1:
+            target[:, 0] = 2.5                                    # a constant output: r2_score's special cases
+        out = target + rng.normal(0, 0.5, target.shape) * (trial % 3 != 2)   # every third: a perfect fit
+        out = out.astype(np.float32 if trial % 2 else np.float64)
+        sw = rng.uniform(0.0, 2.0, len(y)) if trial % 5 < 2 else None
+        t = target.ravel() if outputs == 1 else target
+        expected = r2_score(t, out.ravel() if outputs == 1 else out, sample_weight=sw)
+        assert est._score_outputs(out, t, None, sw) == expected, trial
+
+
 @pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
 @pytest.mark.parametrize("problem", ["multiclass", "multilabel", "regression"])
 def test_sample_weight_reproduces_sklearn(problem, solver):
