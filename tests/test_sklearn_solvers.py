@@ -98,19 +98,68 @@ def test_adaptive_schedule_really_changes_the_rate():
     np.testing.assert_allclose(b.loss_curve_, a.loss_curve_, rtol=1e-10)
 
 
-@pytest.mark.parametrize("problem", ["multiclass", "binary", "regression"])
-def test_early_stopping_reproduces_sklearn(problem):
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("problem", ["multiclass", "binary", "multilabel", "regression"])
+def test_early_stopping_reproduces_sklearn(problem, weighted):
     kind, data = PROBLEMS[problem]
     X, y = data()
     params = dict(hidden_layer_sizes=(10,), solver="sgd", learning_rate_init=0.05, max_iter=40, random_state=1,
                   early_stopping=True, validation_fraction=0.2, n_iter_no_change=3, tol=1e-3)
-    a, b = _fit_both(kind, X, y, **params)
+    fit_kw = {"sample_weight": np.random.default_rng(3).uniform(0.0, 3.0, len(X))} if weighted else None
+    a, b = _fit_both(kind, X, y, fit_kw, **params)
     assert b.n_iter_ == a.n_iter_
     np.testing.assert_allclose(b.validation_scores_, a.validation_scores_, rtol=1e-10)
     assert b.best_validation_score_ == pytest.approx(a.best_validation_score_, rel=1e-12)
     assert b.best_loss_ is None and a.best_loss_ is None
     _assert_same_weights(a, b)                             # the best epoch's weights, restored
     assert b.history_.restored_best and len(b.history_["val_loss"]) == b.n_iter_
+
+
+@pytest.mark.parametrize("problem", ["multiclass", "binary", "multilabel"])
+def test_validation_accuracy_is_accuracy_score(problem):
+    """The early-stopping score, taken from the indicator targets, is accuracy_score's number on the labels,
+    ties at the threshold 0.5 and in the arg-max included."""
+    from sklearn.metrics import accuracy_score
+
+    kind, data = PROBLEMS[problem]
+    X, y = data()
+    est = gsk.MLPClassifier(hidden_layer_sizes=(4,), max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    Y = est._validate_input(X, y, False, reset=False)[1].astype(np.float64)
+    rng = np.random.default_rng(0)
+    for trial in range(20):
+        out = rng.choice([0.0, 0.25, 0.5, 0.75, 1.0], size=Y.shape)    # coarse values: ties are common
+        if est.out_activation_ == "softmax":
+            out /= np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
+        sw = rng.uniform(0.0, 2.0, len(y)) if trial % 2 else None
+        expected = accuracy_score(y, est._labels(out), sample_weight=sw)
+        assert est._score_outputs(out, y, Y, sw) == expected
+
+
+@pytest.mark.parametrize("outputs", [1, 3])
+def test_validation_r2_is_r2_score(outputs):
+    """The regressor's early-stopping score is r2_score's number: dtypes, weights, constant and perfect targets."""
+    from sklearn.metrics import r2_score
+
+    X, y = _diabetes(outputs)
+    est = gsk.MLPRegressor(hidden_layer_sizes=(4,), max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    rng = np.random.default_rng(0)
+    Y = y.reshape(len(y), -1)
+    for trial in range(12):
+        target = Y.copy()
+        if trial % 4 == 1:
+            target[:, 0] = 2.5                                    # a constant output: r2_score's special cases
+        out = target + rng.normal(0, 0.5, target.shape) * (trial % 3 != 2)   # every third: a perfect fit
+        out = out.astype(np.float32 if trial % 2 else np.float64)
+        sw = rng.uniform(0.0, 2.0, len(y)) if trial % 5 < 2 else None
+        t = target.ravel() if outputs == 1 else target
+        expected = r2_score(t, out.ravel() if outputs == 1 else out, sample_weight=sw)
+        assert est._score_outputs(out, t, None, sw) == expected, trial
 
 
 @pytest.mark.parametrize("solver", ["sgd", "lbfgs"])

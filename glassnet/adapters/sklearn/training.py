@@ -199,7 +199,7 @@ class SklearnRules(Callback):
         est = self.est
         Xv, yv, Yv, swv = self.val
         out = est._outputs(Xv)
-        score = est._score_outputs(out, yv, swv)
+        score = est._score_outputs(out, yv, Yv, swv)
         est.validation_scores_.append(score)
         state.history.setdefault("val_score", []).append(score)
         state.history.setdefault("val_loss", []).append(data_loss(state.loss, out, Yv))
