@@ -72,3 +72,15 @@ def test_arch_errors(tmp_path, capsys):
     assert e.value.code == 2
     status, _, err = train(capsys, tmp_path / "nothing.ts")
     assert status == 1 and "nothing.ts" in err
+
+
+def test_mpirun_glassnet_train_on_series_writes_once_from_rank_0(tmp_path):
+    import sys
+
+    from test_distributed import _mpiexec, _run
+    exe = _mpiexec()
+    proc, _ = _run([exe, "-n", "2", sys.executable, "-m", "glassnet", "train", "BasicMotions", "--arch", "gru",
+                    "--hidden", "8", "--epochs", "2", "--out", "m.safetensors"], tmp_path, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("model written to m.safetensors") == 1, proc.stdout
+    assert proc.stdout.count("epoch 2/2") == 1 and proc.stdout.count("test accuracy") == 1, proc.stdout

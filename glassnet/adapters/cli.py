@@ -313,6 +313,9 @@ def train_series(args, out):
     :func:`glassnet.adapters.timeseries.series_classifier` (--hidden: its widths); recurrent networks
     train with gradient clipping at global norm 1 and stop at each series' end (padding masked).
     """
+    is_root = not distributed.is_distributed() or distributed.rank_and_size()[0] == 0
+    if not is_root:                                   # under mpirun only rank 0 prints and writes
+        out, args.quiet = open(os.devnull, "w"), True
     name = next((n for n in timeseries.UCR_NAMES if n.lower() == args.data.lower()), None)
     if name is not None:
         train, test = timeseries.load_ucr(name), timeseries.load_ucr(name, kind="test")
@@ -344,11 +347,16 @@ def train_series(args, out):
         print(f"data: {args.data}: {len(X)} training series of {T} steps, {X.shape[2]} channel(s), "
               f"{train.n_classes} classes" + (" (variable lengths: padded and masked)" if variable else ""), file=out)
         print(f"epochs: {why}", file=out)
-    clip = None if (args.arch or "cnn1d") == "cnn1d" else 1.0
-    history = model.fit(X, train.y, optimizer=Adam(args.lr, clip_norm=clip), epochs=epochs,
+    optimizer = Adam(args.lr, clip_norm=None if (args.arch or "cnn1d") == "cnn1d" else 1.0)
+    if distributed.is_distributed():
+        d = distributed.setup(model, optimizer, callbacks, verbose=verbose)
+        optimizer, callbacks, verbose = d.optimizer, d.callbacks, d.verbose
+    history = model.fit(X, train.y, optimizer=optimizer, epochs=epochs,
                         batch_size=args.batch_size, validation_split=args.validation_split, seed=rng,
                         callbacks=callbacks, verbose=verbose)
     result = {} if not X_test else {"accuracy": float(model.evaluate(X_test[0], test.y)["accuracy"])}
+    if not is_root:
+        return 0
     if not args.quiet:
         print(model.summary(), file=out)
         print(diagnose(history), file=out)

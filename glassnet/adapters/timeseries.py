@@ -37,7 +37,7 @@ from glassnet.nn.layers import GRU, LSTM, BatchNorm, Conv1D, Dense, GlobalAverag
 from glassnet.train.model import Sequential
 
 __all__ = ["ARCHS", "UCR_DATA", "UCR_NAMES", "UCR_SHA256", "SeriesDataset", "fill_missing", "load_ucr",
-           "nn1_euclidean", "read_ts", "series_classifier", "standardize"]
+           "nn1_euclidean", "read_ts", "series_classifier", "standardize", "window_slices"]
 
 UCR_DATA = Path(__file__).resolve().parent / "ucr_data"
 UCR_NAMES = ("GunPoint", "ItalyPowerDemand", "ArrowHead", "OSULeaf", "JapaneseVowels", "BasicMotions")
@@ -334,3 +334,41 @@ def series_classifier(arch, n_channels, n_classes, widths=(32, 64, 32), *, mask_
                                dtype=dtype))
             c = w
     return Sequential(layers + [Dense(c, int(n_classes), seed=rng, dtype=dtype), Softmax()])
+
+
+def window_slices(X, lengths, copies, seed=None, ratio=0.9):
+    """Augmentation by window slicing (Le Guennec, Malinowski & Tavenard 2016): ``copies`` new series per series.
+
+    Each copy is a random window of ``ratio`` of the series' own length, stretched back to that
+    length by linear interpolation: the same shape a little shifted and stretched, which a class
+    should survive. Padding after each series' end stays as it was.
+
+    Parameters
+    ----------
+    X : ndarray (n, time, channels)
+    lengths : array of int (n,)
+        Each series' own length.
+    copies : int >= 1
+    seed : int or numpy.random.Generator, optional
+    ratio : float in (0, 1]
+
+    Returns
+    -------
+    ndarray (copies * n, time, channels)
+        Copy j of series i is row j * n + i (so the labels are ``np.tile(y, copies)``).
+    """
+    rng = check_rng(seed)
+    X, lengths = np.asarray(X), np.asarray(lengths)
+    n, T, C = X.shape
+    out = np.array(np.tile(X, (copies, 1, 1)), copy=True)
+    for j in range(copies):
+        for i in range(n):
+            L = int(lengths[i])
+            w = max(2, int(round(ratio * L))) if L > 1 else 1
+            start = rng.integers(0, L - w + 1)
+            pos = start + np.linspace(0, w - 1, L)          # where each output step reads, in [start, start + w - 1]
+            lo = np.floor(pos).astype(int)
+            hi = np.minimum(lo + 1, L - 1)
+            frac = (pos - lo)[:, None]
+            out[j * n + i, :L] = X[i, lo] * (1 - frac) + X[i, hi] * frac
+    return out
