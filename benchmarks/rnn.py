@@ -7,6 +7,10 @@ seconds per epoch and the ratio glassnet / torch (below 1 means glassnet is fast
 
     PYTHONPATH=. python benchmarks/rnn.py                    # defaults: N 2048, T 50, C 8, H 64, B 64
     PYTHONPATH=. python benchmarks/rnn.py --T 100 --H 128 --reps 5 --threads 1
+    PYTHONPATH=. python benchmarks/rnn.py --step-timing --threads 1   # us per step of the LSTM fast functions
+
+``--step-timing`` times the LSTM forward and backward functions of ``recurrent_fast`` on T 10 (a call of a
+few ms fits between scheduler interruptions on a loaded machine): the minimum over ``--reps * 60`` calls.
 
 torch is never a glassnet dependency: ``pip install torch==2.13.0`` to run this.
 """
@@ -65,6 +69,24 @@ def torch_epoch(cell, X, y, H, B, n_classes, threads):
     return epoch
 
 
+def step_timing(B, H, C, reps):
+    """Minimum time per step of recurrent_fast.lstm_forward / lstm_backward on T 10 (seconds)."""
+    from glassnet.nn.layers import recurrent_fast as rf
+    T, rng = 10, np.random.default_rng(0)
+    x = rng.standard_normal((B, T, C)).astype(np.float32)
+    W, U = (0.3 * rng.standard_normal((C, 4 * H))).astype(np.float32), (0.1 * rng.standard_normal((H, 4 * H))).astype(
+        np.float32)
+    b, g_last = np.zeros(4 * H, np.float32), rng.standard_normal((B, H)).astype(np.float32)
+    fwd = bwd = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        _, _, cache, x_tm = rf.lstm_forward(x, None, W, U, b, H, False)
+        t1 = time.perf_counter()
+        rf.lstm_backward(x_tm, None, W, U, cache, None, g_last, H, False, None, x.shape)
+        fwd, bwd = min(fwd, t1 - t0), min(bwd, time.perf_counter() - t1)
+    return fwd / T, bwd / T
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--N", type=int, default=2048)
@@ -75,12 +97,18 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count(),
                     help="threads for torch and (through threadpoolctl, when installed) NumPy's BLAS")
+    ap.add_argument("--step-timing", action="store_true", help="only the LSTM fast functions' time per step")
     args = ap.parse_args()
     try:
         from threadpoolctl import threadpool_limits
         threadpool_limits(args.threads)
     except ImportError:
         print("threadpoolctl not installed: NumPy's BLAS uses its default thread count")
+    if args.step_timing:
+        fwd, bwd = step_timing(args.B, args.H, args.C, args.reps * 60)
+        print(f"LSTM fast path, B {args.B}, H {args.H}, C {args.C}: forward {fwd * 1e6:.1f} us/step, "
+              f"backward {bwd * 1e6:.1f} us/step (min over {args.reps * 60} calls of T 10)")
+        return
     rng = np.random.default_rng(0)
     X = rng.standard_normal((args.N, args.T, args.C)).astype(np.float32)
     y = (X[:, :, 0].sum(1) > 0).astype(np.int64) + 2 * (X[:, -5:, 1].sum(1) > 0)

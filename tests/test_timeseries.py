@@ -14,6 +14,7 @@ from glassnet.adapters.timeseries import (
     nn1_euclidean,
     read_ts,
     standardize,
+    window_slices,
 )
 from glassnet.backend.errors import ValidationError
 
@@ -109,3 +110,22 @@ def test_shipped_sets(name):
     np.testing.assert_allclose(Xtr[m].std(0), 1, atol=1e-3)
     if name == "JapaneseVowels":
         assert tr.lengths.min() == 7 and te.lengths.max() == 29 and (Xte[~te.mask.astype(bool)] == 0).all()
+
+
+def test_window_slices_stretch_a_window_of_each_series_back_to_its_length():
+    rng = np.random.default_rng(0)
+    X = np.zeros((3, 10, 2), np.float32)
+    lengths = np.array([10, 6, 1])
+    for i, L in enumerate(lengths):
+        X[i, :L] = rng.normal(size=(L, 2))
+    out = window_slices(X, lengths, 2, seed=1, ratio=0.7)
+    assert out.shape == (6, 10, 2) and out.dtype == X.dtype
+    for j in range(2):
+        for i, L in enumerate(lengths):
+            s = out[j * 3 + i]
+            np.testing.assert_array_equal(s[L:], 0)                    # padding left alone
+            lo, hi = X[i, :L].min(axis=0), X[i, :L].max(axis=0)        # interpolation stays inside the series
+            assert (s[:L] >= lo - 1e-6).all() and (s[:L] <= hi + 1e-6).all()
+    np.testing.assert_array_equal(out[2], X[2])                         # a one-step series is itself
+    np.testing.assert_allclose(window_slices(X, lengths, 1, seed=1, ratio=1.0), X, atol=1e-6)   # the whole window
+    np.testing.assert_array_equal(out, window_slices(X, lengths, 2, seed=1, ratio=0.7))       # seeded

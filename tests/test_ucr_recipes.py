@@ -1,9 +1,8 @@
-"""The recurrent recipe of examples/ucr_recurrent.py on the six shipped UCR/UEA sets, against both baselines.
+"""The FCN recipe of examples/ucr_recurrent.py on the six shipped UCR/UEA sets, against both baselines.
 
-Target (issue 17): on every set, beat 1-NN Euclidean and the issue's untuned PyTorch LSTM. The recipe's cell and
-window count per set were chosen by cross-validation on the training split (``--select``); the test split is
-scored once here. Where the recipe falls short of the target the test is an expected failure that says by how
-much, so the shortfall stays visible.
+Target (issue 17): on every set, beat 1-NN Euclidean and the issue's untuned PyTorch LSTM. The recipe is the same
+for every set but one choice, window slicing or not (``FCN_COPIES``), made on a validation third of the *training*
+split; the test split is scored once here, seed 0.
 """
 
 import sys
@@ -12,20 +11,20 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-from ucr_recurrent import BASELINES, RECIPES, prepared, train_and_score  # noqa: E402
+from ucr_recurrent import BASELINES, FCN_COPIES, fcn_score, prepared  # noqa: E402
 
-SHORT = {"GunPoint": "0.907 against 1-NN's 0.913 (one test series)",
-         "ItalyPowerDemand": "0.953 against the PyTorch LSTM's 0.960 (1-NN: 0.955)"}
+# Where the recipe falls short of the target the test is an expected failure that says by how much, so the
+# shortfall stays visible (seeds 0, 1, 2 of the figures in the example's docstring).
+SHORT = {"ArrowHead": "0.789 against 1-NN's 0.800 (seeds 0/1/2: 0.789/0.771/0.783)"}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=f"recipe falls short: {SHORT[n]}",
                                                                            strict=False)) if n in SHORT else n
                                   for n in BASELINES])
-def test_recipe_beats_both_baselines(name):
-    cell, windows = RECIPES[name]
-    tr, te, Xtr, Xte, masked = prepared(name)
-    acc = train_and_score(cell, windows, Xtr, tr.y, Xte, te.y, tr.n_classes, masked)
+def test_fcn_recipe_beats_both_baselines(name):
+    tr, te, Xtr, Xte, _ = prepared(name)
+    acc = fcn_score(Xtr, tr.y, tr.lengths, Xte, te.y, tr.n_classes, seed=0, copies=FCN_COPIES[name])
     nn1, lstm = BASELINES[name]
     assert acc > max(nn1, lstm), (name, acc, nn1, lstm)
 
@@ -35,8 +34,8 @@ def test_example_script_prints_the_table(tmp_path):
     import subprocess
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root)}
-    out = subprocess.run([sys.executable, str(root / "examples" / "ucr_recurrent.py"), "ArrowHead"], cwd=tmp_path,
-                         env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run([sys.executable, str(root / "examples" / "ucr_recurrent.py"), "ArrowHead", "--updates", "20"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     row = next(line for line in out.stdout.splitlines() if line.startswith("ArrowHead"))
     glassnet_acc, nn1_issue, nn1_here = (float(v) for v in row.split()[2:5])

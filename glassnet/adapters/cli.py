@@ -17,13 +17,14 @@ predict time, training rows in the evaluation data) go to stderr as ``glassnet C
 """
 
 import argparse
+import dataclasses
 import math
 import os
 import sys
 
 import numpy as np
 
-from glassnet.adapters import datasets, distributed
+from glassnet.adapters import datasets, distributed, timeseries
 from glassnet.adapters.progress import TqdmProgress
 from glassnet.adapters.tabular import (
     TablePreprocessor,
@@ -308,7 +309,81 @@ def cross_validate(args, Xf, y, task, classes, train_rows, out):
     return results
 
 
+def train_series(args, out):
+    """``glassnet train`` on time series: a ``.ts`` file (UCR/UEA format) or a shipped UCR set's name.
+
+    The test split is the set's own (a name, or NAME_TEST.ts beside NAME_TRAIN.ts), else --test-split
+    of the training series (stratified). Missing values are interpolated, each channel is standardized
+    with the training statistics, and ``--arch`` picks the network of
+    :func:`glassnet.adapters.timeseries.series_classifier` (--hidden: its widths); recurrent networks
+    train with gradient clipping at global norm 1 and stop at each series' end (padding masked).
+    """
+    is_root = not distributed.is_distributed() or distributed.rank_and_size()[0] == 0
+    if not is_root:                                   # under mpirun only rank 0 prints and writes
+        out, args.quiet = open(os.devnull, "w"), True
+    name = next((n for n in timeseries.UCR_NAMES if n.lower() == args.data.lower()), None)
+    if name is not None:
+        train, test = timeseries.load_ucr(name), timeseries.load_ucr(name, kind="test")
+    else:
+        train, test = timeseries.read_ts(args.data), None
+        sibling = args.data.replace("_TRAIN.ts", "_TEST.ts").replace("_train.ts", "_test.ts")
+        if sibling != args.data and os.path.exists(sibling):
+            test = timeseries.read_ts(sibling)
+    rng = np.random.default_rng(args.seed)
+    if test is None and args.test_split > 0:
+        fit_rows, test_rows = train_val_split(len(train.y), args.test_split, rng, train.y)
+        pick = lambda d, r: dataclasses.replace(d, X=d.X[r], y=d.y[r], lengths=d.lengths[r])  # noqa: E731
+        train, test = pick(train, np.sort(fit_rows)), pick(train, np.sort(test_rows))
+    if test is not None and tuple(test.target_names) != tuple(train.target_names):
+        raise CLIError(f"the test series' class labels {test.target_names} differ from the training ones "
+                       f"{train.target_names}.")
+    sets = [dataclasses.replace(d, X=timeseries.fill_missing(d.X, d.lengths)) for d in (train, test) if d]
+    T = max(d.X.shape[1] for d in sets)
+    X, *X_test = (np.pad(x, ((0, 0), (0, T - x.shape[1]), (0, 0)), constant_values=train.pad_value)
+                  for x in timeseries.standardize(*sets))
+    variable = any(int(d.lengths.min()) < T for d in sets)
+    model = timeseries.series_classifier(args.arch or "cnn1d", X.shape[2], train.n_classes, args.hidden,
+                                         mask_value=train.pad_value if variable else None, seed=args.seed)
+    epochs, patience, why = schedule(args, len(X), "classification")
+    callbacks, verbose = progress(args.quiet)
+    if patience is not None:
+        callbacks.append(EarlyStopping("val_loss", patience=patience, restore_best=True))
+    if not args.quiet:
+        print(f"data: {args.data}: {len(X)} training series of {T} steps, {X.shape[2]} channel(s), "
+              f"{train.n_classes} classes" + (" (variable lengths: padded and masked)" if variable else ""), file=out)
+        print(f"epochs: {why}", file=out)
+    optimizer = Adam(args.lr, clip_norm=None if (args.arch or "cnn1d") == "cnn1d" else 1.0)
+    if distributed.is_distributed():
+        d = distributed.setup(model, optimizer, callbacks, verbose=verbose)
+        optimizer, callbacks, verbose = d.optimizer, d.callbacks, d.verbose
+    history = model.fit(X, train.y, optimizer=optimizer, epochs=epochs,
+                        batch_size=args.batch_size, validation_split=args.validation_split, seed=rng,
+                        callbacks=callbacks, verbose=verbose)
+    result = {} if not X_test else {"accuracy": float(model.evaluate(X_test[0], test.y)["accuracy"])}
+    if not is_root:
+        return 0
+    if not args.quiet:
+        print(model.summary(), file=out)
+        print(diagnose(history), file=out)
+        if result:
+            print(f"test accuracy {result['accuracy']:.4f}  ({len(test.y)} series)", file=out)
+    mask = train.mask.astype(bool)
+    meta = {"task": "classification", "classes": list(train.target_names), "source": {"series": args.data},
+            "series": {"arch": args.arch or "cnn1d", "steps": T, "channels": int(X.shape[2]),
+                       "mean": train.X[mask].mean(axis=0).tolist(), "std": train.X[mask].std(axis=0).tolist(),
+                       "pad_value": train.pad_value},
+            "history": history.to_dict(), "test": result, "args": {k: v for k, v in vars(args).items() if k != "func"}}
+    save(model, args.out, metadata={"cli": _jsonable(meta)})
+    print(f"model written to {args.out}", file=out)
+    return 0
+
+
 def cmd_train(args, out):
+    if os.path.splitext(args.data)[1].lower() == ".ts" or args.data.lower() in map(str.lower, timeseries.UCR_NAMES):
+        return train_series(args, out)
+    if args.arch is not None:
+        raise CLIError(f"--arch is for time series (a .ts file or one of {', '.join(timeseries.UCR_NAMES)}); "
+                       f"{args.data!r} is neither.")
     # Under mpirun/mpiexec every rank runs this command on the same data and seed; the ranks
     # split each global batch, and only rank 0 prints and writes files.
     is_root = not distributed.is_distributed() or distributed.rank_and_size()[0] == 0
@@ -690,6 +765,9 @@ def build_parser():
     t.add_argument("--max-categories", type=int, default=20, help="levels kept per text column (default 20)")
     t.add_argument("--no-scale", dest="scale", action="store_false", help="do not standardize the features")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--arch", choices=timeseries.ARCHS,
+                   help="network for time series (.ts file or UCR set name): cnn1d (default; --hidden = filters), "
+                        "lstm, gru or rnn (--hidden = state sizes)")
     t.add_argument("--out", default="model.safetensors")
     t.add_argument("--report", default="report.html", help="HTML report file (default report.html)")
     t.add_argument("--no-report", dest="report", action="store_const", const=None)

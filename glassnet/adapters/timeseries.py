@@ -31,14 +31,18 @@ from pathlib import Path
 
 import numpy as np
 
-from glassnet.backend.checks import check_choice, check_path
+from glassnet.backend.checks import check_choice, check_path, check_rng
 from glassnet.backend.errors import ValidationError
+from glassnet.nn.layers import GRU, LSTM, BatchNorm, Conv1D, Dense, GlobalAveragePool2D, ReLU, SimpleRNN, Softmax
+from glassnet.train.model import Sequential
 
-__all__ = ["UCR_DATA", "UCR_NAMES", "UCR_SHA256", "SeriesDataset", "fill_missing", "load_ucr", "nn1_euclidean",
-           "read_ts", "standardize"]
+__all__ = ["ARCHS", "UCR_DATA", "UCR_NAMES", "UCR_SHA256", "SeriesDataset", "fill_missing", "load_ucr",
+           "nn1_euclidean", "read_ts", "series_classifier", "standardize", "window_slices"]
 
 UCR_DATA = Path(__file__).resolve().parent / "ucr_data"
 UCR_NAMES = ("GunPoint", "ItalyPowerDemand", "ArrowHead", "OSULeaf", "JapaneseVowels", "BasicMotions")
+#: Network families of :func:`series_classifier`.
+ARCHS = ("cnn1d", "lstm", "gru", "rnn")
 UCR_SHA256 = {
     "ArrowHead_TEST.ts": "5417dab42626d41df5e435bb22458c2df40dfad4bcd3b59559bbe72e20e84904",
     "ArrowHead_TRAIN.ts": "a83c470aaf611a5f5284377cce27a5fc9f6292bc3d110257b0fd4905ced5ee72",
@@ -282,3 +286,89 @@ def nn1_euclidean(train, test):
             .reshape(len(d.X), -1) for d in (train, test))
     d = (B * B).sum(1)[:, None] - 2 * B @ A.T + (A * A).sum(1)[None, :]
     return float((train.y[d.argmin(axis=1)] == test.y).mean())
+
+
+def series_classifier(arch, n_channels, n_classes, widths=(32, 64, 32), *, mask_value=None, seed=None, dtype=None):
+    """A classifier of (batch, time, channels) series: a fully convolutional or a recurrent network.
+
+    ``'cnn1d'`` is the fully convolutional network (FCN) of Wang, Yan & Oates (2017), the standard
+    strong deep baseline of the UCR archive: one block per width, Conv1D (kernel 8, 5, 3, then 3;
+    'same' padding, so every step is kept) + BatchNorm + ReLU, then the global average over time,
+    a Dense layer and a softmax. The average makes it indifferent to where in the series a shape
+    occurs. ``'lstm'``, ``'gru'``, ``'rnn'``: one recurrent layer per width (all but the last return
+    their whole sequence), the last state into Dense + softmax; ``mask_value`` marks padding steps
+    (series of different lengths) so that each state stops at its series' end.
+
+    Parameters
+    ----------
+    arch : {'cnn1d', 'lstm', 'gru', 'rnn'}
+    n_channels, n_classes : int
+    widths : sequence of int
+        Filters per convolution block, or state sizes of the stacked recurrent layers.
+    mask_value : float, optional
+        Recurrent networks only (the FCN averages over padding too, as in the paper).
+    seed : int or numpy.random.Generator, optional
+    dtype : {'float32', 'float64'}, default float32
+
+    Returns
+    -------
+    glassnet.Sequential
+        Maps (batch, time, n_channels) to class probabilities (batch, n_classes).
+    """
+    check_choice(arch, "arch", ARCHS, caller="series_classifier")
+    widths = [int(w) for w in widths]
+    if not widths or min(widths) < 1:
+        raise ValidationError(f"series_classifier needs at least one width >= 1; got {widths!r}.")
+    rng = check_rng(seed)
+    layers, c = [], int(n_channels)
+    if arch == "cnn1d":
+        for k, w in enumerate(widths):
+            layers += [Conv1D(c, w, (8, 5, 3)[min(k, 2)], padding="same", seed=rng, dtype=dtype),
+                       BatchNorm(w, dtype=dtype), ReLU()]
+            c = w
+        layers.append(GlobalAveragePool2D())
+    else:
+        Cell = {"lstm": LSTM, "gru": GRU, "rnn": SimpleRNN}[arch]
+        for k, w in enumerate(widths):
+            layers.append(Cell(c, w, return_sequences=k < len(widths) - 1, mask_value=mask_value, seed=rng,
+                               dtype=dtype))
+            c = w
+    return Sequential(layers + [Dense(c, int(n_classes), seed=rng, dtype=dtype), Softmax()])
+
+
+def window_slices(X, lengths, copies, seed=None, ratio=0.9):
+    """Augmentation by window slicing (Le Guennec, Malinowski & Tavenard 2016): ``copies`` new series per series.
+
+    Each copy is a random window of ``ratio`` of the series' own length, stretched back to that
+    length by linear interpolation: the same shape a little shifted and stretched, which a class
+    should survive. Padding after each series' end stays as it was.
+
+    Parameters
+    ----------
+    X : ndarray (n, time, channels)
+    lengths : array of int (n,)
+        Each series' own length.
+    copies : int >= 1
+    seed : int or numpy.random.Generator, optional
+    ratio : float in (0, 1]
+
+    Returns
+    -------
+    ndarray (copies * n, time, channels)
+        Copy j of series i is row j * n + i (so the labels are ``np.tile(y, copies)``).
+    """
+    rng = check_rng(seed)
+    X, lengths = np.asarray(X), np.asarray(lengths)
+    n, T, C = X.shape
+    out = np.array(np.tile(X, (copies, 1, 1)), copy=True)
+    for j in range(copies):
+        for i in range(n):
+            L = int(lengths[i])
+            w = max(2, int(round(ratio * L))) if L > 1 else 1
+            start = rng.integers(0, L - w + 1)
+            pos = start + np.linspace(0, w - 1, L)          # where each output step reads, in [start, start + w - 1]
+            lo = np.floor(pos).astype(int)
+            hi = np.minimum(lo + 1, L - 1)
+            frac = (pos - lo)[:, None]
+            out[j * n + i, :L] = X[i, lo] * (1 - frac) + X[i, hi] * frac
+    return out
