@@ -117,3 +117,13 @@ def test_enable_and_fallbacks(on, monkeypatch):
     with pytest.raises(ModuleNotFoundError, match=r"glassnet\[compiled\]"):
         compiled.enable()
     assert type(_step(model, "crossentropy", g.SGD(0.1), X)) is fastpath.FastStep
+
+
+@pytest.mark.parametrize("opt", [lambda: g.SGD(0.1, momentum=0.9, clip_norm=0.05),
+                                 lambda: g.Adam(0.01, clip_norm=0.05)], ids=["sgd-clip", "adam-clip"])
+def test_clip_norm_takes_the_optimizers_own_rule(on, opt):
+    X, y = _data("crossentropy")
+    make = lambda: g.mlp(6, [9], 4, seed=5, dtype="float64")  # noqa: E731
+    fast, hf = _run(make, "crossentropy", opt, X, y, fast=True)
+    plain, hp = _run(make, "crossentropy", opt, X, y, fast=False)
+    _assert_same(fast, plain, hf, hp, TOL["float64"])

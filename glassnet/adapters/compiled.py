@@ -13,10 +13,12 @@ backward, as one numba-compiled function:
 - every buffer is the fast path's own (flat parameters and gradients) or a workspace kept per
   batch size: nothing is allocated per batch.
 
-The update is left to the optimizer's own rule (``Optimizer.step_flat`` on the flat buffers, as in
-the NumPy fast path), so every optimizer, schedule and ``clip_norm`` works unchanged; L1/L2
-penalties are added by the NumPy fast path's own code. tests/test_compiled.py checks this step
-against the readable layers (float64 to 1e-10) for every activation, loss and optimizer.
+SGD (plain, momentum, Nesterov) is applied as one compiled pass over the flat parameter, gradient
+and velocity buffers (the rule of glassnet.optim written once more as a loop; NumPy needs 3 passes
+for momentum); Adam, RMSprop and any ``clip_norm`` run the optimizer's own ``step_flat`` (a
+compiled Adam pass was measured slower), so schedules and clipping work unchanged. L1/L2 penalties
+are added by the NumPy fast path's own code. tests/test_compiled.py checks this step against the
+readable layers (float64 to 1e-10, float32 to 1e-5) for every activation, loss and optimizer.
 
 Opt in (numba is an optional extra, ``pip install 'glassnet[compiled]'``)::
 
@@ -37,6 +39,7 @@ import numpy as np
 
 from glassnet.nn.layers import LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from glassnet.nn.losses import MSE, BinaryCrossEntropy, CrossEntropy
+from glassnet.optim.optimizers import SGD
 from glassnet.train import fastpath
 
 __all__ = ["CompiledStep", "available", "disable", "enable"]
@@ -213,13 +216,45 @@ def _build(gemm):
     return step
 
 
+def _updates():
+    """One-pass SGD update (plain, momentum, Nesterov) over the flat buffers, compiled on first use."""
+    if "updates" not in _KERNELS:
+        import numba
+
+        @numba.njit(nogil=True, cache=False)
+        def sgd(w, g, v, lr, m, nesterov):
+            for i in range(w.shape[0]):
+                if m == 0:
+                    w[i] -= lr * g[i]                          # w = w - lr g
+                else:
+                    vi = m * v[i] - lr * g[i]                  # v = m v - lr g
+                    v[i] = vi
+                    w[i] += m * vi - lr * g[i] if nesterov else vi
+
+        _KERNELS["updates"] = sgd
+    return _KERNELS["updates"]
+
+
+def _fused_update(opt, w, g, state):
+    """The optimizer's rule (glassnet.optim) as one pass over w, g and the state; False when not covered."""
+    # Adam as one compiled pass was measured slower than its NumPy rule (BENCHMARKS.md): not fused.
+    if opt.clip_norm is not None or type(opt) is not SGD:
+        return False
+    opt.t += 1
+    _updates()(w, g, state[0] if state else g, opt.lr, opt.momentum, opt.nesterov)
+    return True
+
+
 class CompiledStep(fastpath.FastStep):
     """:class:`glassnet.train.fastpath.FastStep` with forward, loss and backward compiled (numba).
 
     Same flat buffers, same seal (``release``), same optimizer update; only ``__call__`` differs.
     Batches it cannot take without a copy (targets of another dtype, non-contiguous inputs) go to
-    the NumPy fast step.
+    the NumPy fast step. ``fuse_update = False`` runs the optimizer's own ``step_flat`` instead of the
+    one-pass update (benchmarks/run.py measures both).
     """
+
+    fuse_update = True
 
     def __init__(self, pairs, loss, optimizer):
         super().__init__(pairs, loss, optimizer)
@@ -248,5 +283,6 @@ class CompiledStep(fastpath.FastStep):
                                      self.bo, self.dims, self.acts, self.alphas, self.loss_code, *ws)
         if self.reg:
             value += self._penalty()
-        self.opt.step_flat(self.flat_w, self.flat_g, self.scratch, self.flat_state)
+        if not (self.fuse_update and _fused_update(self.opt, self.flat_w, self.flat_g, self.flat_state)):
+            self.opt.step_flat(self.flat_w, self.flat_g, self.scratch, self.flat_state)
         return value, (None if correct < 0 else int(correct))
