@@ -12,7 +12,8 @@ same memory), and timed in a loop (median of 7 timing loops, microseconds per ca
   bandwidth measured at the same working-set size); never less than the dispatch cost of one NumPy
   call on a 1-element array (also measured).
 - the whole step (``FastStep.__call__``) and one iteration of the real loop (gather + step) timed
-  the same way, so the sum of the parts can be checked against the whole.
+  the same way, so the sum of the parts can be checked against the whole; and, when numba is
+  installed, the compiled step (glassnet.adapters.compiled: the kernel plus the SGD pass).
 
 The op list mirrors FastStep.__call__ by hand; tests/test_fastpath.py checks FastStep, not this.
 """
@@ -156,6 +157,17 @@ def profile(sizes, B, peak, bw, call, n=4096):
             if "(whole)" in desc:          # its floor: the sum of its parts' floors, filled in below
                 floor = None
             rows.append((part, desc, us, floor, kind))
+    compiled_us = None
+    from glassnet.adapters import compiled
+    if compiled.available():
+        compiled.enable()
+        try:
+            model2 = g.mlp(sizes[0], sizes[1:-1], sizes[-1], seed=0)
+            opt2 = g.SGD(lr=0.01, momentum=0.9).setup(model2.parameters())
+            with fastpath.engaged(model2, g.CrossEntropy(), opt2, X) as cstep:
+                compiled_us = bench(lambda: cstep(xb, yb))
+        finally:
+            compiled.disable()
     title = f"{'-'.join(map(str, sizes))}, batch {B}"
     print(f"\n### {title}\n\n| part | NumPy call | us | floor us | x floor |\n|---|---|---|---|---|")
     parts = {}
@@ -178,6 +190,8 @@ def profile(sizes, B, peak, bw, call, n=4096):
           f"{sum(p[1] for p in parts.values()):.1f} |")
     print(f"| FastStep.__call__ | | {whole:.1f} | |")
     print(f"| loop iteration (gather + step) | | {loop:.1f} | |")
+    if compiled_us is not None:
+        print(f"| CompiledStep.__call__ (numba, `glassnet.adapters.compiled`) | 2 | {compiled_us:.1f} | |")
 
 
 def main(argv=None):
