@@ -52,8 +52,10 @@ def calibrate():
     return peak, bw, call
 
 
-def mem_floor(nbytes, bw, call):
-    level = min((k for k in bw if k * 1024 >= nbytes), default=max(bw))
+def mem_floor(nbytes, bw, call, working_set=None):
+    """``nbytes`` moved at the copy bandwidth of the cache level that holds ``working_set`` bytes."""
+    ws = nbytes if working_set is None else working_set
+    level = min((k for k in bw if 2 * k * 1024 >= ws), default=max(bw))     # a copy of k KiB touches 2k KiB
     return max(nbytes / (bw[level] * 1e9) * 1e6, call)
 
 
@@ -153,7 +155,8 @@ def profile(sizes, B, peak, bw, call, n=4096):
         rows = []
         for part, desc, fn, kind, size in ops_of(step, ws, xb, yb):
             us = bench(fn)
-            floor = max(size / (peak * 1e9) * 1e6, call) if kind == "gemm" else mem_floor(size, bw, call)
+            held = 3 * step.flat_w.nbytes if part == "update" else None      # the update holds w, g and v
+            floor = max(size / (peak * 1e9) * 1e6, call) if kind == "gemm" else mem_floor(size, bw, call, held)
             if "(whole)" in desc:          # its floor: the sum of its parts' floors, filled in below
                 floor = None
             rows.append((part, desc, us, floor, kind))
