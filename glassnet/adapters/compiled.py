@@ -94,7 +94,7 @@ def _gemms():
 
 
 def _kernel(char):
-    """The compiled step for float32 ('f') or float64 ('d'), compiled on first use (about 2 s)."""
+    """The compiled step for float32 ("f") or float64 ("d"), compiled on the first batch (2-5 s here)."""
     if char not in _KERNELS:
         _KERNELS[char] = _build(_gemms()[char])
     return _KERNELS[char]
