@@ -127,3 +127,12 @@ def test_clip_norm_takes_the_optimizers_own_rule(on, opt):
     fast, hf = _run(make, "crossentropy", opt, X, y, fast=True)
     plain, hp = _run(make, "crossentropy", opt, X, y, fast=False)
     _assert_same(fast, plain, hf, hp, TOL["float64"])
+
+
+def test_single_dense_layer(on):
+    X, y = _data("crossentropy")
+    make = lambda: g.Sequential([g.Dense(6, 4, seed=0, dtype="float64"), g.Softmax()])  # noqa: E731
+    opt = lambda: g.SGD(0.1, momentum=0.5)  # noqa: E731
+    fast, hf = _run(make, "crossentropy", opt, X, y, fast=True)
+    plain, hp = _run(make, "crossentropy", opt, X, y, fast=False)
+    _assert_same(fast, plain, hf, hp, TOL["float64"])
