@@ -136,3 +136,19 @@ def test_single_dense_layer(on):
     fast, hf = _run(make, "crossentropy", opt, X, y, fast=True)
     plain, hp = _run(make, "crossentropy", opt, X, y, fast=False)
     _assert_same(fast, plain, hf, hp, TOL["float64"])
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_scikit_learn_estimators_with_the_compiled_step(on, solver):
+    # The L-BFGS objective (adapters/sklearn/training.py) drives a fast step with its own no-op optimizer.
+    pytest.importorskip("sklearn")
+    from glassnet.adapters.sklearn import MLPClassifier
+    X, y = _data("crossentropy", n=120)
+    fits = []
+    for enabled in (True, False):
+        (compiled.enable if enabled else compiled.disable)()
+        clf = MLPClassifier(hidden_layer_sizes=(8,), solver=solver, max_iter=10, random_state=0)
+        fits.append(clf.fit(X, y))
+    np.testing.assert_allclose(fits[0].loss_, fits[1].loss_, rtol=1e-9)
+    for a, b in zip(fits[0].coefs_, fits[1].coefs_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)

@@ -238,7 +238,7 @@ def _updates():
 def _fused_update(opt, w, g, state):
     """The optimizer's rule (glassnet.optim) as one pass over w, g and the state; False when not covered."""
     # Adam as one compiled pass was measured slower than its NumPy rule (BENCHMARKS.md): not fused.
-    if opt.clip_norm is not None or type(opt) is not SGD:
+    if type(opt) is not SGD or opt.clip_norm is not None:      # e.g. the L-BFGS objective's NoStep
         return False
     opt.t += 1
     _updates()(w, g, state[0] if state else g, opt.lr, opt.momentum, opt.nesterov)
