@@ -15,7 +15,7 @@ None of these libraries is (or may become) a dependency of glassnet.
 
 Notes per peer
 --------------
-* torch: eager, ``torch.set_num_threads(os.cpu_count())``, nn.Sequential,
+* torch: eager, ``torch.set_num_threads`` = $OMP_NUM_THREADS or every core, nn.Sequential,
   F.cross_entropy, optim.SGD(momentum=0.9); per batch ``index_select`` of a
   ``randperm``; last partial batch kept.
 * jax_step: one ``jax.jit`` step with donated (params, velocity); X/Y live on
@@ -55,7 +55,7 @@ def _torch():
         import torch
     except Exception as e:  # pragma: no cover
         raise PeerUnavailable(f"torch import failed: {e!r}")
-    torch.set_num_threads(os.cpu_count())
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))   # run.py --threads
     return torch
 
 
@@ -283,6 +283,15 @@ def make_proto_infer(sizes, B, X, Y=None, **_):
     return epoch
 
 
+def make_glassnet_compiled(sizes, B, X, Y, lr=0.01, momentum=0.9):
+    """glassnet with the numba-compiled step (glassnet.adapters.compiled; the 'compiled' extra)."""
+    from glassnet.adapters import compiled
+    if not compiled.available():
+        raise PeerUnavailable("numba not installed (pip install 'glassnet[compiled]')")
+    compiled.enable()
+    return make_glassnet(sizes, B, X, Y, lr=lr, momentum=momentum)
+
+
 def make_glassnet(sizes, B, X, Y, lr=0.01, momentum=0.9, callbacks=()):
     """glassnet itself: one long ``model.fit`` in a thread, paced one epoch per call.
 
@@ -339,6 +348,7 @@ def make_glassnet_infer(sizes, B, X, Y=None, **_):
 
 FACTORIES = {
     "glassnet": make_glassnet,
+    "glassnet_compiled": make_glassnet_compiled,
     "glassnet_infer": make_glassnet_infer,
     "torch": make_torch,
     "jax_step": make_jax_step,

@@ -17,8 +17,16 @@ reports the median (and min) of the reps. Peers whose import fails are
 skipped with a note.
 
 The "glassnet" column is the library itself (``make_glassnet_epoch``: epochs of one
-long ``model.fit``); ``proto`` is the hand-written NumPy loop in proto_numpy.py that
-the library's fast path was ported from, kept as a reference point.
+long ``model.fit``), on its NumPy fast path; "glassnet_compiled" is the same fit with
+the numba-compiled step (``glassnet.adapters.compiled.enable()``, the 'compiled' extra);
+``proto`` is the hand-written NumPy loop in proto_numpy.py that the library's fast path
+was ported from, kept as a reference point.
+
+After each section, a ratio table: each glassnet variant's time per sample divided by
+each peer's (< 1: glassnet faster), the median over the interleaved reps and, in
+brackets, the range of the per-rep ratios (rep i of one against rep i of the other).
+
+    python -m benchmarks.run --threads 1 --reps 5 --sections train,small   # the BENCHMARKS.md table
 """
 from __future__ import annotations
 
@@ -131,7 +139,7 @@ def run_group(names, sizes, B, n, reps, notes):
 def env_report():
     lines = []
     for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
-              "OMP_NUM_THREADS", "MKL_NUM_THREADS", "JAX_PLATFORMS"):
+              "OMP_NUM_THREADS", "MKL_NUM_THREADS", "JAX_PLATFORMS", "XLA_FLAGS"):
         lines.append(f"{k}={os.environ.get(k, '<unset>')}")
     lines.append(f"numpy {np.__version__}, cpu_count {os.cpu_count()}")
     try:
@@ -146,6 +154,28 @@ def env_report():
     return lines
 
 
+def ratio_cell(mine, peer):
+    """'median [min-max]' of time-per-sample ratios mine/peer over paired reps."""
+    (ta, na), (tb, nb) = mine, peer
+    rs = [(a / na) / (b / nb) for a, b in zip(ta, tb)]
+    return f"{statistics.median(ta) / na / (statistics.median(tb) / nb):.2f} [{min(rs):.2f}-{max(rs):.2f}]"
+
+
+def ratio_table(results, labels, names):
+    """Rows: each glassnet variant vs each peer; columns: the groups (``results``: label -> run_group result)."""
+    mine = [m for m in (GLASSNET_LABEL, GLASSNET_LABEL + "_compiled") if m in names]
+    print("| glassnet / peer (time per sample) | " + " | ".join(labels) + " |")
+    print("|---|" + "---|" * len(labels))
+    for m in mine:
+        for peer in names:
+            if peer in mine and peer != GLASSNET_LABEL or peer == m:
+                continue
+            cells = [ratio_cell(results[lab][m], results[lab][peer]) if m in results[lab] and peer in results[lab]
+                     else "skip" for lab in labels]
+            print(f"| {m} / {peer} | " + " | ".join(cells) + " |")
+    print()
+
+
 def fmt(x, unit=""):
     return f"{x:.3f}{unit}" if x < 100 else f"{x:.0f}{unit}"
 
@@ -157,8 +187,16 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=None, help="timed epochs per peer (>=3)")
     ap.add_argument("--batches", default="32,128,512")
     ap.add_argument("--sections", default="train,small,infer")
-    ap.add_argument("--peers", default="torch,jax_step,jax_scan,sklearn,gemm_floor,proto," + GLASSNET_LABEL)
+    ap.add_argument("--peers", default="torch,jax_step,jax_scan,sklearn,gemm_floor,proto," + GLASSNET_LABEL
+                    + f",{GLASSNET_LABEL}_compiled")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="BLAS/OpenMP/XLA threads per peer (default: as the environment says); 1 is steadier on a "
+                         "shared machine")
     args = ap.parse_args(argv)
+    if args.threads:                          # inherited by the spawned workers before they import numpy
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
+        os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen={'true' if args.threads > 1 else 'false'}"
     n = args.n or (6000 if args.quick else 60000)
     n_small = 6400 if args.quick else 64000
     reps = args.reps or (1 if args.quick else 3)
@@ -194,10 +232,11 @@ def main(argv=None):
             print(f"| {name} | " + " | ".join(cells) + " |")
         print(f"\n(x{ref} = peer epoch time / {ref} epoch time; >1 means {ref} is faster."
               " jax_scan drops the n % B remainder; samples/s uses samples processed.)\n")
+        ratio_table({f"B={B}": res[B] for B in batches}, [f"B={B}" for B in batches], names)
 
     if "small" in sections:
         B = 32
-        small_names = [p for p in names if p != "gemm_floor"]
+        small_names = list(names)
         print(f"## Small net {'-'.join(map(str, SMALL))}, batch {B}, {n_small} samples\n")
         res = run_group(small_names, SMALL, B, n_small, reps, notes)
         r = res.get(ref)
@@ -211,6 +250,7 @@ def main(argv=None):
             ratio = f"{statistics.median(ts) / statistics.median(r[0]):.2f}" if r else "-"
             print(f"| {name} | {us:.1f} | {ratio} |")
         print()
+        ratio_table({"small net B=32": res}, ["small net B=32"], small_names)
 
     if "infer" in sections:
         B = 1024

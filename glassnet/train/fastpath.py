@@ -45,10 +45,12 @@ from glassnet.nn.losses import (
 from glassnet.optim.optimizers import SGD, Adam, RMSprop
 from glassnet.train import fastconv
 
-__all__ = ["FastStep", "build_fast_step", "engaged", "readable"]
+__all__ = ["COMPILED", "FastStep", "build_fast_step", "engaged", "readable"]
 
 _ACTS = (Linear, ReLU, LeakyReLU, Tanh, Sigmoid)
 _readable_depth = 0
+# A FastStep subclass put here by glassnet.adapters.compiled.enable() (numba, an optional extra) is built instead.
+COMPILED = []
 
 
 @contextlib.contextmanager
@@ -109,7 +111,7 @@ def build_fast_step(model, loss, optimizer, X):
         type(out) is Sigmoid and type(loss) is BinaryCrossEntropy) or (out is None and type(loss) is MSE)
     if not ok_loss or any(p.value.dtype != X.dtype for p in model.parameters()):
         return None
-    return FastStep(pairs, loss, optimizer)
+    return (COMPILED[-1] if COMPILED else FastStep)(pairs, loss, optimizer)
 
 
 class _Workspace:

@@ -1,0 +1,154 @@
+"""The compiled step (glassnet/adapters/compiled.py, numba) computes what the readable layers compute.
+
+The NumPy fast path it falls back to is checked the same way in tests/test_fastpath.py.
+"""
+
+import contextlib
+import sys
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import glassnet as g
+from glassnet.adapters import compiled
+from glassnet.train import fastpath
+from tests.test_fastpath import CASES, OPTIMIZERS, TOL, _assert_same, _data, _run
+
+
+@pytest.fixture
+def on():
+    pytest.importorskip("numba")
+    compiled.enable()
+    try:
+        yield
+    finally:
+        compiled.disable()
+
+
+def _step(model, loss, opt, X):
+    return fastpath.build_fast_step(model, g.nn.losses.get_loss(loss), opt.setup(model.parameters()), X)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("act,opt,output,loss,k", CASES, ids=[f"{c[0]}-{c[1]}-{c[3]}" for c in CASES])
+def test_compiled_step_matches_readable_path(on, act, opt, output, loss, k, dtype):
+    X, y = _data(loss)
+    X = X.astype(dtype)
+    make = lambda: g.mlp(6, [9, 7], k, activation=act, output=output, l2=1e-3, seed=1, dtype=dtype)  # noqa: E731
+    assert type(_step(make(), loss, OPTIMIZERS[opt](), X)) is compiled.CompiledStep
+    fast, hf = _run(make, loss, OPTIMIZERS[opt], X, y, fast=True)
+    plain, hp = _run(make, loss, OPTIMIZERS[opt], X, y, fast=False)
+    _assert_same(fast, plain, hf, hp, TOL[dtype])
+
+
+@pytest.mark.parametrize("loss,output,k", [("crossentropy", "softmax", 3), ("binary_crossentropy", "sigmoid", 1),
+                                           ("mse", "linear", 2)])
+def test_sample_weights_and_l1_match_readable_path(on, loss, output, k):
+    X, y = _data(loss)
+    if loss == "crossentropy":
+        y = y % 3
+    w = np.random.default_rng(3).uniform(0.1, 3.0, len(X))
+    make = lambda: g.mlp(6, [8], k, activation="tanh", output=output, l1=1e-3, seed=4, dtype="float64")  # noqa: E731
+    runs = []
+    for fast in (True, False):
+        model = make()
+        with (fastpath.readable() if not fast else contextlib.nullcontext()):
+            hist = model.fit(X, y, loss=loss, optimizer=g.Adam(0.01), epochs=3, batch_size=16, seed=0, verbose=0,
+                             sample_weight=w)
+        runs.append((model, hist))
+    _assert_same(runs[0][0], runs[1][0], runs[0][1], runs[1][1], TOL["float64"])
+
+
+def test_schedule_down_to_zero_and_callbacks_see_ordinary_arrays(on):
+    # Callbacks read p.value / p.grad per batch: the same numbers as on the readable path, dL/dW even at lr = 0.
+    class Record(g.Callback):
+        def __init__(self):
+            self.seen = []
+
+        def on_batch_end(self, state):
+            self.seen.append([p.grad.copy() for p in state.model.parameters()])
+
+    X, y = _data("crossentropy")
+    rates = [1.0, 0.0, 0.5]
+    records = []
+    for fast in (True, False):
+        rec = Record()
+        model = g.mlp(6, [9], 4, seed=2, dtype="float64")
+        with (fastpath.readable() if not fast else contextlib.nullcontext()):
+            model.fit(X, y, optimizer=g.SGD(lr=0.1, momentum=0.9), epochs=3, batch_size=16, seed=0, verbose=0,
+                      callbacks=[rec, g.LearningRateScheduler(lambda lr0, epoch: lr0 * rates[epoch])])
+        records.append(rec.seen)
+        assert all(p.value.base is None and p.grad.base is None for p in model.parameters())   # sealed after fit
+    assert len(records[0]) == len(records[1]) == 18
+    for batch_fast, batch_plain in zip(*records, strict=True):
+        for a, b in zip(batch_fast, batch_plain, strict=True):
+            assert type(a) is np.ndarray and np.isfinite(a).all()
+            np.testing.assert_allclose(a, b, **TOL["float64"])
+
+
+def test_no_allocation_per_batch(on):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 20), dtype=np.float32)
+    Y = np.eye(5, dtype=np.float32)[rng.integers(0, 5, 64)]
+    model = g.mlp(20, [64, 32], 5, seed=0)
+    step = _step(model, "crossentropy", g.SGD(0.01, momentum=0.9), X)
+    step(X, Y)                                                        # compiles, builds the workspace
+    workspace = sum(a.nbytes for a in step.cspaces[64][:2])
+    tracemalloc.start()
+    for _ in range(3):
+        step(X, Y)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 0.02 * workspace                                    # a few Python objects, no arrays
+
+
+def test_enable_and_fallbacks(on, monkeypatch):
+    X, y = _data("crossentropy")
+    model = g.mlp(6, [9], 4, seed=1, dtype="float64")
+    assert type(_step(model, "crossentropy", g.SGD(0.1), X)) is compiled.CompiledStep
+    opt = g.SGD(0.1).setup(model.parameters())
+    with fastpath.readable(), fastpath.engaged(model, g.CrossEntropy(), opt, X) as step:
+        assert step is None
+    compiled.disable()
+    assert type(_step(model, "crossentropy", g.SGD(0.1), X)) is fastpath.FastStep
+    monkeypatch.setitem(sys.modules, "numba", None)                   # numba not installed
+    assert not compiled.available()
+    with pytest.raises(ModuleNotFoundError, match=r"glassnet\[compiled\]"):
+        compiled.enable()
+    assert type(_step(model, "crossentropy", g.SGD(0.1), X)) is fastpath.FastStep
+
+
+@pytest.mark.parametrize("opt", [lambda: g.SGD(0.1, momentum=0.9, clip_norm=0.05),
+                                 lambda: g.Adam(0.01, clip_norm=0.05)], ids=["sgd-clip", "adam-clip"])
+def test_clip_norm_takes_the_optimizers_own_rule(on, opt):
+    X, y = _data("crossentropy")
+    make = lambda: g.mlp(6, [9], 4, seed=5, dtype="float64")  # noqa: E731
+    fast, hf = _run(make, "crossentropy", opt, X, y, fast=True)
+    plain, hp = _run(make, "crossentropy", opt, X, y, fast=False)
+    _assert_same(fast, plain, hf, hp, TOL["float64"])
+
+
+def test_single_dense_layer(on):
+    X, y = _data("crossentropy")
+    make = lambda: g.Sequential([g.Dense(6, 4, seed=0, dtype="float64"), g.Softmax()])  # noqa: E731
+    opt = lambda: g.SGD(0.1, momentum=0.5)  # noqa: E731
+    fast, hf = _run(make, "crossentropy", opt, X, y, fast=True)
+    plain, hp = _run(make, "crossentropy", opt, X, y, fast=False)
+    _assert_same(fast, plain, hf, hp, TOL["float64"])
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_scikit_learn_estimators_with_the_compiled_step(on, solver):
+    # The L-BFGS objective (adapters/sklearn/training.py) drives a fast step with its own no-op optimizer.
+    pytest.importorskip("sklearn")
+    from glassnet.adapters.sklearn import MLPClassifier
+    X, y = _data("crossentropy", n=120)
+    fits = []
+    for enabled in (True, False):
+        (compiled.enable if enabled else compiled.disable)()
+        clf = MLPClassifier(hidden_layer_sizes=(8,), solver=solver, max_iter=10, random_state=0)
+        fits.append(clf.fit(X, y))
+    np.testing.assert_allclose(fits[0].loss_, fits[1].loss_, rtol=1e-9)
+    for a, b in zip(fits[0].coefs_, fits[1].coefs_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
