@@ -31,6 +31,18 @@ def signal_cnn(dtype, seed=0):
         g.Flatten(), g.Dense(12, 3, seed=r, dtype=dtype), g.Softmax()])
 
 
+def pooled_cnn(dtype, seed=0):
+    """Convolution -> [BatchNorm] -> ReLU -> 2x2 max pool, the window-major layout: with BatchNorm and no
+    crop, without BatchNorm and an odd size cropped, and with BatchNorm and a crop (the plain layout)."""
+    r = np.random.default_rng(seed)
+    return g.Sequential([
+        g.Conv2D(1, 4, 3, padding="same", seed=r, dtype=dtype), g.BatchNorm(4, dtype=dtype), g.ReLU(),
+        g.MaxPool2D(2),
+        g.Conv2D(4, 5, 2, seed=r, dtype=dtype), g.ReLU(), g.MaxPool2D(2),
+        g.Conv2D(5, 3, 3, padding="same", seed=r, dtype=dtype), g.BatchNorm(3, dtype=dtype), g.ReLU(),
+        g.MaxPool2D(2), g.Flatten(), g.Dense(3, 3, seed=r, dtype=dtype), g.Softmax()])
+
+
 def fit_both(make, X, y, dtype, optimizer, epochs=3):
     fast, plain = make(dtype), make(dtype)
     h1 = fast.fit(X, y, optimizer=optimizer(), epochs=epochs, batch_size=8, seed=0, verbose=0)
@@ -46,8 +58,10 @@ def max_diff(a, b, skip=()):
 
 def bias_before_batchnorm(model):
     """The bias of a layer right before BatchNorm: BatchNorm subtracts it again, so its exact gradient is 0
-    and what is computed is rounding noise, which Adam's m / sqrt(s) scales up to full steps of +-lr."""
-    return {id(layer.bias) for layer, nxt in zip(model.layers, model.layers[1:]) if isinstance(nxt, g.BatchNorm)}
+    and what is computed is rounding noise, which Adam's m / sqrt(s) scales up to full steps of +-lr; and
+    that BatchNorm's running mean, which holds the bias."""
+    pairs = [(layer, nxt) for layer, nxt in zip(model.layers, model.layers[1:]) if isinstance(nxt, g.BatchNorm)]
+    return {id(layer.bias) for layer, _ in pairs} | {id(nxt.running_mean) for _, nxt in pairs}
 
 
 SGD = ("sgd", lambda: g.SGD(0.1, momentum=0.9))
@@ -59,14 +73,16 @@ ADAM = ("adam", lambda: g.Adam(0.01))
 # on single steps below (Adam included).
 @pytest.mark.parametrize("dtype,tol,optimizer", [("float64", 1e-10, SGD), ("float64", 1e-10, ADAM),
                                                  ("float32", 2e-5, SGD)], ids=["f64-sgd", "f64-adam", "f32-sgd"])
-@pytest.mark.parametrize("case", ["image", "signal"])
+@pytest.mark.parametrize("case", ["image", "signal", "pooled"])
 def test_fast_fit_equals_readable_fit(dtype, tol, optimizer, case, rng):
     optimizer = optimizer[1]
     # 37 samples in batches of 8: the last batch (5) gets its own workspace
     if case == "image":
         make, X = mixed_cnn, rng.normal(size=(37, 15, 13, 2)).astype(dtype)
-    else:
+    elif case == "signal":
         make, X = signal_cnn, rng.normal(size=(37, 23, 1)).astype(dtype)
+    else:
+        make, X = pooled_cnn, rng.normal(size=(37, 12, 14, 1)).astype(dtype)
     y = rng.integers(0, 3, len(X))
     fast, plain, h1, h2 = fit_both(make, X, y, dtype, optimizer)
     assert max_diff(fast, plain, skip=bias_before_batchnorm(plain) if optimizer is ADAM[1] else ()) < tol
@@ -76,7 +92,8 @@ def test_fast_fit_equals_readable_fit(dtype, tol, optimizer, case, rng):
 
 
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-12), ("float32", 1e-5)])
-@pytest.mark.parametrize("make,shape", [(mixed_cnn, (9, 15, 13, 2)), (signal_cnn, (9, 23, 1))])
+@pytest.mark.parametrize("make,shape", [(mixed_cnn, (9, 15, 13, 2)), (signal_cnn, (9, 23, 1)),
+                                        (pooled_cnn, (9, 12, 14, 1))])
 def test_one_step_gradients_equal_the_layers(dtype, tol, make, shape, rng):
     from glassnet.train.loop import plain_step
     X = rng.normal(size=shape).astype(dtype)

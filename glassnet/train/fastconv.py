@@ -41,7 +41,7 @@ __all__ = ["TRICKS", "FastConvStep", "build_fast_step", "is_convolutional"]
 # Each trick can be switched off (benchmarks/cnn.py --tricks measures what each one buys); a
 # switched-off kernel runs the layer's readable forward/backward inside the fast step.
 TRICKS = {"conv_workspace": True, "dense_workspace": True, "pool_offsets": True, "relu_after_pool": True,
-          "inplace_relu": True, "skip_input_grad": True, "batchnorm_workspace": True}
+          "inplace_relu": True, "skip_input_grad": True, "batchnorm_workspace": True, "window_major": True}
 
 _CONV_FAMILY = ("Conv2D", "Conv1D", "MaxPool2D", "MaxPool1D", "AvgPool2D", "GlobalAveragePool2D", "Flatten",
                 "BatchNorm")
@@ -87,6 +87,8 @@ class FastConvStep:
             kernel = _kernel(layer, prev, first=i == 0)
             if isinstance(kernel, _MaxPool) and isinstance(prev, _ReLU) and TRICKS["relu_after_pool"]:
                 prev.deferred, kernel.relu = True, True        # ReLU after the pool, on the pooled map
+            if isinstance(kernel, _MaxPool) and TRICKS["window_major"]:
+                _window_major(self.kernels, kernel)
             self.kernels.append(kernel)
         self.spaces = {}
 
@@ -130,6 +132,26 @@ def _softmax_cross_entropy(z, Y, w, ws, owned):
     return value, correct, ws["g_loss"]
 
 
+def _window_major(kernels, pool):
+    """Let the convolution before ``pool`` (ReLU / BatchNorm between them allowed) write its output window-major.
+
+    Its patch rows are ordered (window offset a, b; image; pooled row, column) instead of (image; row,
+    column), so the k*k inputs of every pooling window sit in k*k contiguous blocks (T, N*Hp*Wp, C): the
+    pool's maxima and its gradient routing are then whole-array operations instead of strided ones, and
+    the conv outputs the pool would crop (an odd last row or column) are never computed (their gradient
+    is 0). With BatchNorm between them only when nothing is cropped (its statistics are over all outputs);
+    the pool sees which layout it gets from the shape (5 axes: window-major).
+    """
+    bn = False
+    for k in reversed(kernels):
+        if isinstance(k, _Conv):
+            k.pool, k.pool_bn = pool.pool.kernel_hw, bn
+            return
+        if not isinstance(k, (_ReLU, _BatchNorm)):
+            return
+        bn = bn or isinstance(k, _BatchNorm)
+
+
 def _kernel(layer, prev, first):
     t = type(layer)
     first = first and TRICKS["skip_input_grad"]
@@ -171,6 +193,7 @@ class _Conv:
     def __init__(self, layer, first):
         self.layer, self.first = layer, first
         self.one_d = isinstance(layer, Conv1D)
+        self.pool, self.pool_bn = None, False          # set by _window_major: the max pool it feeds
 
     def workspace(self, shape, dtype):
         L = self.layer
@@ -179,29 +202,51 @@ class _Conv:
         (ho, t, b), (wo, le, r) = L.geometry(h, w)
         kh, kw = L.kernel_hw
         o = L.out_channels
-        ws = {"geom": (ho, wo, t, le, h, w), "padded": bool(t or b or le or r)}
+        ws = {"geom": (ho, wo, t, le, h, w), "padded": bool(t or b or le or r), "pool": self.pool}
+        if self.pool and self.pool_bn and (ho % self.pool[0] or wo % self.pool[1]):
+            ws["pool"] = None                          # BatchNorm's statistics need the cropped outputs too
+        rows = n * ho * wo if ws["pool"] is None else n * (ho // self.pool[0]) * (wo // self.pool[1]) * \
+            self.pool[0] * self.pool[1]
         ws["xpad"] = np.zeros((n, h + t + b, w + le + r, c), dtype) if ws["padded"] else None
-        ws["cols"] = np.empty((n * ho * wo, kh * kw * c), dtype)
-        ws["y"] = np.empty((n * ho * wo, o), dtype)
-        ws["ones"] = np.ones(n * ho * wo, dtype)
+        ws["cols"] = np.empty((rows, kh * kw * c), dtype)
+        ws["y"] = np.empty((rows, o), dtype)
+        ws["ones"] = np.ones(rows, dtype)
         ws["dW"] = np.empty((kh * kw * c, o), dtype)
         ws["db"] = np.empty(o, dtype)
         if not self.first:
             ws["dcols"] = np.empty_like(ws["cols"])
             ws["dx"] = np.empty((n, h + t + b, w + le + r, c), dtype)
-        ws["out_shape"] = (n, wo, o) if self.one_d else (n, ho, wo, o)
+        if ws["pool"] is not None:                     # window-major: (a*b offsets, N, Hp, Wp, O)
+            a, bb = ws["pool"]
+            ws["out_shape"] = (a * bb, n, ho // a, wo // bb, o)
+        else:
+            ws["out_shape"] = (n, wo, o) if self.one_d else (n, ho, wo, o)
         return ws
+
+    def patches(self, x4, ws):
+        """The patch view of a padded NHWC batch: (N, Ho, Wo, kh, kw, C), or window-major
+        (a, b, N, Hp, Wp, kh, kw, C) with patch[a, b, n, i, j] the one of conv output (a i + a, b j + b)."""
+        L, (ho, wo) = self.layer, ws["geom"][:2]
+        kh, kw = L.kernel_hw
+        sh, sw = L.stride_hw
+        if ws["pool"] is None:
+            return im2col(x4, kh, kw, sh, sw, ho, wo)
+        a, b = ws["pool"]
+        n, _, _, c = x4.shape
+        s0, s1, s2, s3 = x4.strides
+        return np.lib.stride_tricks.as_strided(x4, (a, b, n, ho // a, wo // b, kh, kw, c),
+                                               (s1 * sh, s2 * sw, s0, s1 * sh * a, s2 * sw * b, s1, s2, s3))
 
     def forward(self, x, ws):
         L = self.layer
         ho, wo, t, le, h, w = ws["geom"]
-        kh, kw = L.kernel_hw
         x4 = x[:, None] if self.one_d else x
         if ws["padded"]:
             ws["xpad"][:, t:t + h, le:le + w, :] = x4       # the zero border was set once
             x4 = ws["xpad"]
         cols = ws["cols"]
-        np.copyto(cols.reshape(x4.shape[0], ho, wo, kh, kw, x4.shape[3]), im2col(x4, kh, kw, *L.stride_hw, ho, wo))
+        view = self.patches(x4, ws)
+        np.copyto(cols.reshape(view.shape), view)
         np.matmul(cols, L.weight.value.reshape(cols.shape[1], -1), out=ws["y"])
         ws["y"] += L.bias.value
         return ws["y"].reshape(ws["out_shape"])
@@ -220,15 +265,14 @@ class _Conv:
         np.matmul(g2, W2.T, out=ws["dcols"])                                  # dL/dX_col = g W^T
         ho, wo, t, le, h, w = ws["geom"]
         kh, kw = L.kernel_hw
-        sh, sw = L.stride_hw
         dx = ws["dx"]
-        n, c = dx.shape[0], dx.shape[3]
-        dcols = ws["dcols"].reshape(n, ho, wo, kh, kw, c)
+        view = self.patches(dx, ws)                  # the patches alias dx: adding into them is col2im
+        dcols = ws["dcols"].reshape(view.shape)
         dx.fill(0)
-        for p in range(kh):                                                   # col2im, in place
+        for p in range(kh):                          # no two entries of one offset's slice share a pixel
             for q in range(kw):
-                view = dx[:, p:p + sh * (ho - 1) + 1:sh, q:q + sw * (wo - 1) + 1:sw, :]
-                np.add(view, dcols[:, :, :, p, q, :], out=view)
+                v = view[..., p, q, :]
+                np.add(v, dcols[..., p, q, :], out=v)
         dx = dx[:, t:t + h, le:le + w, :]
         return dx[:, 0] if self.one_d else dx
 
@@ -357,7 +401,11 @@ class _ReLU:
 
 
 class _MaxPool:
-    """Max pooling with window = stride: maxima of the k*k window offsets; gradient to the first maximum."""
+    """Max pooling with window = stride: maxima of the k*k window offsets; gradient to the first maximum.
+
+    Its input is NHWC, or window-major (T, N, Hp, Wp, C) from the convolution before it (see
+    :func:`_window_major`), where offset t of every window is the contiguous block x[t].
+    """
 
     def __init__(self, layer, pool):
         self.layer, self.pool = layer, pool
@@ -365,30 +413,34 @@ class _MaxPool:
         self.relu = False                      # True: apply the ReLU before it here, after pooling
 
     def workspace(self, shape, dtype):
-        n = shape[0]
-        h, w, c = (1, *shape[1:]) if self.one_d else shape[1:]
-        ho, wo, _ = self.pool.output_shape((h, w, c))
-        ws = {"y": np.empty((n, ho, wo, c), dtype), "eq": np.empty((n, ho, wo, c), bool),
-              "taken": np.empty((n, ho, wo, c), bool), "dx": np.zeros((n, h, w, c), dtype), "hw": (ho, wo),
-              "mask": np.empty((n, ho, wo, c), bool)}
-        ws["out_shape"] = (n, wo, c) if self.one_d else (n, ho, wo, c)
+        wm = len(shape) == 5
+        if wm:
+            _, n, ho, wo, c = shape
+        else:
+            n = shape[0]
+            h, w, c = (1, *shape[1:]) if self.one_d else shape[1:]
+            ho, wo, _ = self.pool.output_shape((h, w, c))
+        pooled = (n, ho, wo, c)
+        ws = {"y": np.empty(pooled, dtype), "eq": np.empty(pooled, bool), "rest": np.empty(pooled, dtype),
+              "dx": np.zeros(shape if wm else (n, h, w, c), dtype), "hw": (ho, wo), "wm": wm,
+              "mask": np.empty(pooled, bool), "out_shape": (n, wo, c) if self.one_d else pooled}
         return ws
 
-    def _windows(self, x4, ws):
+    def _windows(self, x, ws):
+        """The k*k offsets of the windows, each an (N, Hp, Wp, C) array (a view of x)."""
+        if ws["wm"]:
+            return list(x)
         kh, kw = self.pool.kernel_hw
-        return im2col(x4, kh, kw, kh, kw, *ws["hw"])
+        win = im2col(x[:, None] if x.ndim == 3 else x, kh, kw, kh, kw, *ws["hw"])
+        return [win[:, :, :, p, q, :] for p in range(kh) for q in range(kw)]
 
     def forward(self, x, ws):
-        x4 = x[:, None] if self.one_d else x
-        win = self._windows(x4, ws)
+        win = self._windows(x, ws)
         ws["win"] = win
-        kh, kw = self.pool.kernel_hw
         y = ws["y"]
-        np.copyto(y, win[:, :, :, 0, 0, :])
-        for p in range(kh):
-            for q in range(kw):
-                if p or q:
-                    np.maximum(y, win[:, :, :, p, q, :], out=y)
+        np.maximum(win[0], win[1], out=y) if len(win) > 1 else np.copyto(y, win[0])
+        for v in win[2:]:
+            np.maximum(y, v, out=y)
         if self.relu:
             if "pre" not in ws:
                 ws["pre"] = np.empty_like(y)
@@ -398,24 +450,18 @@ class _MaxPool:
         return y.reshape(ws["out_shape"])
 
     def backward(self, g, ws, need_dx):
-        kh, kw = self.pool.kernel_hw
-        win, y, eq, taken = ws["win"], ws["y"], ws["eq"], ws["taken"]
+        win, y, eq, rest = ws["win"], ws["y"], ws["eq"], ws["rest"]
         g4 = g.reshape(y.shape)
         if self.relu:
             y = ws["pre"]
-            if not g4.flags.writeable:
-                g4 = g4.copy()
-            g4 *= ws["mask"]                       # the ReLU's derivative, on the pooled map
+            np.multiply(g4, ws["mask"], out=rest)  # the ReLU's derivative, on the pooled map
+        else:
+            np.copyto(rest, g4)
         dxwin = self._windows(ws["dx"], ws)          # the windows tile dx; cropped edges stay zero
-        taken.fill(False)
-        last = (kh - 1, kw - 1)
-        for p in range(kh):
-            for q in range(kw):
-                if (p, q) == last:
-                    np.logical_not(taken, out=eq)                         # the rest of the windows
-                else:
-                    np.equal(win[:, :, :, p, q, :], y, out=eq)
-                    np.greater(eq, taken, out=eq)                         # eq and not taken: first max only
-                    np.logical_or(taken, eq, out=taken)
-                np.multiply(g4, eq, out=dxwin[:, :, :, p, q, :])
-        return ws["dx"][:, 0] if self.one_d else ws["dx"]
+        for t in range(len(win) - 1):              # rest: the gradient of the windows not yet routed
+            np.equal(win[t], y, out=eq)
+            np.multiply(rest, eq, out=dxwin[t])    # to offset t where it is the first maximum
+            np.subtract(rest, dxwin[t], out=rest)  # exact: rest is either g or 0
+        np.copyto(dxwin[-1], rest)
+        dx = ws["dx"]
+        return dx[:, 0] if self.one_d and not ws["wm"] else dx
