@@ -179,3 +179,22 @@ def test_no_allocation_per_batch(rng):
     # Only small temporaries remain (argmax rows, index arrays): under 2% of the workspace it reuses,
     # where the readable step allocates about a workspace's worth.
     assert peak_fast < 0.02 * workspace < peak_plain
+
+
+@pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 2e-5)])
+@pytest.mark.parametrize("make,shape", [(mixed_cnn, (15, 13, 2)), (signal_cnn, (23, 1)), (pooled_cnn, (12, 14, 1))])
+def test_inference_equals_the_readable_forward(dtype, tol, make, shape, rng, monkeypatch):
+    # predict / evaluate take fastconv.forward (BatchNorm on its running statistics, Dropout off), in chunks:
+    # 2 images per chunk here, so 7 images give full chunks and a short last one.
+    monkeypatch.setattr(fastconv, "INFER_CHUNK", 2)
+    X = rng.normal(size=(23, *shape)).astype(dtype)
+    y = rng.integers(0, 3, len(X))
+    model = make(dtype)
+    model.fit(X, y, optimizer=g.SGD(0.1, momentum=0.9), epochs=2, batch_size=8, seed=0, verbose=0)
+    assert fastconv.forward(model, X[:7]) is not None                 # the fast path applies
+    fast_p, fast_e = model.predict(X[:7]), model.evaluate(X[:7], y[:7])
+    with fastpath.readable():
+        plain_p, plain_e = model.predict(X[:7]), model.evaluate(X[:7], y[:7])
+    np.testing.assert_allclose(fast_p, plain_p, rtol=tol, atol=tol)
+    assert fast_e["accuracy"] == plain_e["accuracy"]
+    np.testing.assert_allclose(fast_e["loss"], plain_e["loss"], rtol=tol)

@@ -23,12 +23,18 @@ checks agreement in float64 and float32), with these tricks, each measured in BE
 - BatchNorm in training mode: x_hat, its output and dL/dx in workspaces, the statistics as
   reductions with ``out=`` over the (N*H*W, C) view;
 - the first layer's dL/dx is never computed (nothing consumes it);
-- the output Softmax and the cross-entropy are fused: g = (softmax(z) - y) / N.
+- the output Softmax and the cross-entropy are fused: g = (softmax(z) - y) / N;
+- inference (:func:`forward`, which ``evaluate`` and ``predict`` call): the same kernels in chunks of
+  ``INFER_CHUNK`` images through workspaces kept per model, without the caches backward needs
+  (no ReLU masks, no pooling routing, no input-gradient buffers) and BatchNorm as one
+  x * scale + shift with its running statistics.
 
 Any other layer (BatchNorm in evaluation mode, Dropout, Flatten, AvgPool2D, GlobalAveragePool2D, overlapping pools,
 custom layers) runs its own readable forward/backward inside the fast step, so every
 convolutional model qualifies once its output is Softmax + CrossEntropy and it has no L1/L2 penalty.
 """
+
+import weakref
 
 import numpy as np
 
@@ -36,13 +42,15 @@ from glassnet.nn.layers import BatchNorm, Conv1D, Conv2D, Dense, MaxPool1D, MaxP
 from glassnet.nn.layers.conv import im2col
 from glassnet.nn.losses import CrossEntropy, softmax_cross_entropy
 
-__all__ = ["TRICKS", "FastConvStep", "build_fast_step", "is_convolutional"]
+__all__ = ["INFER_CHUNK", "TRICKS", "FastConvStep", "build_fast_step", "forward", "is_convolutional"]
 
 # Each trick can be switched off (benchmarks/cnn.py --tricks measures what each one buys); a
 # switched-off kernel runs the layer's readable forward/backward inside the fast step.
 TRICKS = {"conv_workspace": True, "dense_workspace": True, "pool_offsets": True, "relu_after_pool": True,
           "inplace_relu": True, "skip_input_grad": True, "batchnorm_workspace": True, "window_major": True}
 
+INFER_CHUNK = 256          # images per inference chunk: the workspaces stay small and in cache
+_INFERENCE = weakref.WeakKeyDictionary()  # model -> (its layers, the forward-only FastConvStep)
 _CONV_FAMILY = ("Conv2D", "Conv1D", "MaxPool2D", "MaxPool1D", "AvgPool2D", "GlobalAveragePool2D", "Flatten",
                 "BatchNorm")
 
@@ -73,18 +81,37 @@ def build_fast_step(model, loss, optimizer, X):
     return FastConvStep(model, layers[:-1], optimizer)
 
 
+def forward(model, x, stop=None):
+    """``model.forward(x, stop=stop)`` in evaluation mode through the fast kernels; None when the fast path
+    does not apply (not convolutional, not NumPy, a dtype other than the parameters')."""
+    layers = list(model.layers[:stop])
+    if not isinstance(x, np.ndarray) or not is_convolutional(model) or len(layers) < 2 or any(
+            not isinstance(p.value, np.ndarray) or p.value.dtype != x.dtype for p in model.parameters()):
+        return None
+    plan = _INFERENCE.get(model)
+    if plan is None or plan[0] != layers:
+        plan = _INFERENCE[model] = (layers, FastConvStep(model, layers, None, infer=True))
+    step, out = plan[1], None
+    for i in range(0, len(x), INFER_CHUNK):
+        y = step.forward(x[i:i + INFER_CHUNK])
+        out = np.empty((len(x), *y.shape[1:]), y.dtype) if out is None else out
+        out[i:i + len(y)] = y
+    return out
+
+
 class FastConvStep:
     """Callable ``step(xb, yb, wb=None) -> (batch_loss, n_correct)``; updates the weights like ``plain_step``.
 
     ``wb``: per-sample loss weights (``fit(sample_weight=...)``), as in the readable step.
     """
 
-    def __init__(self, model, layers, optimizer):
+    def __init__(self, model, layers, optimizer, infer=False):
         self.model, self.opt = model, optimizer
         self.kernels = []
         for i, layer in enumerate(layers):
             prev = self.kernels[-1] if self.kernels else None
-            kernel = _kernel(layer, prev, first=i == 0)
+            kernel = _kernel(layer, prev, first=i == 0 or infer)   # infer: no input-gradient buffers
+            kernel.infer = infer
             if isinstance(kernel, _MaxPool) and isinstance(prev, _ReLU) and TRICKS["relu_after_pool"]:
                 prev.deferred, kernel.relu = True, True        # ReLU after the pool, on the pooled map
             if isinstance(kernel, _MaxPool) and TRICKS["window_major"]:
@@ -99,9 +126,9 @@ class FastConvStep:
                 p.grad = None if p.grad is None else p.grad.copy()
         self.spaces.clear()
 
-    def __call__(self, x, y, w=None):
-        n = x.shape[0]
-        spaces = self.spaces.get(n)
+    def forward(self, x):
+        """The kernels' forward on x (workspaces per batch size); the last layer's output."""
+        spaces = self.spaces.get(x.shape[0])
         if spaces is None:
             self.model.output_shape(x.shape[1:])             # a mismatch names its layer, before any buffer
             shape, spaces = x.shape, []
@@ -109,10 +136,14 @@ class FastConvStep:
                 ws = k.workspace(shape, x.dtype)
                 spaces.append(ws)
                 shape = ws["out_shape"]
-            self.spaces[n] = spaces
-        h = x
+            self.spaces[x.shape[0]] = spaces
         for k, ws in zip(self.kernels, spaces):
-            h = k.forward(h, ws)
+            x = k.forward(x, ws)
+        return x
+
+    def __call__(self, x, y, w=None):
+        h = self.forward(x)
+        spaces = self.spaces[x.shape[0]]
         value, correct, g = _softmax_cross_entropy(h, y, w, spaces[-1], isinstance(self.kernels[-1], _Dense))
         for i in range(len(self.kernels) - 1, -1, -1):
             g = self.kernels[i].backward(g, spaces[i], need_dx=i > 0 or not TRICKS["skip_input_grad"])
@@ -202,11 +233,11 @@ class _Conv:
         (ho, t, b), (wo, le, r) = L.geometry(h, w)
         kh, kw = L.kernel_hw
         o = L.out_channels
-        ws = {"geom": (ho, wo, t, le, h, w), "padded": bool(t or b or le or r), "pool": self.pool}
-        if self.pool and self.pool_bn and (ho % self.pool[0] or wo % self.pool[1]):
-            ws["pool"] = None                          # BatchNorm's statistics need the cropped outputs too
-        rows = n * ho * wo if ws["pool"] is None else n * (ho // self.pool[0]) * (wo // self.pool[1]) * \
-            self.pool[0] * self.pool[1]
+        a, bb = self.pool or (1, 1)
+        if self.pool_bn and (ho % a or wo % bb):
+            a, bb = 1, 1                               # BatchNorm's statistics need the cropped outputs too
+        ws = {"geom": (ho, wo, t, le, h, w), "padded": bool(t or b or le or r), "pool": (a, bb)}
+        rows = n * (ho // a) * (wo // bb) * a * bb
         ws["xpad"] = np.zeros((n, h + t + b, w + le + r, c), dtype) if ws["padded"] else None
         ws["cols"] = np.empty((rows, kh * kw * c), dtype)
         ws["y"] = np.empty((rows, o), dtype)
@@ -216,22 +247,15 @@ class _Conv:
         if not self.first:
             ws["dcols"] = np.empty_like(ws["cols"])
             ws["dx"] = np.empty((n, h + t + b, w + le + r, c), dtype)
-        if ws["pool"] is not None:                     # window-major: (a*b offsets, N, Hp, Wp, O)
-            a, bb = ws["pool"]
-            ws["out_shape"] = (a * bb, n, ho // a, wo // bb, o)
-        else:
-            ws["out_shape"] = (n, wo, o) if self.one_d else (n, ho, wo, o)
+        wm = (a * bb, n, ho // a, wo // bb, o)          # window-major: (a*b offsets, N, Hp, Wp, O)
+        ws["out_shape"] = wm if a * bb > 1 else (n, wo, o) if self.one_d else (n, ho, wo, o)
         return ws
 
     def patches(self, x4, ws):
-        """The patch view of a padded NHWC batch: (N, Ho, Wo, kh, kw, C), or window-major
-        (a, b, N, Hp, Wp, kh, kw, C) with patch[a, b, n, i, j] the one of conv output (a i + a, b j + b)."""
-        L, (ho, wo) = self.layer, ws["geom"][:2]
-        kh, kw = L.kernel_hw
-        sh, sw = L.stride_hw
-        if ws["pool"] is None:
-            return im2col(x4, kh, kw, sh, sw, ho, wo)
-        a, b = ws["pool"]
+        """The patch view (A, B, N, Hp, Wp, kh, kw, C) of a padded NHWC batch for an A x B pool after it:
+        patch[a, b, n, i, j] is the one of conv output (A i + a, B j + b); A = B = 1: the usual im2col view."""
+        L, (ho, wo), (a, b) = self.layer, ws["geom"][:2], ws["pool"]
+        (kh, kw), (sh, sw) = L.kernel_hw, L.stride_hw
         n, _, _, c = x4.shape
         s0, s1, s2, s3 = x4.strides
         return np.lib.stride_tricks.as_strided(x4, (a, b, n, ho // a, wo // b, kh, kw, c),
@@ -332,6 +356,11 @@ class _BatchNorm:
 
     def forward(self, x, ws):
         L = self.layer
+        if not L.training and self.infer:          # y = x * gamma / sigma_run + (beta - mu_run gamma / sigma_run)
+            scale = L.weight.value / np.sqrt(L.running_var.value + L.eps)
+            np.multiply(x.reshape(ws["y"].shape), scale, out=ws["y"])
+            ws["y"] += L.bias.value - L.running_mean.value * scale
+            return ws["y"].reshape(ws["out_shape"])
         if not L.training:
             ws["readable"] = True
             return L.forward(x)
@@ -388,7 +417,8 @@ class _ReLU:
             return x
         out = x if self.inplace else ws["y"]
         np.maximum(x, 0, out=out)
-        np.greater(out, 0, out=ws["mask"])
+        if not self.infer:
+            np.greater(out, 0, out=ws["mask"])
         return out
 
     def backward(self, g, ws, need_dx):
@@ -441,7 +471,9 @@ class _MaxPool:
         np.maximum(win[0], win[1], out=y) if len(win) > 1 else np.copyto(y, win[0])
         for v in win[2:]:
             np.maximum(y, v, out=y)
-        if self.relu:
+        if self.relu and self.infer:
+            np.maximum(y, 0, out=y)
+        elif self.relu:
             if "pre" not in ws:
                 ws["pre"] = np.empty_like(y)
             np.copyto(ws["pre"], y)                # the window maxima, for the routing in backward
