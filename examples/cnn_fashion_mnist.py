@@ -49,7 +49,7 @@ def cosine(lr0, epoch, epochs):
 def main(argv=None):
     return run(load_fashion_mnist, "cnn_fashion_mnist.py", DEFAULT, epochs=15, train_samples=60000,
                note="an MLP: about 0.89; target 0.92", argv=argv, build=build, schedule=cosine,
-               callbacks=lambda seed: [RandomShiftFlip(max_shift=2, flip=0.5, seed=seed + 1)])
+               callbacks=lambda args: [RandomShiftFlip(max_shift=args.max_shift, flip=0.5, seed=args.seed + 1)])
 
 
 if __name__ == "__main__":

@@ -35,17 +35,18 @@ def build(seed=0):
 
 
 def run(loader, name, default, epochs, train_samples, note, argv=None, build=build, schedule=None,
-        callbacks=lambda seed: ()):
+        callbacks=lambda args: ()):
     """Train ``build(seed)`` on 28x28 IDX images read by ``loader`` and print the test accuracy (also returned).
 
     ``schedule(lr0, epoch, epochs)``: the learning rate per epoch (default: a step decay by 0.2 after two
-    thirds of the epochs); ``callbacks(seed)``: extra callbacks, e.g. augmentation.
+    thirds of the epochs); ``callbacks(args)``: extra callbacks from the parsed arguments, e.g. augmentation.
     """
     parser = argparse.ArgumentParser()
     parser.add_argument("path", nargs="?", default=str(default))
     parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--train-samples", type=int, default=train_samples)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-shift", type=int, default=2, help="augmentation: largest shift in pixels (if any)")
     parser.add_argument("--validation-split", type=float, default=0.0,
                         help="hold out this share of the training images and print the validation accuracy per epoch")
     args = parser.parse_args(argv)
@@ -64,7 +65,7 @@ def run(loader, name, default, epochs, train_samples, note, argv=None, build=bui
         sched = g.LearningRateScheduler(lambda lr0, epoch: schedule(lr0, epoch, args.epochs))
     t = time.perf_counter()
     model.fit(X, y, optimizer=g.Adam(lr=1e-3), epochs=args.epochs, batch_size=128, seed=args.seed,
-              validation_split=args.validation_split, callbacks=[sched, *callbacks(args.seed)], verbose=1)
+              validation_split=args.validation_split, callbacks=[sched, *callbacks(args)], verbose=1)
     print(f"trained in {time.perf_counter() - t:.0f} s")
     result = model.evaluate(test.X.reshape(-1, 28, 28, 1), test.y, batch_size=1000)   # caps the activations
     print(f"test accuracy {result['accuracy']:.4f}  ({note})")

@@ -63,40 +63,41 @@ def is_convolutional(model):
 def build_fast_step(model, loss, optimizer, X):
     """A :class:`FastConvStep` for a convolutional NumPy model ending in Softmax + CrossEntropy, else None."""
     layers = list(model.layers)
-    if not isinstance(X, np.ndarray) or not is_convolutional(model) or len(layers) < 2:
+    if not _qualifies(model, layers, X) or type(layers[-1]) is not Softmax or type(loss) is not CrossEntropy or any(
+            getattr(layer, "l1", 0) or getattr(layer, "l2", 0) for layer in layers):
         return None
-    if type(layers[-1]) is not Softmax or type(loss) is not CrossEntropy:
-        return None
-    params = model.parameters()
-    if any(not isinstance(p.value, np.ndarray) or p.value.dtype != X.dtype for p in params):
-        return None
-    if any(getattr(layer, "l1", 0) or getattr(layer, "l2", 0) for layer in layers):
-        return None
-    shape = tuple(X.shape[1:])
-    model.output_shape(shape)             # a mismatch names its layer, before any buffer
-    for layer in layers:                  # the workspaces need every layer's output shape
-        shape = layer.output_shape(shape)
-        if shape is None or None in shape:
-            return None
     return FastConvStep(model, layers[:-1], optimizer)
 
 
 def forward(model, x, stop=None):
-    """``model.forward(x, stop=stop)`` in evaluation mode through the fast kernels; None when the fast path
-    does not apply (not convolutional, not NumPy, a dtype other than the parameters')."""
+    """``model.forward(x, stop=stop)`` in evaluation mode through the fast kernels, or None where they do not
+    apply; in chunks of ``INFER_CHUNK`` images through workspaces kept per model."""
     layers = list(model.layers[:stop])
-    if not isinstance(x, np.ndarray) or not is_convolutional(model) or len(layers) < 2 or any(
-            not isinstance(p.value, np.ndarray) or p.value.dtype != x.dtype for p in model.parameters()):
+    if not _qualifies(model, layers, x):
         return None
     plan = _INFERENCE.get(model)
     if plan is None or plan[0] != layers:
         plan = _INFERENCE[model] = (layers, FastConvStep(model, layers, None, infer=True))
-    step, out = plan[1], None
+    out = None
     for i in range(0, len(x), INFER_CHUNK):
-        y = step.forward(x[i:i + INFER_CHUNK])
+        y = plan[1].forward(x[i:i + INFER_CHUNK])
         out = np.empty((len(x), *y.shape[1:]), y.dtype) if out is None else out
         out[i:i + len(y)] = y
     return out
+
+
+def _qualifies(model, layers, x):
+    """A convolutional model on NumPy data of its parameters' dtype, every output shape known (for the buffers)."""
+    if not isinstance(x, np.ndarray) or not is_convolutional(model) or len(layers) < 2 or any(
+            not isinstance(p.value, np.ndarray) or p.value.dtype != x.dtype for p in model.parameters()):
+        return False
+    shape = tuple(x.shape[1:])
+    model.output_shape(shape)             # a mismatch names its layer, before any buffer
+    for layer in layers:
+        shape = layer.output_shape(shape)
+        if shape is None or None in shape:
+            return False
+    return True
 
 
 class FastConvStep:
@@ -208,8 +209,7 @@ class _Readable:
         self.layer = layer
 
     def workspace(self, shape, dtype):
-        out = self.layer.output_shape(tuple(shape[1:]))
-        return {"out_shape": (shape[0], *out)}
+        return {"out_shape": (shape[0], *self.layer.output_shape(tuple(shape[1:])))}
 
     def forward(self, h, ws):
         return self.layer.forward(h)
@@ -227,28 +227,22 @@ class _Conv:
         self.pool, self.pool_bn = None, False          # set by _window_major: the max pool it feeds
 
     def workspace(self, shape, dtype):
-        L = self.layer
-        n = shape[0]
+        L, n, o, (kh, kw) = self.layer, shape[0], self.layer.out_channels, self.layer.kernel_hw
         h, w, c = (1, *shape[1:]) if self.one_d else shape[1:]
         (ho, t, b), (wo, le, r) = L.geometry(h, w)
-        kh, kw = L.kernel_hw
-        o = L.out_channels
         a, bb = self.pool or (1, 1)
         if self.pool_bn and (ho % a or wo % bb):
             a, bb = 1, 1                               # BatchNorm's statistics need the cropped outputs too
-        ws = {"geom": (ho, wo, t, le, h, w), "padded": bool(t or b or le or r), "pool": (a, bb)}
-        rows = n * (ho // a) * (wo // bb) * a * bb
-        ws["xpad"] = np.zeros((n, h + t + b, w + le + r, c), dtype) if ws["padded"] else None
-        ws["cols"] = np.empty((rows, kh * kw * c), dtype)
-        ws["y"] = np.empty((rows, o), dtype)
-        ws["ones"] = np.ones(rows, dtype)
-        ws["dW"] = np.empty((kh * kw * c, o), dtype)
-        ws["db"] = np.empty(o, dtype)
+        rows, padded = n * (ho // a) * (wo // bb) * a * bb, (n, h + t + b, w + le + r, c)
+        ws = {"geom": (ho, wo, t, le, h, w), "padded": bool(t or b or le or r), "pool": (a, bb),
+              "cols": np.empty((rows, kh * kw * c), dtype), "y": np.empty((rows, o), dtype),
+              "ones": np.ones(rows, dtype), "dW": np.empty((kh * kw * c, o), dtype), "db": np.empty(o, dtype),
+              # window-major (a*b offsets, N, Hp, Wp, O), or the layer's own shape
+              "out_shape": (a * bb, n, ho // a, wo // bb, o) if a * bb > 1 else (n, wo, o) if self.one_d
+              else (n, ho, wo, o)}
+        ws["xpad"] = np.zeros(padded, dtype) if ws["padded"] else None
         if not self.first:
-            ws["dcols"] = np.empty_like(ws["cols"])
-            ws["dx"] = np.empty((n, h + t + b, w + le + r, c), dtype)
-        wm = (a * bb, n, ho // a, wo // bb, o)          # window-major: (a*b offsets, N, Hp, Wp, O)
-        ws["out_shape"] = wm if a * bb > 1 else (n, wo, o) if self.one_d else (n, ho, wo, o)
+            ws["dcols"], ws["dx"] = np.empty_like(ws["cols"]), np.empty(padded, dtype)
         return ws
 
     def patches(self, x4, ws):
@@ -268,35 +262,27 @@ class _Conv:
         if ws["padded"]:
             ws["xpad"][:, t:t + h, le:le + w, :] = x4       # the zero border was set once
             x4 = ws["xpad"]
-        cols = ws["cols"]
-        view = self.patches(x4, ws)
+        cols, view = ws["cols"], self.patches(x4, ws)
         np.copyto(cols.reshape(view.shape), view)
         np.matmul(cols, L.weight.value.reshape(cols.shape[1], -1), out=ws["y"])
         ws["y"] += L.bias.value
         return ws["y"].reshape(ws["out_shape"])
 
     def backward(self, g, ws, need_dx):
-        L = self.layer
-        g2 = g.reshape(-1, L.out_channels)
-        cols = ws["cols"]
+        L, cols, g2 = self.layer, ws["cols"], g.reshape(-1, self.layer.out_channels)
         np.matmul(cols.T, g2, out=ws["dW"])                                   # dL/dW = X_col^T g
         np.matmul(ws["ones"], g2, out=ws["db"])                               # dL/db = 1^T g
-        L.weight.grad = ws["dW"].reshape(L.weight.value.shape)
-        L.bias.grad = ws["db"]
+        L.weight.grad, L.bias.grad = ws["dW"].reshape(L.weight.value.shape), ws["db"]
         if not need_dx:
             return None
-        W2 = L.weight.value.reshape(cols.shape[1], -1)
-        np.matmul(g2, W2.T, out=ws["dcols"])                                  # dL/dX_col = g W^T
-        ho, wo, t, le, h, w = ws["geom"]
-        kh, kw = L.kernel_hw
-        dx = ws["dx"]
-        view = self.patches(dx, ws)                  # the patches alias dx: adding into them is col2im
+        np.matmul(g2, L.weight.value.reshape(cols.shape[1], -1).T, out=ws["dcols"])   # dL/dX_col = g W^T
+        _, _, t, le, h, w = ws["geom"]
+        dx, view = ws["dx"], self.patches(ws["dx"], ws)   # the patches alias dx: adding into them is col2im
         dcols = ws["dcols"].reshape(view.shape)
         dx.fill(0)
-        for p in range(kh):                          # no two entries of one offset's slice share a pixel
-            for q in range(kw):
-                v = view[..., p, q, :]
-                np.add(v, dcols[..., p, q, :], out=v)
+        for p, q in np.ndindex(*L.kernel_hw):        # no two entries of one offset's slice share a pixel
+            v = view[..., p, q, :]
+            np.add(v, dcols[..., p, q, :], out=v)
         dx = dx[:, t:t + h, le:le + w, :]
         return dx[:, 0] if self.one_d else dx
 
@@ -318,16 +304,13 @@ class _Dense:
     def forward(self, x, ws):
         L = self.layer
         if x.ndim != 2:
-            return self._readable_forward(x, ws)
+            ws["x"] = None
+            return L.forward(x)
         x = x if x.flags.c_contiguous else np.ascontiguousarray(x)            # BLAS needs plain strides
         ws["x"] = x
         np.matmul(x, L.weight.value, out=ws["y"])
         ws["y"] += L.bias.value
         return ws["y"]
-
-    def _readable_forward(self, x, ws):
-        ws["x"] = None
-        return self.layer.forward(x)
 
     def backward(self, g, ws, need_dx):
         L = self.layer
@@ -405,12 +388,8 @@ class _ReLU:
         self.deferred = False                  # True: the max pool after it applies it (see the module doc)
 
     def workspace(self, shape, dtype):
-        ws = {"out_shape": shape}
-        if not self.deferred:
-            ws["mask"] = np.empty(shape, bool)
-        if not (self.inplace or self.deferred):
-            ws["y"] = np.empty(shape, dtype)
-        return ws
+        return {"out_shape": shape, "mask": None if self.deferred else np.empty(shape, bool),
+                "y": None if self.inplace or self.deferred else np.empty(shape, dtype)}
 
     def forward(self, x, ws):
         if self.deferred:
@@ -424,8 +403,7 @@ class _ReLU:
     def backward(self, g, ws, need_dx):
         if self.deferred:
             return g
-        if not g.flags.writeable:
-            g = g.copy()
+        g = g if g.flags.writeable else g.copy()
         g *= ws["mask"]
         return g
 
@@ -443,18 +421,13 @@ class _MaxPool:
         self.relu = False                      # True: apply the ReLU before it here, after pooling
 
     def workspace(self, shape, dtype):
-        wm = len(shape) == 5
-        if wm:
-            _, n, ho, wo, c = shape
-        else:
-            n = shape[0]
-            h, w, c = (1, *shape[1:]) if self.one_d else shape[1:]
-            ho, wo, _ = self.pool.output_shape((h, w, c))
+        wm, n = len(shape) == 5, shape[0]
+        h, w, c = (1, *shape[1:]) if self.one_d and not wm else shape[-3:]
+        _, n, ho, wo, c = shape if wm else (None, n, *self.pool.output_shape((h, w, c)))
         pooled = (n, ho, wo, c)
-        ws = {"y": np.empty(pooled, dtype), "eq": np.empty(pooled, bool), "rest": np.empty(pooled, dtype),
-              "dx": np.zeros(shape if wm else (n, h, w, c), dtype), "hw": (ho, wo), "wm": wm,
-              "mask": np.empty(pooled, bool), "out_shape": (n, wo, c) if self.one_d else pooled}
-        return ws
+        return {"y": np.empty(pooled, dtype), "eq": np.empty(pooled, bool), "rest": np.empty(pooled, dtype),
+                "dx": np.zeros(shape if wm else (n, h, w, c), dtype), "hw": (ho, wo), "wm": wm,
+                "mask": np.empty(pooled, bool), "out_shape": (n, wo, c) if self.one_d else pooled}
 
     def _windows(self, x, ws):
         """The k*k offsets of the windows, each an (N, Hp, Wp, C) array (a view of x)."""
