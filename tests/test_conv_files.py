@@ -15,6 +15,13 @@ def cnn(seed=0, dtype="float32"):
         g.Flatten(), g.Dropout(0.2, seed=r), g.Dense(6, 3, seed=r, dtype=dtype), g.Softmax()])
 
 
+def flat_input_cnn(seed=0, dtype="float32"):
+    """Rows of 64 values, as the CLI gives them, reshaped to 8 x 8 images by the model itself."""
+    r = np.random.default_rng(seed)
+    return g.Sequential([g.Reshape((8, 8, 1)), g.Conv2D(1, 4, 3, seed=r, dtype=dtype), g.ReLU(), g.MaxPool2D(2),
+                         g.Flatten(), g.Dense(36, 3, seed=r, dtype=dtype), g.Softmax()])
+
+
 def signal_cnn(seed=0):
     r = np.random.default_rng(seed)
     return g.Sequential([g.Conv1D(1, 4, 5, padding=2, seed=r), g.BatchNorm(4), g.ReLU(), g.MaxPool1D(2),
@@ -28,7 +35,7 @@ def data(shape, n=40):
 
 
 @pytest.mark.parametrize("make,shape,dtype", [(cnn, (8, 8, 1), "float32"), (cnn, (8, 8, 1), "float64"),
-                                              (signal_cnn, (12, 1), "float32")])
+                                              (signal_cnn, (12, 1), "float32"), (flat_input_cnn, (64,), "float32")])
 def test_save_load_round_trip(tmp_path, make, shape, dtype):
     model = make() if make is signal_cnn else make(dtype=dtype)
     X, y = data(shape)

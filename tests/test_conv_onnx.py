@@ -36,7 +36,13 @@ def signal_cnn(r):
                          g.Softmax()])
 
 
-@pytest.mark.parametrize("make,shape", [(image_cnn, (15, 13, 2)), (gap_cnn, (11, 9, 1)), (signal_cnn, (20, 1))])
+def flat_input_cnn(r):
+    return g.Sequential([g.Reshape((11, 9, 1)), g.Conv2D(1, 3, 3, seed=r), g.ReLU(), g.MaxPool2D(2), g.Flatten(),
+                         g.Dense(36, 3, seed=r), g.Softmax()])
+
+
+@pytest.mark.parametrize("make,shape", [(image_cnn, (15, 13, 2)), (gap_cnn, (11, 9, 1)), (signal_cnn, (20, 1)),
+                                        (flat_input_cnn, (99,))])
 def test_onnxruntime_parity(tmp_path, make, shape, rng):
     model, X = trained(make(np.random.default_rng(0)), shape, rng)
     g.to_onnx(model, tmp_path / "m.onnx", input_shape=shape)

@@ -22,7 +22,7 @@ checks agreement in float64 and float32), with these tricks, each measured in BE
   is <= 0 both give 0;
 - BatchNorm in training mode: x_hat, its output and dL/dx in workspaces, the statistics as
   reductions with ``out=`` over the (N*H*W, C) view;
-- the first layer's dL/dx is never computed (nothing consumes it);
+- the first parameterized layer's dL/dx is never computed, nor the layers' before it (nothing consumes it);
 - the output Softmax and the cross-entropy are fused: g = (softmax(z) - y) / N;
 - inference (:func:`forward`, which ``evaluate`` and ``predict`` call): the same kernels in chunks of
   ``INFER_CHUNK`` images through workspaces kept per model, without the caches backward needs
@@ -52,7 +52,7 @@ TRICKS = {"conv_workspace": True, "dense_workspace": True, "pool_offsets": True,
 INFER_CHUNK = 256          # images per inference chunk: the workspaces stay small and in cache
 _INFERENCE = weakref.WeakKeyDictionary()  # model -> (its layers, the forward-only FastConvStep)
 _CONV_FAMILY = ("Conv2D", "Conv1D", "MaxPool2D", "MaxPool1D", "AvgPool2D", "GlobalAveragePool2D", "Flatten",
-                "BatchNorm")
+                "BatchNorm", "Reshape")
 
 
 def is_convolutional(model):
@@ -109,9 +109,10 @@ class FastConvStep:
     def __init__(self, model, layers, optimizer, infer=False):
         self.model, self.opt = model, optimizer
         self.kernels = []
+        self.lead = next((i for i, layer in enumerate(layers) if layer.parameters()), 0)  # none before needs dL/dx
         for i, layer in enumerate(layers):
             prev = self.kernels[-1] if self.kernels else None
-            kernel = _kernel(layer, prev, first=i == 0 or infer)   # infer: no input-gradient buffers
+            kernel = _kernel(layer, prev, first=i == self.lead or infer)   # infer: no input-gradient buffers
             kernel.infer = infer
             if isinstance(kernel, _MaxPool) and isinstance(prev, _ReLU) and TRICKS["relu_after_pool"]:
                 prev.deferred, kernel.relu = True, True        # ReLU after the pool, on the pooled map
@@ -146,8 +147,9 @@ class FastConvStep:
         h = self.forward(x)
         spaces = self.spaces[x.shape[0]]
         value, correct, g = _softmax_cross_entropy(h, y, w, spaces[-1], isinstance(self.kernels[-1], _Dense))
-        for i in range(len(self.kernels) - 1, -1, -1):
-            g = self.kernels[i].backward(g, spaces[i], need_dx=i > 0 or not TRICKS["skip_input_grad"])
+        skip = TRICKS["skip_input_grad"]
+        for i in range(len(self.kernels) - 1, self.lead - 1 if skip else -1, -1):
+            g = self.kernels[i].backward(g, spaces[i], need_dx=i > self.lead or not skip)
         self.opt.step()
         return value, correct
 
