@@ -229,6 +229,11 @@ class Reshape(Flatten):
                              f"{tuple(input_shape)}. Give the shape of one sample, e.g. Reshape((28, 28, 1)).")
         return self.shape
 
+    @property
+    def n_in(self):
+        """The row size it takes: a model that starts with it takes rows of this many features."""
+        return math.prod(self.shape)
+
     def __repr__(self):
         return f"Reshape({self.shape})"
 
