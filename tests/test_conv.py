@@ -291,3 +291,17 @@ def test_seed_fixes_the_filters_and_dtype():
     # He: Var(W) = 2 / fan_in, fan_in = kh * kw * C
     w = g.Conv2D(16, 64, 3, seed=0).weight.value
     assert abs(w.var() * 9 * 16 / 2 - 1) < 0.05
+
+
+def test_the_report_sizes_a_cnn_from_its_data(rng):
+    # The report's model table takes one sample's shape from the data it evaluates: no '?' sizes.
+    pytest.importorskip("matplotlib")
+    from glassnet.glassbox.report import build_report
+    r = np.random.default_rng(0)
+    model = g.Sequential([g.Conv2D(1, 4, 3, seed=r), g.ReLU(), g.MaxPool2D(2), g.Flatten(), g.Dense(64, 3, seed=r),
+                          g.Softmax()])
+    X = rng.random((30, 10, 10, 1)).astype(np.float32)
+    y = rng.integers(0, 3, 30)
+    history = model.fit(X, y, epochs=1, batch_size=10, verbose=0, seed=0)
+    page = build_report(model, history, X, y)
+    assert "(batch, 8, 8, 4)" in page and "(batch, 4, 4, 4)" in page and "(batch, ?" not in page
