@@ -201,7 +201,9 @@ def worker(conn, name, extra_path, tricks):
             cmd, arg = conn.recv()
             if cmd == "stop":
                 return
-            conn.send(("ok", train(arg) if cmd == "train" else infer(images(arg)[0])))
+            cpu = time.process_time()        # this worker's CPU seconds: steadier than wall time on a shared machine
+            wall = train(arg) if cmd == "train" else infer(images(arg)[0])
+            conn.send(("ok", (wall, time.process_time() - cpu)))
     except Exception as e:                             # a peer that cannot run is reported, not fatal
         conn.send(("error", f"{type(e).__name__}: {e}"))
 
@@ -220,19 +222,22 @@ def run(peers, steps, reps, infer_n, paths):
             continue
         workers[label] = (p, a)
     times = {k: [] for k in workers}
+    cpu = {k: [] for k in workers}
     infer = {k: [] for k in workers}
-    for _ in range(reps):
-        for label, (_, conn) in workers.items():
+    for r in range(reps):
+        for label, (_, conn) in (list(workers.items()) if r % 2 == 0 else list(workers.items())[::-1]):   # ABBA
             conn.send(("train", steps))
-            times[label].append(conn.recv()[1] / steps)
-    for _ in range(max(1, reps // 2)):
-        for label, (_, conn) in workers.items():
+            wall, used = conn.recv()[1]
+            times[label].append(wall / steps)
+            cpu[label].append(used / steps)
+    for r in range(max(1, reps // 2)):
+        for label, (_, conn) in (list(workers.items()) if r % 2 == 0 else list(workers.items())[::-1]):
             conn.send(("infer", infer_n))
-            infer[label].append(infer_n / conn.recv()[1])
+            infer[label].append(infer_n / conn.recv()[1][0])
     for p, conn in workers.values():
         conn.send(("stop", None))
         p.join()
-    return times, infer, notes
+    return times, cpu, infer, notes
 
 
 def layout(reps=20):
@@ -343,19 +348,25 @@ def main(argv=None):
         for trick in TRICKS:
             peers[f"glassnet without {trick}"] = ("glassnet", trick)
     paths = {"torch": args.torch_path, "jax": args.jax_path}
-    times, infer, notes = run(peers, args.steps, args.reps, args.infer, paths)
+    times, cpu, infer, notes = run(peers, args.steps, args.reps, args.infer, paths)
     print(f"CNN benchmark: {os.cpu_count()} cores, {args.threads or os.cpu_count()} thread(s) per peer, "
           f"batch {BATCH}, {args.steps} steps x {args.reps} reps per peer, "
           f"interleaved; epoch = {EPOCH_IMAGES} images = {-(-EPOCH_IMAGES // BATCH)} steps")
     ref = statistics.median(times["torch"]) if "torch" in times else None
+    ref_cpu = statistics.median(cpu["torch"]) if "torch" in cpu else None
+    ref_inf = statistics.median(infer["torch"]) if "torch" in infer else None
     print(f"{'peer':34s} {'ms/step med':>11s} {'min':>7s} {'epoch s':>8s} {'x torch':>8s} {'GFLOP/s':>8s} "
-          f"{'infer img/s':>12s}")
+          f"{'CPU ms/step':>11s} {'x torch':>8s} {'infer img/s':>12s} {'x torch':>8s}")
     for label, ts in times.items():
-        med = statistics.median(ts)
+        med, mc, inf = statistics.median(ts), statistics.median(cpu[label]), statistics.median(infer[label])
         epoch = med * -(-EPOCH_IMAGES // BATCH)
         ratio = f"{med / ref:8.2f}" if ref else f"{'-':>8s}"
+        ratio_cpu = f"{mc / ref_cpu:8.2f}" if ref_cpu else f"{'-':>8s}"
+        ratio_inf = f"{inf / ref_inf:8.2f}" if ref_inf else f"{'-':>8s}"
         print(f"{label:34s} {med * 1e3:11.1f} {min(ts) * 1e3:7.1f} {epoch:8.1f} {ratio} "
-              f"{GFLOP_PER_EPOCH / epoch:8.1f} {statistics.median(infer[label]):12.0f}")
+              f"{GFLOP_PER_EPOCH / epoch:8.1f} {mc * 1e3:11.1f} {ratio_cpu} {inf:12.0f} {ratio_inf}")
+    print("x torch: time ratio for training (lower is faster), throughput ratio for inference (higher is faster); "
+          "CPU ms/step: the worker's CPU time, steadier than wall time when the machine is shared")
     for n in notes:
         print("note:", n)
     print(f"floor: ~{GFLOP_PER_EPOCH:.0f} GFLOP per epoch at ~200 GFLOP/s = ~{GFLOP_PER_EPOCH / 200:.1f} s")
