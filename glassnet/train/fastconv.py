@@ -244,7 +244,7 @@ class _Conv:
               else (n, ho, wo, o)}
         ws["xpad"] = np.zeros(padded, dtype) if ws["padded"] else None
         if not self.first:
-            ws["dcols"], ws["dx"] = np.empty_like(ws["cols"]), np.empty(padded, dtype)
+            ws.update(dcols=np.empty_like(ws["cols"]), dx=np.empty(padded, dtype), g_img=np.empty_like(ws["y"]))
         return ws
 
     def patches(self, x4, ws):
@@ -258,8 +258,7 @@ class _Conv:
                                                (s1 * sh, s2 * sw, s0, s1 * sh * a, s2 * sw * b, s1, s2, s3))
 
     def forward(self, x, ws):
-        L = self.layer
-        ho, wo, t, le, h, w = ws["geom"]
+        L, (_, _, t, le, h, w) = self.layer, ws["geom"]
         x4 = x[:, None] if self.one_d else x
         if ws["padded"]:
             ws["xpad"][:, t:t + h, le:le + w, :] = x4       # the zero border was set once
@@ -277,14 +276,19 @@ class _Conv:
         L.weight.grad, L.bias.grad = ws["dW"].reshape(L.weight.value.shape), ws["db"]
         if not need_dx:
             return None
-        np.matmul(g2, L.weight.value.reshape(cols.shape[1], -1).T, out=ws["dcols"])   # dL/dX_col = g W^T
-        _, _, t, le, h, w = ws["geom"]
-        dx, view = ws["dx"], self.patches(ws["dx"], ws)   # the patches alias dx: adding into them is col2im
-        dcols = ws["dcols"].reshape(view.shape)
+        (ho, wo, t, le, h, w), (a, b), (sh, sw), dx = ws["geom"], ws["pool"], L.stride_hw, ws["dx"]
+        ho, wo = ho // a * a, wo // b * b                  # the outputs computed (a window-major crop)
+        if a * b > 1:                                      # g's rows back in image order (N, Ho, Wo)
+            np.copyto(ws["g_img"].reshape(-1, ho // a, a, wo // b, b, g2.shape[1]),
+                      g2.reshape(a, b, -1, ho // a, wo // b, g2.shape[1]).transpose(2, 3, 0, 4, 1, 5))
+            g2 = ws["g_img"]
+        Wk = L.weight.value.reshape(-1, dx.shape[3], L.out_channels)       # W[p, q]: (kh*kw, C, O)
+        dcols = ws["dcols"].reshape(len(Wk), -1, Wk.shape[1])              # one (rows, C) block per offset
         dx.fill(0)
-        for p, q in np.ndindex(*L.kernel_hw):        # no two entries of one offset's slice share a pixel
-            v = view[..., p, q, :]
-            np.add(v, dcols[..., p, q, :], out=v)
+        for k, (p, q) in enumerate(np.ndindex(*L.kernel_hw)):    # col2im: dL/dX_col of offset (p, q) = g W[p, q]^T,
+            np.matmul(g2, Wk[k].T, out=dcols[k])                 # added where those patch entries came from
+            v = dx[:, p:p + sh * (ho - 1) + 1:sh, q:q + sw * (wo - 1) + 1:sw, :]
+            np.add(v, dcols[k].reshape(v.shape), out=v)        # both in image order: long contiguous runs
         dx = dx[:, t:t + h, le:le + w, :]
         return dx[:, 0] if self.one_d else dx
 
@@ -321,10 +325,7 @@ class _Dense:
         np.matmul(ws["x"].T, g, out=ws["dW"])
         np.matmul(ws["ones"], g, out=ws["db"])
         L.weight.grad, L.bias.grad = ws["dW"], ws["db"]
-        if not need_dx:
-            return None
-        np.matmul(g, L.weight.value.T, out=ws["dx"])
-        return ws["dx"]
+        return np.matmul(g, L.weight.value.T, out=ws["dx"]) if need_dx else None
 
 
 class _BatchNorm:
@@ -470,5 +471,4 @@ class _MaxPool:
             np.multiply(rest, eq, out=dxwin[t])    # to offset t where it is the first maximum
             np.subtract(rest, dxwin[t], out=rest)  # exact: rest is either g or 0
         np.copyto(dxwin[-1], rest)
-        dx = ws["dx"]
-        return dx[:, 0] if self.one_d and not ws["wm"] else dx
+        return ws["dx"][:, 0] if self.one_d and not ws["wm"] else ws["dx"]
