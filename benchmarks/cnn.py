@@ -3,6 +3,7 @@
     python benchmarks/cnn.py                       # train + infer, all peers found
     python benchmarks/cnn.py --steps 100 --reps 5  # more steps per timed block
     python benchmarks/cnn.py --tricks              # also: each fast-path trick on/off, and the data layout
+    OPENBLAS_NUM_THREADS=1 python benchmarks/cnn.py --profile   # CPU ms of each fast-path kernel in one step
     python benchmarks/cnn.py --torch-path DIR --jax-path DIR   # peers installed outside the venv
 
 The net (issue 14): conv 3x3 1->32, ReLU, max-pool 2, conv 3x3 32->64, ReLU, max-pool 2, flatten,
@@ -288,6 +289,45 @@ def layout(reps=20):
           f"NHWC {med['NHWC']:.1f} ms, NCHW {med['NCHW']:.1f} ms (x{med['NCHW'] / med['NHWC']:.2f})")
 
 
+def profile(reps=12):
+    """CPU milliseconds of each fast-path kernel's forward and backward in one training step
+    (``time.thread_time``, medians): where the step's time goes. Run with OPENBLAS_NUM_THREADS=1 (the
+    main thread's CPU time is all of it then)."""
+    X, y = images(BATCH)
+    import glassnet as g
+    from glassnet.nn.losses import CrossEntropy
+    from glassnet.train import fastconv
+    rng = np.random.default_rng(0)
+    model = g.Sequential([
+        g.Conv2D(1, 32, 3, seed=rng), g.ReLU(), g.MaxPool2D(2), g.Conv2D(32, 64, 3, seed=rng), g.ReLU(),
+        g.MaxPool2D(2), g.Flatten(), g.Dense(1600, 128, seed=rng), g.ReLU(), g.Dense(128, 10, seed=rng), g.Softmax()])
+    opt = g.SGD(0.01, momentum=0.9).setup(model.parameters())
+    Y = np.eye(10, dtype=np.float32)[y]
+    step = fastconv.build_fast_step(model, CrossEntropy(), opt, X)
+    step(X, Y)
+    spaces, kernels, times = step.spaces[BATCH], step.kernels, {}
+
+    def timed(name, f, *a, **k):
+        t = time.thread_time()
+        out = f(*a, **k)
+        times.setdefault(name, []).append(time.thread_time() - t)
+        return out
+
+    for _ in range(reps):
+        h = X
+        for i, (k, ws) in enumerate(zip(kernels, spaces)):
+            h = timed(f"forward  {i:2d} {k.layer!r}", k.forward, h, ws)
+        _, _, gr = timed("loss (softmax + cross-entropy)", fastconv._softmax_cross_entropy, h, Y, None, spaces[-1],
+                         True)
+        for i in range(len(kernels) - 1, step.lead - 1, -1):
+            gr = timed(f"backward {i:2d} {kernels[i].layer!r}", kernels[i].backward, gr, spaces[i], need_dx=i > step.lead)
+        timed("optimizer step", opt.step)
+    total = sum(statistics.median(v) for v in times.values())
+    print(f"fast-path step of the issue net, CPU ms per kernel (median of {reps}; total {total * 1e3:.1f} ms):")
+    for name, v in sorted(times.items(), key=lambda kv: -statistics.median(kv[1])):
+        print(f"  {name:45s} {statistics.median(v) * 1e3:7.2f}")
+
+
 def memory(steps=20):
     """Peak RSS of training on 60,000 images against what training needs: the process with its data
     loaded, plus the fast path's workspaces, the parameters, their gradients and the momentum."""
@@ -328,6 +368,7 @@ def main(argv=None):
     ap.add_argument("--tricks", action="store_true", help="time the fast path with each trick switched off")
     ap.add_argument("--layout", action="store_true", help="only compare the NHWC and NCHW im2col convolution")
     ap.add_argument("--memory", action="store_true", help="only measure peak RSS against what training needs")
+    ap.add_argument("--profile", action="store_true", help="only the CPU time of each fast-path kernel in one step")
     ap.add_argument("--threads", type=int, default=None,
                     help="BLAS/OpenMP threads per peer (default: every core); 1 is steadier on a shared machine")
     ap.add_argument("--torch-path", default=None)
@@ -337,6 +378,8 @@ def main(argv=None):
         return layout()
     if args.memory:
         return memory()
+    if args.profile:
+        return profile()
     if args.threads:                          # inherited by the spawned workers before they import numpy
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(args.threads)
