@@ -305,7 +305,7 @@ def profile(reps=12):
     Y = np.eye(10, dtype=np.float32)[y]
     step = fastconv.build_fast_step(model, CrossEntropy(), opt, X)
     step(X, Y)
-    spaces, kernels, times = step.spaces[BATCH], step.kernels, {}
+    spaces, kernels, times = next(iter(step.spaces.values())), step.kernels, {}
 
     def timed(name, f, *a, **k):
         t = time.thread_time()
@@ -320,7 +320,8 @@ def profile(reps=12):
         _, _, gr = timed("loss (softmax + cross-entropy)", fastconv._softmax_cross_entropy, h, Y, None, spaces[-1],
                          True)
         for i in range(len(kernels) - 1, step.lead - 1, -1):
-            gr = timed(f"backward {i:2d} {kernels[i].layer!r}", kernels[i].backward, gr, spaces[i], need_dx=i > step.lead)
+            gr = timed(f"backward {i:2d} {kernels[i].layer!r}", kernels[i].backward, gr, spaces[i],
+                       need_dx=i > step.lead)
         timed("optimizer step", opt.step)
     total = sum(statistics.median(v) for v in times.values())
     print(f"fast-path step of the issue net, CPU ms per kernel (median of {reps}; total {total * 1e3:.1f} ms):")
@@ -346,7 +347,7 @@ def memory(steps=20):
     opt = g.SGD(0.01, momentum=0.9).setup(model.parameters())
     step = fastconv.build_fast_step(model, CrossEntropy(), opt, X[:BATCH])
     step(X[:BATCH], np.eye(10, dtype=np.float32)[y[:BATCH]])
-    work = sum(a.nbytes for ws in step.spaces[BATCH] for a in ws.values() if isinstance(a, np.ndarray))
+    work = sum(a.nbytes for ws in next(iter(step.spaces.values())) for a in ws.values() if isinstance(a, np.ndarray))
     params = sum(p.value.nbytes for p in model.parameters()) * 3
     onehot = EPOCH_IMAGES * 10 * 4
     model.fit(X[:steps * BATCH], y[:steps * BATCH], optimizer=g.SGD(0.01, momentum=0.9), epochs=1, batch_size=BATCH,

@@ -172,7 +172,8 @@ def test_no_allocation_per_batch(rng):
     opt = g.SGD(0.01, momentum=0.9).setup(model.parameters())
     step = fastconv.build_fast_step(model, CrossEntropy(), opt, X)
     step(X, Y)                                                       # builds the workspace
-    workspace = sum(a.nbytes for ws in step.spaces[64] for a in ws.values() if isinstance(a, np.ndarray))
+    spaces = step.spaces[(X.shape, X.dtype)]
+    workspace = sum(a.nbytes for ws in spaces for a in ws.values() if isinstance(a, np.ndarray))
     tracemalloc.start()
     step(X, Y)
     _, peak_fast = tracemalloc.get_traced_memory()
@@ -204,3 +205,17 @@ def test_inference_equals_the_readable_forward(dtype, tol, make, shape, rng, mon
     np.testing.assert_allclose(fast_p, plain_p, rtol=tol, atol=tol)
     assert fast_e["accuracy"] == plain_e["accuracy"]
     np.testing.assert_allclose(fast_e["loss"], plain_e["loss"], rtol=tol)
+
+
+def test_inference_follows_new_image_sizes_and_dtypes(rng):
+    # A fully convolutional model (global pooling) takes any image size: the inference workspaces are per batch
+    # shape and dtype, and only two sets are kept.
+    r = np.random.default_rng(0)
+    model = g.Sequential([g.Conv2D(1, 3, 3, padding="same", seed=r, dtype="float64"), g.ReLU(), g.MaxPool2D(2),
+                          g.GlobalAveragePool2D(), g.Dense(3, 2, seed=r, dtype="float64"), g.Softmax()])
+    for shape in [(5, 8, 8, 1), (5, 12, 10, 1), (3, 8, 8, 1)]:
+        X = rng.normal(size=shape)
+        fast = model.predict(X)
+        with fastpath.readable():
+            np.testing.assert_allclose(fast, model.predict(X), rtol=1e-12, atol=1e-12)
+    assert len(fastconv._INFERENCE[model][1].spaces) == 2

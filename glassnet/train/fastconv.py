@@ -107,7 +107,7 @@ class FastConvStep:
     """
 
     def __init__(self, model, layers, optimizer, infer=False):
-        self.model, self.opt = model, optimizer
+        self.model, self.opt, self.infer = model, optimizer, infer
         self.kernels = []
         self.lead = next((i for i, layer in enumerate(layers) if layer.parameters()), 0)  # none before needs dL/dx
         for i, layer in enumerate(layers):
@@ -129,23 +129,25 @@ class FastConvStep:
         self.spaces.clear()
 
     def forward(self, x):
-        """The kernels' forward on x (workspaces per batch size); the last layer's output."""
-        spaces = self.spaces.get(x.shape[0])
+        """The kernels' forward on x (workspaces per batch shape and dtype); the last layer's output."""
+        spaces = self.spaces.get((x.shape, x.dtype))
         if spaces is None:
+            if self.infer and len(self.spaces) > 1:          # inference keeps two: full chunks and one remainder
+                self.spaces.pop(next(iter(self.spaces)))
             self.model.output_shape(x.shape[1:])             # a mismatch names its layer, before any buffer
             shape, spaces = x.shape, []
             for k in self.kernels:
                 ws = k.workspace(shape, x.dtype)
                 spaces.append(ws)
                 shape = ws["out_shape"]
-            self.spaces[x.shape[0]] = spaces
+            self.spaces[(x.shape, x.dtype)] = spaces
         for k, ws in zip(self.kernels, spaces):
             x = k.forward(x, ws)
         return x
 
     def __call__(self, x, y, w=None):
         h = self.forward(x)
-        spaces = self.spaces[x.shape[0]]
+        spaces = self.spaces[(x.shape, x.dtype)]
         value, correct, g = _softmax_cross_entropy(h, y, w, spaces[-1], isinstance(self.kernels[-1], _Dense))
         skip = TRICKS["skip_input_grad"]
         for i in range(len(self.kernels) - 1, self.lead - 1 if skip else -1, -1):
