@@ -25,6 +25,8 @@ def test_cnn_on_mnist1d_trains_saves_and_evaluates(tmp_path):
     assert isinstance(model.layers[0], g.Reshape) and model.n_features == 40
     again = run_cli("evaluate", tmp_path / "m.safetensors", "mnist1d", *path, cwd=tmp_path).stdout
     assert f"accuracy {acc:.4f}" in again
+    run_cli("export", tmp_path / "m.safetensors", "--out", tmp_path / "m.onnx", cwd=tmp_path)   # rows in, as trained
+    assert (tmp_path / "m.onnx").stat().st_size > 0
 
 
 def test_cnn_refuses_tables_and_the_mlp_only_flags(tmp_path):

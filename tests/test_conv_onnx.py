@@ -59,3 +59,12 @@ def test_conv_export_needs_a_fitting_input_shape():
         g.to_onnx(model, input_shape=(11, 9, 3))
     with pytest.raises(ValidationError, match="positive ints"):
         g.to_onnx(model, input_shape=(11, 0, 1))
+
+
+def test_a_model_that_takes_rows_exports_without_input_shape(tmp_path, rng):
+    # Reshape first (the CLI's --arch cnn models): the rows' width is the input's, no input_shape needed.
+    model, X = trained(flat_input_cnn(np.random.default_rng(0)), (99,), rng)
+    g.to_onnx(model, tmp_path / "m.onnx")
+    sess = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(sess.run(None, {"input": X})[0], model.predict(X), rtol=1e-4, atol=1e-5)
+

@@ -375,6 +375,8 @@ def to_onnx(model, path=None, *, n_features: int | None = None, opset: int = 17,
     # duck-typed: the first layer that has weights says whether the input is a sequence
     first_weighted = next((l for l in layers if hasattr(l, "weight") or hasattr(l, "directions")), None)
     sequences = type(first_weighted).__name__ in ("SimpleRNN", "LSTM", "GRU", "Embedding")
+    if input_shape is None and layers and type(layers[0]).__name__ == "Reshape":
+        input_shape = (layers[0].n_in,)                       # it takes rows: their width is known
     if input_shape is not None or any(type(l).__name__ in CONV_TO_ONNX for l in layers):
         width = _check_input_shape(input_shape, layers)        # one sample's shape, e.g. (28, 28, 1)
         input_dims = ["batch", *width]
