@@ -6,7 +6,8 @@ each drawn uniformly from {-max_shift, ..., max_shift} (the uncovered border is 
 of MNIST-like data), and mirrored left-right with probability ``flip`` (0.5 by default; 0 for digits,
 whose mirror image is another symbol). Validation and test data are never touched. The callback
 wraps ``state.batches`` (the sampler hook the distributed adapter uses too), so it composes with the
-fast path and with any sampler installed before it.
+fast path and with any sampler installed before it. Its random state is not part of a checkpoint: a run
+resumed with it draws other shifts than the uninterrupted run would (the weights still load exactly).
 """
 
 import numpy as np
