@@ -8,13 +8,18 @@ repository). The best MLP in examples/fashion_mnist.py reaches about 0.89; two c
 about 0.92, because a filter learns an edge or a texture once and finds it anywhere in the image.
 
 The recipe: 'same' padding (the border pixels reach the second convolution), BatchNorm after each
-convolution, dropout before the classifier, Adam with a cosine learning-rate decay over the run, and
-light augmentation (glassnet.adapters.augment.RandomShiftFlip: shifts of up to 2 pixels and
-left-right mirrors, which leave a garment a garment). Chosen on a validation split
-(``--validation-split 0.1``); the test set is read for the final number only.
+convolution, dropout 0.4 before the classifier, Adam 1e-3 with a cosine learning-rate decay over the run,
+and left-right mirrors of half the training images each epoch (glassnet.adapters.augment.RandomShiftFlip;
+``--max-shift 2`` adds random shifts of up to 2 pixels). Chosen on a validation split
+(``--validation-split 0.1``: 54,000 images to train, 6,000 to validate); the test set is read only for
+the final number.
 
-Measured: see RESULTS below (filled in from the runs that produced them).
-"""
+Measured (seed 0, 15 epochs, one BLAS thread, 2 shared cores):
+- mirrors and shifts of up to 2 pixels (``--max-shift 2 --validation-split 0.1``): validation 0.9090,
+  test 0.9082, train 0.883 in training mode: too much regularization for 15 epochs (62 minutes at load ~9);
+- mirrors only (the default): RESULT_PENDING
+The previous recipe ('valid' padding, dropout 0.3, a step decay, no augmentation): test 0.9142, train 0.956.
+""""""
 
 import math
 from pathlib import Path

@@ -46,7 +46,8 @@ def run(loader, name, default, epochs, train_samples, note, argv=None, build=bui
     parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--train-samples", type=int, default=train_samples)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-shift", type=int, default=2, help="augmentation: largest shift in pixels (if any)")
+    parser.add_argument("--max-shift", type=int, default=0,
+                        help="augmentation: largest random shift in pixels (examples with augmentation)")
     parser.add_argument("--validation-split", type=float, default=0.0,
                         help="hold out this share of the training images and print the validation accuracy per epoch")
     args = parser.parse_args(argv)
