@@ -19,7 +19,7 @@ Measured (seed 0, 15 epochs, one BLAS thread, 2 shared cores):
   test 0.9082, train 0.883 in training mode: too much regularization for 15 epochs (62 minutes at load ~9);
 - mirrors only (the default): RESULT_PENDING
 The previous recipe ('valid' padding, dropout 0.3, a step decay, no augmentation): test 0.9142, train 0.956.
-""""""
+"""
 
 import math
 from pathlib import Path
