@@ -3,6 +3,7 @@
     python benchmarks/cnn.py                       # train + infer, all peers found
     python benchmarks/cnn.py --steps 100 --reps 5  # more steps per timed block
     python benchmarks/cnn.py --tricks              # also: each fast-path trick on/off, and the data layout
+    OPENBLAS_NUM_THREADS=1 python benchmarks/cnn.py --profile   # CPU ms of each fast-path kernel in one step
     python benchmarks/cnn.py --torch-path DIR --jax-path DIR   # peers installed outside the venv
 
 The net (issue 14): conv 3x3 1->32, ReLU, max-pool 2, conv 3x3 32->64, ReLU, max-pool 2, flatten,
@@ -201,7 +202,9 @@ def worker(conn, name, extra_path, tricks):
             cmd, arg = conn.recv()
             if cmd == "stop":
                 return
-            conn.send(("ok", train(arg) if cmd == "train" else infer(images(arg)[0])))
+            cpu = time.process_time()        # this worker's CPU seconds: steadier than wall time on a shared machine
+            wall = train(arg) if cmd == "train" else infer(images(arg)[0])
+            conn.send(("ok", (wall, time.process_time() - cpu)))
     except Exception as e:                             # a peer that cannot run is reported, not fatal
         conn.send(("error", f"{type(e).__name__}: {e}"))
 
@@ -220,19 +223,22 @@ def run(peers, steps, reps, infer_n, paths):
             continue
         workers[label] = (p, a)
     times = {k: [] for k in workers}
+    cpu = {k: [] for k in workers}
     infer = {k: [] for k in workers}
-    for _ in range(reps):
-        for label, (_, conn) in workers.items():
+    for r in range(reps):
+        for label, (_, conn) in (list(workers.items()) if r % 2 == 0 else list(workers.items())[::-1]):   # ABBA
             conn.send(("train", steps))
-            times[label].append(conn.recv()[1] / steps)
-    for _ in range(max(1, reps // 2)):
-        for label, (_, conn) in workers.items():
+            wall, used = conn.recv()[1]
+            times[label].append(wall / steps)
+            cpu[label].append(used / steps)
+    for r in range(max(1, reps // 2)):
+        for label, (_, conn) in (list(workers.items()) if r % 2 == 0 else list(workers.items())[::-1]):
             conn.send(("infer", infer_n))
-            infer[label].append(infer_n / conn.recv()[1])
+            infer[label].append(infer_n / conn.recv()[1][0])
     for p, conn in workers.values():
         conn.send(("stop", None))
         p.join()
-    return times, infer, notes
+    return times, cpu, infer, notes
 
 
 def layout(reps=20):
@@ -283,6 +289,46 @@ def layout(reps=20):
           f"NHWC {med['NHWC']:.1f} ms, NCHW {med['NCHW']:.1f} ms (x{med['NCHW'] / med['NHWC']:.2f})")
 
 
+def profile(reps=12):
+    """CPU milliseconds of each fast-path kernel's forward and backward in one training step
+    (``time.thread_time``, medians): where the step's time goes. Run with OPENBLAS_NUM_THREADS=1 (the
+    main thread's CPU time is all of it then)."""
+    X, y = images(BATCH)
+    import glassnet as g
+    from glassnet.nn.losses import CrossEntropy
+    from glassnet.train import fastconv
+    rng = np.random.default_rng(0)
+    model = g.Sequential([
+        g.Conv2D(1, 32, 3, seed=rng), g.ReLU(), g.MaxPool2D(2), g.Conv2D(32, 64, 3, seed=rng), g.ReLU(),
+        g.MaxPool2D(2), g.Flatten(), g.Dense(1600, 128, seed=rng), g.ReLU(), g.Dense(128, 10, seed=rng), g.Softmax()])
+    opt = g.SGD(0.01, momentum=0.9).setup(model.parameters())
+    Y = np.eye(10, dtype=np.float32)[y]
+    step = fastconv.build_fast_step(model, CrossEntropy(), opt, X)
+    step(X, Y)
+    spaces, kernels, times = next(iter(step.spaces.values())), step.kernels, {}
+
+    def timed(name, f, *a, **k):
+        t = time.thread_time()
+        out = f(*a, **k)
+        times.setdefault(name, []).append(time.thread_time() - t)
+        return out
+
+    for _ in range(reps):
+        h = X
+        for i, (k, ws) in enumerate(zip(kernels, spaces)):
+            h = timed(f"forward  {i:2d} {k.layer!r}", k.forward, h, ws)
+        _, _, gr = timed("loss (softmax + cross-entropy)", fastconv._softmax_cross_entropy, h, Y, None, spaces[-1],
+                         True)
+        for i in range(len(kernels) - 1, step.lead - 1, -1):
+            gr = timed(f"backward {i:2d} {kernels[i].layer!r}", kernels[i].backward, gr, spaces[i],
+                       need_dx=i > step.lead)
+        timed("optimizer step", opt.step)
+    total = sum(statistics.median(v) for v in times.values())
+    print(f"fast-path step of the issue net, CPU ms per kernel (median of {reps}; total {total * 1e3:.1f} ms):")
+    for name, v in sorted(times.items(), key=lambda kv: -statistics.median(kv[1])):
+        print(f"  {name:45s} {statistics.median(v) * 1e3:7.2f}")
+
+
 def memory(steps=20):
     """Peak RSS of training on 60,000 images against what training needs: the process with its data
     loaded, plus the fast path's workspaces, the parameters, their gradients and the momentum."""
@@ -301,7 +347,7 @@ def memory(steps=20):
     opt = g.SGD(0.01, momentum=0.9).setup(model.parameters())
     step = fastconv.build_fast_step(model, CrossEntropy(), opt, X[:BATCH])
     step(X[:BATCH], np.eye(10, dtype=np.float32)[y[:BATCH]])
-    work = sum(a.nbytes for ws in step.spaces[BATCH] for a in ws.values() if isinstance(a, np.ndarray))
+    work = sum(a.nbytes for ws in next(iter(step.spaces.values())) for a in ws.values() if isinstance(a, np.ndarray))
     params = sum(p.value.nbytes for p in model.parameters()) * 3
     onehot = EPOCH_IMAGES * 10 * 4
     model.fit(X[:steps * BATCH], y[:steps * BATCH], optimizer=g.SGD(0.01, momentum=0.9), epochs=1, batch_size=BATCH,
@@ -323,6 +369,7 @@ def main(argv=None):
     ap.add_argument("--tricks", action="store_true", help="time the fast path with each trick switched off")
     ap.add_argument("--layout", action="store_true", help="only compare the NHWC and NCHW im2col convolution")
     ap.add_argument("--memory", action="store_true", help="only measure peak RSS against what training needs")
+    ap.add_argument("--profile", action="store_true", help="only the CPU time of each fast-path kernel in one step")
     ap.add_argument("--threads", type=int, default=None,
                     help="BLAS/OpenMP threads per peer (default: every core); 1 is steadier on a shared machine")
     ap.add_argument("--torch-path", default=None)
@@ -332,6 +379,8 @@ def main(argv=None):
         return layout()
     if args.memory:
         return memory()
+    if args.profile:
+        return profile()
     if args.threads:                          # inherited by the spawned workers before they import numpy
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(args.threads)
@@ -343,19 +392,25 @@ def main(argv=None):
         for trick in TRICKS:
             peers[f"glassnet without {trick}"] = ("glassnet", trick)
     paths = {"torch": args.torch_path, "jax": args.jax_path}
-    times, infer, notes = run(peers, args.steps, args.reps, args.infer, paths)
+    times, cpu, infer, notes = run(peers, args.steps, args.reps, args.infer, paths)
     print(f"CNN benchmark: {os.cpu_count()} cores, {args.threads or os.cpu_count()} thread(s) per peer, "
           f"batch {BATCH}, {args.steps} steps x {args.reps} reps per peer, "
           f"interleaved; epoch = {EPOCH_IMAGES} images = {-(-EPOCH_IMAGES // BATCH)} steps")
     ref = statistics.median(times["torch"]) if "torch" in times else None
+    ref_cpu = statistics.median(cpu["torch"]) if "torch" in cpu else None
+    ref_inf = statistics.median(infer["torch"]) if "torch" in infer else None
     print(f"{'peer':34s} {'ms/step med':>11s} {'min':>7s} {'epoch s':>8s} {'x torch':>8s} {'GFLOP/s':>8s} "
-          f"{'infer img/s':>12s}")
+          f"{'CPU ms/step':>11s} {'x torch':>8s} {'infer img/s':>12s} {'x torch':>8s}")
     for label, ts in times.items():
-        med = statistics.median(ts)
+        med, mc, inf = statistics.median(ts), statistics.median(cpu[label]), statistics.median(infer[label])
         epoch = med * -(-EPOCH_IMAGES // BATCH)
         ratio = f"{med / ref:8.2f}" if ref else f"{'-':>8s}"
+        ratio_cpu = f"{mc / ref_cpu:8.2f}" if ref_cpu else f"{'-':>8s}"
+        ratio_inf = f"{inf / ref_inf:8.2f}" if ref_inf else f"{'-':>8s}"
         print(f"{label:34s} {med * 1e3:11.1f} {min(ts) * 1e3:7.1f} {epoch:8.1f} {ratio} "
-              f"{GFLOP_PER_EPOCH / epoch:8.1f} {statistics.median(infer[label]):12.0f}")
+              f"{GFLOP_PER_EPOCH / epoch:8.1f} {mc * 1e3:11.1f} {ratio_cpu} {inf:12.0f} {ratio_inf}")
+    print("x torch: time ratio for training (lower is faster), throughput ratio for inference (higher is faster); "
+          "CPU ms/step: the worker's CPU time, steadier than wall time when the machine is shared")
     for n in notes:
         print("note:", n)
     print(f"floor: ~{GFLOP_PER_EPOCH:.0f} GFLOP per epoch at ~200 GFLOP/s = ~{GFLOP_PER_EPOCH / 200:.1f} s")

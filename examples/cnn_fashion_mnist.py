@@ -1,28 +1,62 @@
 """Fashion-MNIST (28x28 clothing images, 10 classes) with a convolutional network.
 
 Run: python examples/cnn_fashion_mnist.py [PATH] [--epochs N] [--train-samples N] [--seed S]
+                                          [--validation-split F]
 
 PATH is the folder with the four IDX files (default ../shared/data/fashion-mnist next to the
 repository). The best MLP in examples/fashion_mnist.py reaches about 0.89; two convolutions reach
 about 0.92, because a filter learns an edge or a texture once and finds it anywhere in the image.
 
-Measured (seed 0, the defaults: 60,000 images, 15 epochs, Adam 1e-3 with a step decay): test
-accuracy 0.9142 (train 0.956): short of the 0.92 target; 4 epochs give 0.8966. Heavier dropout
-(0.2 after each pool, 0.5 before the output layer) gave 0.9064 in 15 epochs.
+The recipe: 'same' padding (the border pixels reach the second convolution), BatchNorm after each
+convolution, dropout 0.4 before the classifier, Adam 1e-3 with a cosine learning-rate decay over the run,
+and left-right mirrors of half the training images each epoch (glassnet.adapters.augment.RandomShiftFlip;
+``--max-shift 2`` adds random shifts of up to 2 pixels). Chosen on a validation split
+(``--validation-split 0.1``: 54,000 images to train, 6,000 to validate); the test set is read only for
+the final number.
+
+Measured (seed 0, 15 epochs, one BLAS thread, 2 shared cores):
+- mirrors and shifts of up to 2 pixels (``--max-shift 2 --validation-split 0.1``): validation 0.9090,
+  test 0.9082, train 0.883 in training mode: too much regularization for 15 epochs (62 minutes at load ~9);
+- mirrors only (the default, ``--validation-split 0.1``): validation 0.9200, test 0.9187 (train 0.931 in
+  training mode), 30 minutes at load ~4: 13 test images short of the 0.92 target. Not yet run on all
+  60,000 images (the default without --validation-split), which is the figure the target asks for.
+The previous recipe ('valid' padding, dropout 0.3, a step decay, no augmentation): test 0.9142, train 0.956.
 """
 
+import math
 from pathlib import Path
 
-from cnn_mnist import run  # the same network and training recipe as the MNIST example
+import numpy as np
+from cnn_mnist import run  # the same run loop as the MNIST example
 
+import glassnet as g
+from glassnet.adapters.augment import RandomShiftFlip
 from glassnet.adapters.datasets import load_fashion_mnist
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion-mnist"
 
 
+def build(seed=0):
+    """conv3x3 same 1->32 BN ReLU pool, conv3x3 same 32->64 BN ReLU pool, dense 3136->128 ReLU dropout 0.4,
+    dense 128->10."""
+    rng = np.random.default_rng(seed)
+    return g.Sequential([
+        g.Conv2D(1, 32, 3, padding="same", seed=rng), g.BatchNorm(32), g.ReLU(), g.MaxPool2D(2),
+        g.Conv2D(32, 64, 3, padding="same", seed=rng), g.BatchNorm(64), g.ReLU(), g.MaxPool2D(2),
+        g.Flatten(), g.Dense(7 * 7 * 64, 128, init="he_normal", seed=rng), g.ReLU(), g.Dropout(0.4, seed=rng),
+        g.Dense(128, 10, seed=rng), g.Softmax(),
+    ])
+
+
+def cosine(lr0, epoch, epochs):
+    """lr0 (1 + cos(pi epoch / epochs)) / 2: from lr0 down to near 0 at the last epoch."""
+    return lr0 * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
+
+
 def main(argv=None):
     return run(load_fashion_mnist, "cnn_fashion_mnist.py", DEFAULT, epochs=15, train_samples=60000,
-               note="an MLP: about 0.89; target 0.92", argv=argv)
+               note="an MLP: about 0.89; target 0.92", argv=argv, build=build, schedule=cosine,
+               callbacks=lambda args: [RandomShiftFlip(max_shift=args.max_shift, flip=0.5, seed=args.seed + 1)])
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ Measured (seed 0, the defaults: 10,000 images, 20 epochs, Adam 1e-3 with a step 
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -33,13 +34,22 @@ def build(seed=0):
     ])
 
 
-def run(loader, name, default, epochs, train_samples, note, argv=None):
-    """Train ``build()`` on 28x28 IDX images read by ``loader`` and print the test accuracy (also returned)."""
+def run(loader, name, default, epochs, train_samples, note, argv=None, build=build, schedule=None,
+        callbacks=lambda args: ()):
+    """Train ``build(seed)`` on 28x28 IDX images read by ``loader`` and print the test accuracy (also returned).
+
+    ``schedule(lr0, epoch, epochs)``: the learning rate per epoch (default: a step decay by 0.2 after two
+    thirds of the epochs); ``callbacks(args)``: extra callbacks from the parsed arguments, e.g. augmentation.
+    """
     parser = argparse.ArgumentParser()
     parser.add_argument("path", nargs="?", default=str(default))
     parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--train-samples", type=int, default=train_samples)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-shift", type=int, default=0,
+                        help="augmentation: largest random shift in pixels (examples with augmentation)")
+    parser.add_argument("--validation-split", type=float, default=0.0,
+                        help="hold out this share of the training images and print the validation accuracy per epoch")
     args = parser.parse_args(argv)
     try:
         train, test = loader(args.path, kind="train"), loader(args.path, kind="test")
@@ -50,9 +60,14 @@ def run(loader, name, default, epochs, train_samples, note, argv=None):
     print(f"{len(X)} training images, {len(test.X)} test images")
     model = build(args.seed)
     print(model.summary(input_shape=(28, 28, 1)))
-    sched = g.LearningRateScheduler(g.StepDecay(max(1, (2 * args.epochs) // 3), gamma=0.2))
+    if schedule is None:
+        sched = g.LearningRateScheduler(g.StepDecay(max(1, (2 * args.epochs) // 3), gamma=0.2))
+    else:
+        sched = g.LearningRateScheduler(lambda lr0, epoch: schedule(lr0, epoch, args.epochs))
+    t = time.perf_counter()
     model.fit(X, y, optimizer=g.Adam(lr=1e-3), epochs=args.epochs, batch_size=128, seed=args.seed,
-              callbacks=[sched], verbose=1)
+              validation_split=args.validation_split, callbacks=[sched, *callbacks(args)], verbose=1)
+    print(f"trained in {time.perf_counter() - t:.0f} s")
     result = model.evaluate(test.X.reshape(-1, 28, 28, 1), test.y, batch_size=1000)   # caps the activations
     print(f"test accuracy {result['accuracy']:.4f}  ({note})")
     return result["accuracy"]

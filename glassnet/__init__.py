@@ -35,6 +35,7 @@ from glassnet.nn.layers import (
     MaxPool1D,
     MaxPool2D,
     ReLU,
+    Reshape,
     Sigmoid,
     Softmax,
     Tanh,
@@ -81,7 +82,7 @@ __all__ = [
 ]
 __all__ += ["GRU", "LSTM", "Embedding", "SimpleRNN"]
 __all__ += ["AvgPool2D", "BatchNorm", "Conv1D", "Conv2D", "Flatten", "GlobalAveragePool2D", "MaxPool1D",
-            "MaxPool2D"]
+            "MaxPool2D", "Reshape"]
 
 
 def __getattr__(name):

@@ -35,7 +35,7 @@ def test_conv1d_gradcheck(padding, stride, k, rng):
 @pytest.mark.parametrize("make", [
     lambda: g.MaxPool2D(2), lambda: g.MaxPool2D(3, stride=2), lambda: g.MaxPool2D((2, 3), stride=1),
     lambda: g.AvgPool2D(2), lambda: g.AvgPool2D((3, 2), stride=(2, 1)), lambda: g.AvgPool2D(3, stride=1),
-    g.GlobalAveragePool2D, g.Flatten,
+    g.GlobalAveragePool2D, g.Flatten, lambda: g.Reshape((35, 3)),
     lambda: g.BatchNorm(3, dtype=F64),
 ])
 def test_image_layer_gradcheck(make, rng):
@@ -251,6 +251,7 @@ def test_sequential_output_shape_and_summary():
     (lambda: [g.Dense(4, 8), g.Conv2D(8, 2, 3)], None, r"Layer 1 .*\(height, width, 8\)"),
     (lambda: [g.Conv2D(1, 8, 5), g.MaxPool2D(2), g.Conv2D(8, 8, 5)], (10, 10, 1), r"Layer 2 .*smaller"),
     (lambda: [g.Conv2D(3, 8, 3)], (28, 28, 1), r"Layer 0 .*the input"),
+    (lambda: [g.Reshape((5, 5, 1)), g.Conv2D(1, 2, 3)], (36,), r"Layer 0 \(Reshape\(\(5, 5, 1\)\)\).*25 values"),
 ])
 def test_sequential_names_the_layer_where_shapes_break(layers, input_shape, match):
     with pytest.raises(ValidationError, match=match):
@@ -290,3 +291,17 @@ def test_seed_fixes_the_filters_and_dtype():
     # He: Var(W) = 2 / fan_in, fan_in = kh * kw * C
     w = g.Conv2D(16, 64, 3, seed=0).weight.value
     assert abs(w.var() * 9 * 16 / 2 - 1) < 0.05
+
+
+def test_the_report_sizes_a_cnn_from_its_data(rng):
+    # The report's model table takes one sample's shape from the data it evaluates: no '?' sizes.
+    pytest.importorskip("matplotlib")
+    from glassnet.glassbox.report import build_report
+    r = np.random.default_rng(0)
+    model = g.Sequential([g.Conv2D(1, 4, 3, seed=r), g.ReLU(), g.MaxPool2D(2), g.Flatten(), g.Dense(64, 3, seed=r),
+                          g.Softmax()])
+    X = rng.random((30, 10, 10, 1)).astype(np.float32)
+    y = rng.integers(0, 3, 30)
+    history = model.fit(X, y, epochs=1, batch_size=10, verbose=0, seed=0)
+    page = build_report(model, history, X, y)
+    assert "(batch, 8, 8, 4)" in page and "(batch, 4, 4, 4)" in page and "(batch, ?" not in page

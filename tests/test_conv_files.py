@@ -15,6 +15,13 @@ def cnn(seed=0, dtype="float32"):
         g.Flatten(), g.Dropout(0.2, seed=r), g.Dense(6, 3, seed=r, dtype=dtype), g.Softmax()])
 
 
+def flat_input_cnn(seed=0, dtype="float32"):
+    """Rows of 64 values, as the CLI gives them, reshaped to 8 x 8 images by the model itself."""
+    r = np.random.default_rng(seed)
+    return g.Sequential([g.Reshape((8, 8, 1)), g.Conv2D(1, 4, 3, seed=r, dtype=dtype), g.ReLU(), g.MaxPool2D(2),
+                         g.Flatten(), g.Dense(36, 3, seed=r, dtype=dtype), g.Softmax()])
+
+
 def signal_cnn(seed=0):
     r = np.random.default_rng(seed)
     return g.Sequential([g.Conv1D(1, 4, 5, padding=2, seed=r), g.BatchNorm(4), g.ReLU(), g.MaxPool1D(2),
@@ -28,7 +35,7 @@ def data(shape, n=40):
 
 
 @pytest.mark.parametrize("make,shape,dtype", [(cnn, (8, 8, 1), "float32"), (cnn, (8, 8, 1), "float64"),
-                                              (signal_cnn, (12, 1), "float32")])
+                                              (signal_cnn, (12, 1), "float32"), (flat_input_cnn, (64,), "float32")])
 def test_save_load_round_trip(tmp_path, make, shape, dtype):
     model = make() if make is signal_cnn else make(dtype=dtype)
     X, y = data(shape)
@@ -101,3 +108,25 @@ def test_backprop_trace_of_a_cnn_shows_shapes():
     assert "(8x8x4)" in text and "(4x4x4)" in text and "(8x8x1)" in text     # feature maps with their shapes
     assert trace.rows[0]["grad_input"].shape == (8, 8, 1)
     assert "col2im" in text and "max of each window" in text
+
+
+@pytest.mark.parametrize("make,index,key", [(cnn, 0, "in_channels"), (cnn, 4, "out_channels"),
+                                            (cnn, 0, "kernel_size"), (cnn, 1, "n_features"),
+                                            (signal_cnn, 0, "kernel_size")])
+def test_a_hostile_conv_config_is_refused_before_allocating(tmp_path, make, index, key):
+    # The weight shape the config implies is compared with the stored tensor before the layer is built,
+    # as for Dense and the recurrent layers: 10**9 channels must not reach the allocator.
+    import json
+
+    from glassnet.files.serialization import ModelFileError, pack, unpack
+    path = g.save(make(), tmp_path / "m.safetensors")
+    tensors, meta = unpack(open(path, "rb").read())
+    arch = json.loads(meta["architecture"])
+    config = arch["layers"][index]["config"]
+    config[key] = [10**9, 3] if key == "kernel_size" and isinstance(config[key], list) else 10**9
+    meta = {k: v for k, v in meta.items() if k != "sha256"}
+    meta["architecture"] = json.dumps(arch)
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(pack(tensors, meta))
+    with pytest.raises(ModelFileError, match=f"layer {index} is {arch['layers'][index]['type']}"):
+        g.load(bad)

@@ -36,7 +36,13 @@ def signal_cnn(r):
                          g.Softmax()])
 
 
-@pytest.mark.parametrize("make,shape", [(image_cnn, (15, 13, 2)), (gap_cnn, (11, 9, 1)), (signal_cnn, (20, 1))])
+def flat_input_cnn(r):
+    return g.Sequential([g.Reshape((11, 9, 1)), g.Conv2D(1, 3, 3, seed=r), g.ReLU(), g.MaxPool2D(2), g.Flatten(),
+                         g.Dense(36, 3, seed=r), g.Softmax()])
+
+
+@pytest.mark.parametrize("make,shape", [(image_cnn, (15, 13, 2)), (gap_cnn, (11, 9, 1)), (signal_cnn, (20, 1)),
+                                        (flat_input_cnn, (99,))])
 def test_onnxruntime_parity(tmp_path, make, shape, rng):
     model, X = trained(make(np.random.default_rng(0)), shape, rng)
     g.to_onnx(model, tmp_path / "m.onnx", input_shape=shape)
@@ -53,3 +59,12 @@ def test_conv_export_needs_a_fitting_input_shape():
         g.to_onnx(model, input_shape=(11, 9, 3))
     with pytest.raises(ValidationError, match="positive ints"):
         g.to_onnx(model, input_shape=(11, 0, 1))
+
+
+def test_a_model_that_takes_rows_exports_without_input_shape(tmp_path, rng):
+    # Reshape first (the CLI's --arch cnn models): the rows' width is the input's, no input_shape needed.
+    model, X = trained(flat_input_cnn(np.random.default_rng(0)), (99,), rng)
+    g.to_onnx(model, tmp_path / "m.onnx")
+    sess = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(sess.run(None, {"input": X})[0], model.predict(X), rtol=1e-4, atol=1e-5)
+

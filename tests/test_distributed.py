@@ -200,3 +200,44 @@ def test_mpirun_glassnet_train_writes_once_from_rank_0(tmp_path):
 
     model = g.load(tmp_path / "m.safetensors")
     assert model.predict(np.zeros((1, 64), np.float32)).shape == (1, 10)
+
+
+BN_WORKER = """
+import sys
+import numpy as np
+import glassnet as g
+from glassnet.adapters import distributed
+from glassnet.train.callbacks import Callback
+
+rng = np.random.default_rng(0)
+X = rng.standard_normal((96, 5, 5, 1)) * 2 + 1; y = rng.integers(0, 3, 96)
+r = np.random.default_rng(3)
+model = g.Sequential([g.Conv2D(1, 3, 3, seed=r, dtype="float64"), g.BatchNorm(3, dtype="float64"), g.ReLU(),
+                      g.Flatten(), g.Dense(27, 3, seed=r, dtype="float64"), g.Softmax()])
+rank = distributed.world().Get_rank()
+
+class Local(Callback):                      # this rank's own running statistics after its last batch
+    def on_batch_end(self, state):
+        self.stats = [b.value.copy() for b in state.model.buffers()]
+
+local = Local()
+distributed.fit(model, X, y, optimizer=g.SGD(0.05, momentum=0.9), batch_size=8, epochs=2, seed=1, verbose=0,
+                callbacks=[local])
+np.savez(f"bn{rank}.npz", *local.stats, *[b.value for b in model.buffers()])
+"""
+
+
+def test_batchnorm_running_statistics_are_averaged_over_the_ranks(tmp_path):
+    # Each rank normalizes its own slice of every global batch, so its running statistics differ; at each
+    # epoch's end they are averaged: both ranks end with the same buffers, the mean of the ranks' own.
+    exe = _mpiexec()
+    (tmp_path / "worker.py").write_text(BN_WORKER)
+    proc, _ = _run([exe, "-n", "2", sys.executable, "worker.py"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = [np.load(tmp_path / f"bn{rank}.npz") for rank in (0, 1)]
+    n = len(got[0].files) // 2                                   # running mean and variance
+    for i in range(n):
+        local0, local1 = got[0][f"arr_{i}"], got[1][f"arr_{i}"]
+        assert np.abs(local0 - local1).max() > 1e-6                 # the ranks did see different slices
+        for rank in (0, 1):
+            np.testing.assert_allclose(got[rank][f"arr_{n + i}"], (local0 + local1) / 2, rtol=0, atol=1e-14)

@@ -31,6 +31,22 @@ def signal_cnn(dtype, seed=0):
         g.Flatten(), g.Dense(12, 3, seed=r, dtype=dtype), g.Softmax()])
 
 
+def pooled_cnn(dtype, seed=0):
+    """Convolution -> [BatchNorm] -> ReLU -> 2x2 max pool, the window-major layout: with BatchNorm and no
+    crop, without BatchNorm and an odd size cropped, and with BatchNorm and a crop (the plain layout)."""
+    r = np.random.default_rng(seed)
+    return g.Sequential([
+        g.Conv2D(1, 4, 3, padding="same", seed=r, dtype=dtype), g.BatchNorm(4, dtype=dtype), g.ReLU(),
+        g.MaxPool2D(2),
+        g.Conv2D(4, 5, 2, seed=r, dtype=dtype), g.ReLU(), g.MaxPool2D(2),
+        g.Conv2D(5, 3, 3, padding="same", seed=r, dtype=dtype), g.BatchNorm(3, dtype=dtype), g.ReLU(),
+        g.MaxPool2D(2), g.Flatten(), g.Dense(3, 3, seed=r, dtype=dtype), g.Softmax()])
+
+
+def flat_cnn(dtype, seed=0):
+    return g.Sequential([g.Reshape((12, 14, 1)), *pooled_cnn(dtype, seed).layers])
+
+
 def fit_both(make, X, y, dtype, optimizer, epochs=3):
     fast, plain = make(dtype), make(dtype)
     h1 = fast.fit(X, y, optimizer=optimizer(), epochs=epochs, batch_size=8, seed=0, verbose=0)
@@ -46,8 +62,10 @@ def max_diff(a, b, skip=()):
 
 def bias_before_batchnorm(model):
     """The bias of a layer right before BatchNorm: BatchNorm subtracts it again, so its exact gradient is 0
-    and what is computed is rounding noise, which Adam's m / sqrt(s) scales up to full steps of +-lr."""
-    return {id(layer.bias) for layer, nxt in zip(model.layers, model.layers[1:]) if isinstance(nxt, g.BatchNorm)}
+    and what is computed is rounding noise, which Adam's m / sqrt(s) scales up to full steps of +-lr; and
+    that BatchNorm's running mean, which holds the bias."""
+    pairs = [(layer, nxt) for layer, nxt in zip(model.layers, model.layers[1:]) if isinstance(nxt, g.BatchNorm)]
+    return {id(layer.bias) for layer, _ in pairs} | {id(nxt.running_mean) for _, nxt in pairs}
 
 
 SGD = ("sgd", lambda: g.SGD(0.1, momentum=0.9))
@@ -59,14 +77,18 @@ ADAM = ("adam", lambda: g.Adam(0.01))
 # on single steps below (Adam included).
 @pytest.mark.parametrize("dtype,tol,optimizer", [("float64", 1e-10, SGD), ("float64", 1e-10, ADAM),
                                                  ("float32", 2e-5, SGD)], ids=["f64-sgd", "f64-adam", "f32-sgd"])
-@pytest.mark.parametrize("case", ["image", "signal"])
+@pytest.mark.parametrize("case", ["image", "signal", "pooled", "flat"])
 def test_fast_fit_equals_readable_fit(dtype, tol, optimizer, case, rng):
     optimizer = optimizer[1]
     # 37 samples in batches of 8: the last batch (5) gets its own workspace
     if case == "image":
         make, X = mixed_cnn, rng.normal(size=(37, 15, 13, 2)).astype(dtype)
-    else:
+    elif case == "signal":
         make, X = signal_cnn, rng.normal(size=(37, 23, 1)).astype(dtype)
+    elif case == "pooled":
+        make, X = pooled_cnn, rng.normal(size=(37, 12, 14, 1)).astype(dtype)
+    else:                                      # rows reshaped by the model: no gradient before its first conv
+        make, X = flat_cnn, rng.normal(size=(37, 168)).astype(dtype)
     y = rng.integers(0, 3, len(X))
     fast, plain, h1, h2 = fit_both(make, X, y, dtype, optimizer)
     assert max_diff(fast, plain, skip=bias_before_batchnorm(plain) if optimizer is ADAM[1] else ()) < tol
@@ -76,7 +98,8 @@ def test_fast_fit_equals_readable_fit(dtype, tol, optimizer, case, rng):
 
 
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-12), ("float32", 1e-5)])
-@pytest.mark.parametrize("make,shape", [(mixed_cnn, (9, 15, 13, 2)), (signal_cnn, (9, 23, 1))])
+@pytest.mark.parametrize("make,shape", [(mixed_cnn, (9, 15, 13, 2)), (signal_cnn, (9, 23, 1)),
+                                        (pooled_cnn, (9, 12, 14, 1))])
 def test_one_step_gradients_equal_the_layers(dtype, tol, make, shape, rng):
     from glassnet.train.loop import plain_step
     X = rng.normal(size=shape).astype(dtype)
@@ -149,7 +172,8 @@ def test_no_allocation_per_batch(rng):
     opt = g.SGD(0.01, momentum=0.9).setup(model.parameters())
     step = fastconv.build_fast_step(model, CrossEntropy(), opt, X)
     step(X, Y)                                                       # builds the workspace
-    workspace = sum(a.nbytes for ws in step.spaces[64] for a in ws.values() if isinstance(a, np.ndarray))
+    spaces = step.spaces[(X.shape, X.dtype)]
+    workspace = sum(a.nbytes for ws in spaces for a in ws.values() if isinstance(a, np.ndarray))
     tracemalloc.start()
     step(X, Y)
     _, peak_fast = tracemalloc.get_traced_memory()
@@ -162,3 +186,36 @@ def test_no_allocation_per_batch(rng):
     # Only small temporaries remain (argmax rows, index arrays): under 2% of the workspace it reuses,
     # where the readable step allocates about a workspace's worth.
     assert peak_fast < 0.02 * workspace < peak_plain
+
+
+@pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 2e-5)])
+@pytest.mark.parametrize("make,shape", [(mixed_cnn, (15, 13, 2)), (signal_cnn, (23, 1)), (pooled_cnn, (12, 14, 1))])
+def test_inference_equals_the_readable_forward(dtype, tol, make, shape, rng, monkeypatch):
+    # predict / evaluate take fastconv.forward (BatchNorm on its running statistics, Dropout off), in chunks:
+    # 2 images per chunk here, so 7 images give full chunks and a short last one.
+    monkeypatch.setattr(fastconv, "INFER_CHUNK", 2)
+    X = rng.normal(size=(23, *shape)).astype(dtype)
+    y = rng.integers(0, 3, len(X))
+    model = make(dtype)
+    model.fit(X, y, optimizer=g.SGD(0.1, momentum=0.9), epochs=2, batch_size=8, seed=0, verbose=0)
+    assert fastconv.forward(model, X[:7]) is not None                 # the fast path applies
+    fast_p, fast_e = model.predict(X[:7]), model.evaluate(X[:7], y[:7])
+    with fastpath.readable():
+        plain_p, plain_e = model.predict(X[:7]), model.evaluate(X[:7], y[:7])
+    np.testing.assert_allclose(fast_p, plain_p, rtol=tol, atol=tol)
+    assert fast_e["accuracy"] == plain_e["accuracy"]
+    np.testing.assert_allclose(fast_e["loss"], plain_e["loss"], rtol=tol)
+
+
+def test_inference_follows_new_image_sizes_and_dtypes(rng):
+    # A fully convolutional model (global pooling) takes any image size: the inference workspaces are per batch
+    # shape and dtype, and only two sets are kept.
+    r = np.random.default_rng(0)
+    model = g.Sequential([g.Conv2D(1, 3, 3, padding="same", seed=r, dtype="float64"), g.ReLU(), g.MaxPool2D(2),
+                          g.GlobalAveragePool2D(), g.Dense(3, 2, seed=r, dtype="float64"), g.Softmax()])
+    for shape in [(5, 8, 8, 1), (5, 12, 10, 1), (3, 8, 8, 1)]:
+        X = rng.normal(size=shape)
+        fast = model.predict(X)
+        with fastpath.readable():
+            np.testing.assert_allclose(fast, model.predict(X), rtol=1e-12, atol=1e-12)
+    assert len(fastconv._INFERENCE[model][1].spaces) == 2

@@ -25,6 +25,7 @@ import sys
 import numpy as np
 
 from glassnet.adapters import datasets, distributed, timeseries
+from glassnet.adapters.images import image_cnn
 from glassnet.adapters.progress import TqdmProgress
 from glassnet.adapters.tabular import (
     TablePreprocessor,
@@ -217,10 +218,11 @@ def default_dropout(args, task):
 
 
 def train_network(args, X, y, task, n_out, rng, *, quiet, glassbox=True, class_weight=None):
-    """Build the MLP and fit it on standardized inputs; returns (model, history)."""
-    model = mlp(X.shape[1], args.hidden, n_out, activation=args.activation if len(args.activation) > 1
-                else args.activation[0], output="softmax" if task == "classification" else "linear",
-                dropout=default_dropout(args, task), l2=args.l2, seed=args.seed)
+    """Build the MLP (or ``--arch cnn``'s network) and fit it on the prepared inputs; returns (model, history)."""
+    model = arch_cnn(args, n_out) if args.arch == "cnn" else mlp(
+        X.shape[1], args.hidden, n_out, activation=args.activation if len(args.activation) > 1
+        else args.activation[0], output="softmax" if task == "classification" else "linear",
+        dropout=default_dropout(args, task), l2=args.l2, seed=args.seed)
     optimizer = {"sgd": lambda: SGD(lr=args.lr, momentum=args.momentum, nesterov=False),
                  "adam": lambda: Adam(lr=args.lr), "rmsprop": lambda: RMSprop(lr=args.lr)}[args.optimizer]()
     callbacks, verbose = progress(quiet)
@@ -238,6 +240,18 @@ def train_network(args, X, y, task, n_out, rng, *, quiet, glassbox=True, class_w
                         validation_split=args.validation_split, seed=rng, callbacks=callbacks, verbose=verbose,
                         class_weight=class_weight)
     return model, history
+
+
+def model_dropout(args):
+    return 0.4 if args.dropout is None else args.dropout
+
+
+def arch_cnn(args, n_out):
+    """``--arch cnn``: glassnet.adapters.images' network for the data set, on its raw pixels (no --scale:
+    BatchNorm normalizes); --hidden, --activation and --l2 are the MLP's and do not apply."""
+    if args.verify or args.cv:
+        raise CLIError("--verify and --cv retrain MLPs; leave them out with --arch cnn.")
+    return image_cnn(_dataset_key(args.data), n_out, dropout=model_dropout(args), seed=args.seed)
 
 
 def fit_spec(args, n_in, n_out, task, n_rows):
@@ -318,6 +332,9 @@ def train_series(args, out):
     :func:`glassnet.adapters.timeseries.series_classifier` (--hidden: its widths); recurrent networks
     train with gradient clipping at global norm 1 and stop at each series' end (padding masked).
     """
+    if args.arch in ("mlp", "cnn"):
+        raise CLIError(f"--arch {args.arch} is for tables and images; for time series ({args.data}) use --arch "
+                       f"{', '.join(timeseries.ARCHS)} (default cnn1d).")
     is_root = not distributed.is_distributed() or distributed.rank_and_size()[0] == 0
     if not is_root:                                   # under mpirun only rank 0 prints and writes
         out, args.quiet = open(os.devnull, "w"), True
@@ -381,14 +398,18 @@ def train_series(args, out):
 def cmd_train(args, out):
     if os.path.splitext(args.data)[1].lower() == ".ts" or args.data.lower() in map(str.lower, timeseries.UCR_NAMES):
         return train_series(args, out)
-    if args.arch is not None:
-        raise CLIError(f"--arch is for time series (a .ts file or one of {', '.join(timeseries.UCR_NAMES)}); "
-                       f"{args.data!r} is neither.")
+    if args.arch in timeseries.ARCHS:
+        raise CLIError(f"--arch {args.arch} is for time series (a .ts file or one of "
+                       f"{', '.join(timeseries.UCR_NAMES)}); {args.data!r} is neither: use --arch mlp or cnn.")
+    args.arch = args.arch or "mlp"
     # Under mpirun/mpiexec every rank runs this command on the same data and seed; the ranks
     # split each global batch, and only rank 0 prints and writes files.
     is_root = not distributed.is_distributed() or distributed.rank_and_size()[0] == 0
     if not is_root:
         out, args.quiet, args.report = open(os.devnull, "w"), True, False
+    if args.arch == "cnn":
+        image_cnn(_dataset_key(args.data), 1)           # not an image data set: said before any loading
+        args.scale = False                              # the raw pixels: BatchNorm normalizes
     frame, y_ds, info = load_frame(args, "train")
     if y_ds is None and args.target is None:
         raise CLIError(f"give --target COLUMN: which column of {args.data} to predict (columns: {_columns(frame)}).")
@@ -424,7 +445,9 @@ def cmd_train(args, out):
     if not args.quiet:
         print(f"data: {args.data}: {len(X)} training rows, {len(pre.used_columns)} feature columns "
               f"({pre.n_encoded} encoded), task {task}" + (f", {len(classes)} classes" if classes else ""), file=out)
-        print(f"epochs: {schedule(args, len(X), task)[2]}; dropout {default_dropout(args, task):g}"
+        arch = "network: --arch cnn (raw pixels); " if args.arch == "cnn" else ""
+        print(f"epochs: {schedule(args, len(X), task)[2]}; {arch}"
+              f"dropout {default_dropout(args, task) if args.arch == 'mlp' else model_dropout(args):g}"
               + (" (regression default)" if args.dropout is None and task == "regression" else ""), file=out)
     model, history = train_network(args, X, y_fit, task, len(classes) if classes else 1, rng, quiet=args.quiet,
                                    class_weight=_class_weight(args, task))
@@ -740,6 +763,11 @@ def build_parser():
     t = sub.add_parser("train", help="train an MLP (no arguments: digits)")
     data_args(t, default="digits")
     t.add_argument("--task", default="auto", choices=["auto", "classification", "regression"])
+    t.add_argument("--arch", choices=("mlp", "cnn") + timeseries.ARCHS,
+                   help="tables and images: mlp (default), or cnn for fashion-mnist, mnist and mnist1d (a "
+                        "convolutional network on the raw pixels; try --batch-size 128 --epochs 15); time series "
+                        "(.ts file or UCR set name): cnn1d (default; --hidden = filters), lstm, gru or rnn "
+                        "(--hidden = state sizes)")
     t.add_argument("--hidden", type=_widths, default=[128, 64], help="hidden widths, e.g. 64,32 (default 128,64)")
     t.add_argument("--activation", type=_names, default=["relu"],
                    help="relu, leaky_relu, tanh, sigmoid, linear; one, or one per hidden layer (comma-separated)")
@@ -765,9 +793,6 @@ def build_parser():
     t.add_argument("--max-categories", type=int, default=20, help="levels kept per text column (default 20)")
     t.add_argument("--no-scale", dest="scale", action="store_false", help="do not standardize the features")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--arch", choices=timeseries.ARCHS,
-                   help="network for time series (.ts file or UCR set name): cnn1d (default; --hidden = filters), "
-                        "lstm, gru or rnn (--hidden = state sizes)")
     t.add_argument("--out", default="model.safetensors")
     t.add_argument("--report", default="report.html", help="HTML report file (default report.html)")
     t.add_argument("--no-report", dest="report", action="store_const", const=None)

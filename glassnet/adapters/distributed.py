@@ -36,7 +36,7 @@ from glassnet.backend.errors import ValidationError
 from glassnet.optim.optimizers import Optimizer, get_optimizer
 from glassnet.train.callbacks import Callback, ProgressPrinter
 
-__all__ = ["broadcast_parameters", "DistributedCallback", "DistributedOptimizer", "EXIT_CODE", "fit",
+__all__ = ["average_buffers", "broadcast_parameters", "DistributedCallback", "DistributedOptimizer", "EXIT_CODE", "fit",
            "get_mpi", "is_distributed", "rank_and_size", "RootOnly", "Setup", "setup", "shard", "world"]
 
 # Launchers announce the world size in the environment: checking it first means a plain
@@ -153,6 +153,21 @@ def broadcast_parameters(model, comm, root=0):
         p.value[...] = array_module(p.value).asarray(host)
 
 
+def average_buffers(model, comm, watchdog=None):
+    """Average every buffer (BatchNorm's running mean and variance) over the ranks, in place.
+
+    Each rank's BatchNorm normalizes with its own slice of the global batch and moves its running
+    statistics with them; averaged at every epoch's end, all ranks (and the model rank 0 saves)
+    evaluate with the same statistics. The mean of the ranks' variances is the variance within
+    slices, which equals the global one when the slices share their mean (shuffled data).
+    """
+    MPI, size = get_mpi(), comm.Get_size()
+    for b in model.buffers():
+        host = np.ascontiguousarray(to_numpy(b.value), dtype=np.float64)
+        _collective(comm, watchdog, "the buffers Allreduce", comm.Allreduce, MPI.IN_PLACE, host)
+        b.value[...] = array_module(b.value).asarray((host / size).astype(b.value.dtype))
+
+
 def shard(X, y, comm):
     """Rank ``comm.rank``'s contiguous share of (X, y): sizes differ by at most one row.
 
@@ -253,7 +268,8 @@ class DistributedCallback(Callback):
     * ``on_train_begin``: broadcasts rank 0's weights and installs the batch sampler
       (``state.batches``) that gives rank r the r-th slice of each global batch.
     * ``on_epoch_end``: replaces this rank's share of ``loss``/``accuracy`` by the global value
-      and each ``val_*`` metric by its average over the ranks, weighted by validation rows.
+      and each ``val_*`` metric by its average over the ranks, weighted by validation rows; averages
+      the buffers (BatchNorm's running statistics, :func:`average_buffers`).
 
     Put it first in ``callbacks`` so later callbacks (early stopping, printing) see global values.
     """
@@ -294,6 +310,7 @@ class DistributedCallback(Callback):
             yield (X[rows], Y[rows]) if W is None else (X[rows], Y[rows], W[rows])
 
     def on_epoch_end(self, state):
+        average_buffers(state.model, self.comm, self.watchdog)
         h = state.history
         keys = sorted(k for k, v in h.items() if v and (k in ("loss", "accuracy") or k.startswith("val_")))
         n_val = 0 if state.validation_data is None else len(state.validation_data[0])

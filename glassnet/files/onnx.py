@@ -270,6 +270,13 @@ def _flatten(g: _Graph, layer, i: int, x: str, shape):
     return g.node("Flatten", [x], i, layer, axis=1), width      # NHWC rows in C order, as glassnet's Flatten
 
 
+def _reshape(g: _Graph, layer, i: int, x: str, shape):
+    layer.output_shape(shape if isinstance(shape, tuple) else (shape,))
+    dims = f"layer{i}.shape"                                       # int64, not the graph's float dtype
+    g.initializers.append(g.onnx.numpy_helper.from_array(np.array([-1, *layer.shape], np.int64), name=dims))
+    return g.node("Reshape", [x, dims], i, layer), layer.shape
+
+
 def _batchnorm(g: _Graph, layer, i: int, x: str, shape):
     inputs = [g.tensor(f"layer{i}.{p.name}", p.value) for p in (layer.weight, layer.bias, layer.running_mean,
                                                                 layer.running_var)]
@@ -282,7 +289,7 @@ def _batchnorm(g: _Graph, layer, i: int, x: str, shape):
 CONV_TO_ONNX = {
     "Conv2D": _conv, "Conv1D": _conv, "MaxPool2D": _pool("MaxPool"), "MaxPool1D": _pool("MaxPool"),
     "AvgPool2D": _pool("AveragePool"), "GlobalAveragePool2D": _global_average_pool, "Flatten": _flatten,
-    "BatchNorm": _batchnorm,
+    "BatchNorm": _batchnorm, "Reshape": _reshape,
 }
 LAYER_TO_ONNX.update(CONV_TO_ONNX)
 
@@ -368,6 +375,8 @@ def to_onnx(model, path=None, *, n_features: int | None = None, opset: int = 17,
     # duck-typed: the first layer that has weights says whether the input is a sequence
     first_weighted = next((l for l in layers if hasattr(l, "weight") or hasattr(l, "directions")), None)
     sequences = type(first_weighted).__name__ in ("SimpleRNN", "LSTM", "GRU", "Embedding")
+    if input_shape is None and layers and type(layers[0]).__name__ == "Reshape":
+        input_shape = (layers[0].n_in,)                       # it takes rows: their width is known
     if input_shape is not None or any(type(l).__name__ in CONV_TO_ONNX for l in layers):
         width = _check_input_shape(input_shape, layers)        # one sample's shape, e.g. (28, 28, 1)
         input_dims = ["batch", *width]

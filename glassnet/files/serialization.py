@@ -213,18 +213,24 @@ def check_format(metadata, fmt, version, source, what, fix_other, fix_version):
                              f"this glassnet reads version {version!r}: {fix_version}.")
 
 
-# Recurrent family: the weight's shape each config implies, checked before the layer allocates anything.
-_RECURRENT_SHAPES = {
+# Recurrent and convolutional families: the weight's shape each config implies, checked before the layer
+# allocates anything (a hostile in_channels=10**9 must not reach the allocator).
+_WEIGHT_SHAPES = {
     "SimpleRNN": lambda c: [c["n_in"], c["hidden"]], "LSTM": lambda c: [c["n_in"], 4 * c["hidden"]],
     "GRU": lambda c: [c["n_in"], 3 * c["hidden"]], "Embedding": lambda c: [c["n_tokens"], c["dim"]],
+    "Conv2D": lambda c: [*(c["kernel_size"] if isinstance(c["kernel_size"], list) else [c["kernel_size"]] * 2),
+                         c["in_channels"], c["out_channels"]],
+    "Conv1D": lambda c: [c["kernel_size"], c["in_channels"], c["out_channels"]],
+    "BatchNorm": lambda c: [c["n_features"]],
 }
+_RECURRENT_SHAPES = ("SimpleRNN", "LSTM", "GRU", "Embedding")
 
 
-def _check_recurrent_shape(kind, config, tensors, i, source):
-    if kind not in _RECURRENT_SHAPES:
+def _check_weight_shape(kind, config, tensors, i, source):
+    if kind not in _WEIGHT_SHAPES:
         return
     weight = tensors.get(f"layers.{i}.weight")
-    expected = _RECURRENT_SHAPES[kind](config)
+    expected = _WEIGHT_SHAPES[kind](config)
     if weight is None or expected != list(weight.shape):
         raise ModelFileError(f"{source}: layer {i} is {kind} with config {str(config)[:120]} (weight shape {expected}) "
                              f"but its weight has shape {None if weight is None else weight.shape}.")
@@ -261,7 +267,7 @@ def build_model(tensors, meta, source="model file"):
                 # Checked before Dense() allocates: a hostile n_in=10**12 must not reach the allocator.
                 raise damaged(f"{source}: layer {i} is Dense({config.get('n_in')!r} -> {config.get('n_out')!r}) "
                                      f"but its weight has shape {None if weight is None else weight.shape}.")
-            _check_recurrent_shape(spec["type"], config, tensors, i, source)
+            _check_weight_shape(spec["type"], config, tensors, i, source)
             kw = {"dtype": dtype} if spec["type"] in ("Dense", *_RECURRENT_SHAPES, *_CONV_DTYPED) else {}
             layers.append(cls(**config, **kw))
         model = Sequential(layers)

@@ -144,7 +144,8 @@ def build_report(model, history, X, y, *, title="glassnet report", image_shape=N
     if hyperparameters:
         about.append("hyper-parameters: " + ", ".join(f"{k}={v}" for k, v in hyperparameters.items()))
     about += [f"evaluation data: {t}" for t in _metrics_text(model, X, y, classifier, class_names)]
-    section("summary", "Model", f"<pre>{html.escape(model.summary())}</pre>" + _list(about))
+    # one sample's shape from the data: a convolution's sizes are known only with it (else "?")
+    section("summary", "Model", f"<pre>{html.escape(model.summary(input_shape=X.shape[1:]))}</pre>" + _list(about))
     sequences = any(isinstance(layer, Recurrent) for layer in model.layers)
     if sequences:   # the data checks and attributions read tabular rows; a sequence model gets its own trace
         section("data", "Data", f"<p>{len(X)} sequences, shape {tuple(X.shape[1:])} each (the data checks "
@@ -187,12 +188,14 @@ def build_report(model, history, X, y, *, title="glassnet report", image_shape=N
     mean = None if sequences else (np.asarray(X_train, dtype=np.float64) if X_train is not None
                                    else X.astype(np.float64)).mean(axis=0)
     imgs, notes = [], []
+    image_shape = image_shape or (X.shape[1:3] if X.ndim == 4 and X.shape[3] == 1 else None)   # NHWC grey images
     for i in range(0 if sequences else min(n_examples, len(X))):
         a = integrated_gradients(model, X[i], baseline=mean)
-        top = np.argsort(-np.abs(a.values))[:5]
+        values = np.ravel(a.values)                # an image's attributions: pixels in C order, as Flatten
+        top = np.argsort(-np.abs(values))[:5]
         what = (f"class {_name(class_names, a.target, '')!s}" if classifier and pred.shape[1] > 1 else "output")
         notes.append(f"sample {i}, {what} (score {a.f_x:.3g} vs {a.f_baseline:.3g} at the training mean): " +
-                     ", ".join(f"{_name(feature_names, j, 'x')} {a.values[j]:+.3g}" for j in top) +
+                     ", ".join(f"{_name(feature_names, j, 'x')} {values[j]:+.3g}" for j in top) +
                      f"; completeness error {100 * a.completeness_error:.2g}%")
         imgs.append(_figure(lambda ax, a=a, x=X[i], what=what: AttributionDisplay.from_attribution(
             a, image_shape, feature_names=feature_names, x=x, ax=ax, what=what), (4, 3.4) if image_shape else (5, 3.6)))

@@ -22,13 +22,19 @@ checks agreement in float64 and float32), with these tricks, each measured in BE
   is <= 0 both give 0;
 - BatchNorm in training mode: x_hat, its output and dL/dx in workspaces, the statistics as
   reductions with ``out=`` over the (N*H*W, C) view;
-- the first layer's dL/dx is never computed (nothing consumes it);
-- the output Softmax and the cross-entropy are fused: g = (softmax(z) - y) / N.
+- the first parameterized layer's dL/dx is never computed, nor the layers' before it (nothing consumes it);
+- the output Softmax and the cross-entropy are fused: g = (softmax(z) - y) / N;
+- inference (:func:`forward`, which ``evaluate`` and ``predict`` call): the same kernels in chunks of
+  ``INFER_CHUNK`` images through workspaces kept per model, without the caches backward needs
+  (no ReLU masks, no pooling routing, no input-gradient buffers) and BatchNorm as one
+  x * scale + shift with its running statistics.
 
 Any other layer (BatchNorm in evaluation mode, Dropout, Flatten, AvgPool2D, GlobalAveragePool2D, overlapping pools,
 custom layers) runs its own readable forward/backward inside the fast step, so every
 convolutional model qualifies once its output is Softmax + CrossEntropy and it has no L1/L2 penalty.
 """
+
+import weakref
 
 import numpy as np
 
@@ -36,15 +42,17 @@ from glassnet.nn.layers import BatchNorm, Conv1D, Conv2D, Dense, MaxPool1D, MaxP
 from glassnet.nn.layers.conv import im2col
 from glassnet.nn.losses import CrossEntropy, softmax_cross_entropy
 
-__all__ = ["TRICKS", "FastConvStep", "build_fast_step", "is_convolutional"]
+__all__ = ["INFER_CHUNK", "TRICKS", "FastConvStep", "build_fast_step", "forward", "is_convolutional"]
 
 # Each trick can be switched off (benchmarks/cnn.py --tricks measures what each one buys); a
 # switched-off kernel runs the layer's readable forward/backward inside the fast step.
 TRICKS = {"conv_workspace": True, "dense_workspace": True, "pool_offsets": True, "relu_after_pool": True,
-          "inplace_relu": True, "skip_input_grad": True, "batchnorm_workspace": True}
+          "inplace_relu": True, "skip_input_grad": True, "batchnorm_workspace": True, "window_major": True}
 
+INFER_CHUNK = 256          # images per inference chunk: the workspaces stay small and in cache
+_INFERENCE = weakref.WeakKeyDictionary()  # model -> (its layers, the forward-only FastConvStep)
 _CONV_FAMILY = ("Conv2D", "Conv1D", "MaxPool2D", "MaxPool1D", "AvgPool2D", "GlobalAveragePool2D", "Flatten",
-                "BatchNorm")
+                "BatchNorm", "Reshape")
 
 
 def is_convolutional(model):
@@ -55,22 +63,41 @@ def is_convolutional(model):
 def build_fast_step(model, loss, optimizer, X):
     """A :class:`FastConvStep` for a convolutional NumPy model ending in Softmax + CrossEntropy, else None."""
     layers = list(model.layers)
-    if not isinstance(X, np.ndarray) or not is_convolutional(model) or len(layers) < 2:
+    if not _qualifies(model, layers, X) or type(layers[-1]) is not Softmax or type(loss) is not CrossEntropy or any(
+            getattr(layer, "l1", 0) or getattr(layer, "l2", 0) for layer in layers):
         return None
-    if type(layers[-1]) is not Softmax or type(loss) is not CrossEntropy:
+    return FastConvStep(model, layers[:-1], optimizer)
+
+
+def forward(model, x, stop=None):
+    """``model.forward(x, stop=stop)`` in evaluation mode through the fast kernels, or None where they do not
+    apply; in chunks of ``INFER_CHUNK`` images through workspaces kept per model."""
+    layers = list(model.layers[:stop])
+    if not _qualifies(model, layers, x):
         return None
-    params = model.parameters()
-    if any(not isinstance(p.value, np.ndarray) or p.value.dtype != X.dtype for p in params):
-        return None
-    if any(getattr(layer, "l1", 0) or getattr(layer, "l2", 0) for layer in layers):
-        return None
-    shape = tuple(X.shape[1:])
+    plan = _INFERENCE.get(model)
+    if plan is None or plan[0] != layers:
+        plan = _INFERENCE[model] = (layers, FastConvStep(model, layers, None, infer=True))
+    out = None
+    for i in range(0, len(x), INFER_CHUNK):
+        y = plan[1].forward(x[i:i + INFER_CHUNK])
+        out = np.empty((len(x), *y.shape[1:]), y.dtype) if out is None else out
+        out[i:i + len(y)] = y
+    return out
+
+
+def _qualifies(model, layers, x):
+    """A convolutional model on NumPy data of its parameters' dtype, every output shape known (for the buffers)."""
+    if not isinstance(x, np.ndarray) or not is_convolutional(model) or len(layers) < 2 or any(
+            not isinstance(p.value, np.ndarray) or p.value.dtype != x.dtype for p in model.parameters()):
+        return False
+    shape = tuple(x.shape[1:])
     model.output_shape(shape)             # a mismatch names its layer, before any buffer
-    for layer in layers:                  # the workspaces need every layer's output shape
+    for layer in layers:
         shape = layer.output_shape(shape)
         if shape is None or None in shape:
-            return None
-    return FastConvStep(model, layers[:-1], optimizer)
+            return False
+    return True
 
 
 class FastConvStep:
@@ -79,14 +106,18 @@ class FastConvStep:
     ``wb``: per-sample loss weights (``fit(sample_weight=...)``), as in the readable step.
     """
 
-    def __init__(self, model, layers, optimizer):
-        self.model, self.opt = model, optimizer
+    def __init__(self, model, layers, optimizer, infer=False):
+        self.model, self.opt, self.infer = model, optimizer, infer
         self.kernels = []
+        self.lead = next((i for i, layer in enumerate(layers) if layer.parameters()), 0)  # none before needs dL/dx
         for i, layer in enumerate(layers):
             prev = self.kernels[-1] if self.kernels else None
-            kernel = _kernel(layer, prev, first=i == 0)
+            kernel = _kernel(layer, prev, first=i == self.lead or infer)   # infer: no input-gradient buffers
+            kernel.infer = infer
             if isinstance(kernel, _MaxPool) and isinstance(prev, _ReLU) and TRICKS["relu_after_pool"]:
                 prev.deferred, kernel.relu = True, True        # ReLU after the pool, on the pooled map
+            if isinstance(kernel, _MaxPool) and TRICKS["window_major"]:
+                _window_major(self.kernels, kernel)
             self.kernels.append(kernel)
         self.spaces = {}
 
@@ -97,23 +128,30 @@ class FastConvStep:
                 p.grad = None if p.grad is None else p.grad.copy()
         self.spaces.clear()
 
-    def __call__(self, x, y, w=None):
-        n = x.shape[0]
-        spaces = self.spaces.get(n)
+    def forward(self, x):
+        """The kernels' forward on x (workspaces per batch shape and dtype); the last layer's output."""
+        spaces = self.spaces.get((x.shape, x.dtype))
         if spaces is None:
+            if self.infer and len(self.spaces) > 1:          # inference keeps two: full chunks and one remainder
+                self.spaces.pop(next(iter(self.spaces)))
             self.model.output_shape(x.shape[1:])             # a mismatch names its layer, before any buffer
             shape, spaces = x.shape, []
             for k in self.kernels:
                 ws = k.workspace(shape, x.dtype)
                 spaces.append(ws)
                 shape = ws["out_shape"]
-            self.spaces[n] = spaces
-        h = x
+            self.spaces[(x.shape, x.dtype)] = spaces
         for k, ws in zip(self.kernels, spaces):
-            h = k.forward(h, ws)
+            x = k.forward(x, ws)
+        return x
+
+    def __call__(self, x, y, w=None):
+        h = self.forward(x)
+        spaces = self.spaces[(x.shape, x.dtype)]
         value, correct, g = _softmax_cross_entropy(h, y, w, spaces[-1], isinstance(self.kernels[-1], _Dense))
-        for i in range(len(self.kernels) - 1, -1, -1):
-            g = self.kernels[i].backward(g, spaces[i], need_dx=i > 0 or not TRICKS["skip_input_grad"])
+        skip = TRICKS["skip_input_grad"]
+        for i in range(len(self.kernels) - 1, self.lead - 1 if skip else -1, -1):
+            g = self.kernels[i].backward(g, spaces[i], need_dx=i > self.lead or not skip)
         self.opt.step()
         return value, correct
 
@@ -128,6 +166,26 @@ def _softmax_cross_entropy(z, Y, w, ws, owned):
         z = ws["z"]
     value, correct = softmax_cross_entropy(z, Y, w, ws["g_loss"], ws["row"])
     return value, correct, ws["g_loss"]
+
+
+def _window_major(kernels, pool):
+    """Let the convolution before ``pool`` (ReLU / BatchNorm between them allowed) write its output window-major.
+
+    Its patch rows are ordered (window offset a, b; image; pooled row, column) instead of (image; row,
+    column), so the k*k inputs of every pooling window sit in k*k contiguous blocks (T, N*Hp*Wp, C): the
+    pool's maxima and its gradient routing are then whole-array operations instead of strided ones, and
+    the conv outputs the pool would crop (an odd last row or column) are never computed (their gradient
+    is 0). With BatchNorm between them only when nothing is cropped (its statistics are over all outputs);
+    the pool sees which layout it gets from the shape (5 axes: window-major).
+    """
+    bn = False
+    for k in reversed(kernels):
+        if isinstance(k, _Conv):
+            k.pool, k.pool_bn = pool.pool.kernel_hw, bn
+            return
+        if not isinstance(k, (_ReLU, _BatchNorm)):
+            return
+        bn = bn or isinstance(k, _BatchNorm)
 
 
 def _kernel(layer, prev, first):
@@ -155,8 +213,7 @@ class _Readable:
         self.layer = layer
 
     def workspace(self, shape, dtype):
-        out = self.layer.output_shape(tuple(shape[1:]))
-        return {"out_shape": (shape[0], *out)}
+        return {"out_shape": (shape[0], *self.layer.output_shape(tuple(shape[1:])))}
 
     def forward(self, h, ws):
         return self.layer.forward(h)
@@ -171,64 +228,69 @@ class _Conv:
     def __init__(self, layer, first):
         self.layer, self.first = layer, first
         self.one_d = isinstance(layer, Conv1D)
+        self.pool, self.pool_bn = None, False          # set by _window_major: the max pool it feeds
 
     def workspace(self, shape, dtype):
-        L = self.layer
-        n = shape[0]
+        L, n, o, (kh, kw) = self.layer, shape[0], self.layer.out_channels, self.layer.kernel_hw
         h, w, c = (1, *shape[1:]) if self.one_d else shape[1:]
         (ho, t, b), (wo, le, r) = L.geometry(h, w)
-        kh, kw = L.kernel_hw
-        o = L.out_channels
-        ws = {"geom": (ho, wo, t, le, h, w), "padded": bool(t or b or le or r)}
-        ws["xpad"] = np.zeros((n, h + t + b, w + le + r, c), dtype) if ws["padded"] else None
-        ws["cols"] = np.empty((n * ho * wo, kh * kw * c), dtype)
-        ws["y"] = np.empty((n * ho * wo, o), dtype)
-        ws["ones"] = np.ones(n * ho * wo, dtype)
-        ws["dW"] = np.empty((kh * kw * c, o), dtype)
-        ws["db"] = np.empty(o, dtype)
+        a, bb = self.pool or (1, 1)
+        if self.pool_bn and (ho % a or wo % bb):
+            a, bb = 1, 1                               # BatchNorm's statistics need the cropped outputs too
+        rows, padded = n * (ho // a) * (wo // bb) * a * bb, (n, h + t + b, w + le + r, c)
+        ws = {"geom": (ho, wo, t, le, h, w), "padded": bool(t or b or le or r), "pool": (a, bb),
+              "cols": np.empty((rows, kh * kw * c), dtype), "y": np.empty((rows, o), dtype),
+              "ones": np.ones(rows, dtype), "dW": np.empty((kh * kw * c, o), dtype), "db": np.empty(o, dtype),
+              # window-major (a*b offsets, N, Hp, Wp, O), or the layer's own shape
+              "out_shape": (a * bb, n, ho // a, wo // bb, o) if a * bb > 1 else (n, wo, o) if self.one_d
+              else (n, ho, wo, o)}
+        ws["xpad"] = np.zeros(padded, dtype) if ws["padded"] else None
         if not self.first:
-            ws["dcols"] = np.empty_like(ws["cols"])
-            ws["dx"] = np.empty((n, h + t + b, w + le + r, c), dtype)
-        ws["out_shape"] = (n, wo, o) if self.one_d else (n, ho, wo, o)
+            ws.update(dcols=np.empty_like(ws["cols"]), dx=np.empty(padded, dtype), g_img=np.empty_like(ws["y"]))
         return ws
 
+    def patches(self, x4, ws):
+        """The patch view (A, B, N, Hp, Wp, kh, kw, C) of a padded NHWC batch for an A x B pool after it:
+        patch[a, b, n, i, j] is the one of conv output (A i + a, B j + b); A = B = 1: the usual im2col view."""
+        L, (ho, wo), (a, b) = self.layer, ws["geom"][:2], ws["pool"]
+        (kh, kw), (sh, sw) = L.kernel_hw, L.stride_hw
+        n, _, _, c = x4.shape
+        s0, s1, s2, s3 = x4.strides
+        return np.lib.stride_tricks.as_strided(x4, (a, b, n, ho // a, wo // b, kh, kw, c),
+                                               (s1 * sh, s2 * sw, s0, s1 * sh * a, s2 * sw * b, s1, s2, s3))
+
     def forward(self, x, ws):
-        L = self.layer
-        ho, wo, t, le, h, w = ws["geom"]
-        kh, kw = L.kernel_hw
+        L, (_, _, t, le, h, w) = self.layer, ws["geom"]
         x4 = x[:, None] if self.one_d else x
         if ws["padded"]:
             ws["xpad"][:, t:t + h, le:le + w, :] = x4       # the zero border was set once
             x4 = ws["xpad"]
-        cols = ws["cols"]
-        np.copyto(cols.reshape(x4.shape[0], ho, wo, kh, kw, x4.shape[3]), im2col(x4, kh, kw, *L.stride_hw, ho, wo))
+        cols, view = ws["cols"], self.patches(x4, ws)
+        np.copyto(cols.reshape(view.shape), view)
         np.matmul(cols, L.weight.value.reshape(cols.shape[1], -1), out=ws["y"])
         ws["y"] += L.bias.value
         return ws["y"].reshape(ws["out_shape"])
 
     def backward(self, g, ws, need_dx):
-        L = self.layer
-        g2 = g.reshape(-1, L.out_channels)
-        cols = ws["cols"]
+        L, cols, g2 = self.layer, ws["cols"], g.reshape(-1, self.layer.out_channels)
         np.matmul(cols.T, g2, out=ws["dW"])                                   # dL/dW = X_col^T g
         np.matmul(ws["ones"], g2, out=ws["db"])                               # dL/db = 1^T g
-        L.weight.grad = ws["dW"].reshape(L.weight.value.shape)
-        L.bias.grad = ws["db"]
+        L.weight.grad, L.bias.grad = ws["dW"].reshape(L.weight.value.shape), ws["db"]
         if not need_dx:
             return None
-        W2 = L.weight.value.reshape(cols.shape[1], -1)
-        np.matmul(g2, W2.T, out=ws["dcols"])                                  # dL/dX_col = g W^T
-        ho, wo, t, le, h, w = ws["geom"]
-        kh, kw = L.kernel_hw
-        sh, sw = L.stride_hw
-        dx = ws["dx"]
-        n, c = dx.shape[0], dx.shape[3]
-        dcols = ws["dcols"].reshape(n, ho, wo, kh, kw, c)
+        (ho, wo, t, le, h, w), (a, b), (sh, sw), dx = ws["geom"], ws["pool"], L.stride_hw, ws["dx"]
+        ho, wo = ho // a * a, wo // b * b                  # the outputs computed (a window-major crop)
+        if a * b > 1:                                      # g's rows back in image order (N, Ho, Wo)
+            np.copyto(ws["g_img"].reshape(-1, ho // a, a, wo // b, b, g2.shape[1]),
+                      g2.reshape(a, b, -1, ho // a, wo // b, g2.shape[1]).transpose(2, 3, 0, 4, 1, 5))
+            g2 = ws["g_img"]
+        Wk = L.weight.value.reshape(-1, dx.shape[3], L.out_channels)       # W[p, q]: (kh*kw, C, O)
+        dcols = ws["dcols"].reshape(len(Wk), -1, Wk.shape[1])              # one (rows, C) block per offset
         dx.fill(0)
-        for p in range(kh):                                                   # col2im, in place
-            for q in range(kw):
-                view = dx[:, p:p + sh * (ho - 1) + 1:sh, q:q + sw * (wo - 1) + 1:sw, :]
-                np.add(view, dcols[:, :, :, p, q, :], out=view)
+        for k, (p, q) in enumerate(np.ndindex(*L.kernel_hw)):    # col2im: dL/dX_col of offset (p, q) = g W[p, q]^T,
+            np.matmul(g2, Wk[k].T, out=dcols[k])                 # added where those patch entries came from
+            v = dx[:, p:p + sh * (ho - 1) + 1:sh, q:q + sw * (wo - 1) + 1:sw, :]
+            np.add(v, dcols[k].reshape(v.shape), out=v)        # both in image order: long contiguous runs
         dx = dx[:, t:t + h, le:le + w, :]
         return dx[:, 0] if self.one_d else dx
 
@@ -250,16 +312,13 @@ class _Dense:
     def forward(self, x, ws):
         L = self.layer
         if x.ndim != 2:
-            return self._readable_forward(x, ws)
+            ws["x"] = None
+            return L.forward(x)
         x = x if x.flags.c_contiguous else np.ascontiguousarray(x)            # BLAS needs plain strides
         ws["x"] = x
         np.matmul(x, L.weight.value, out=ws["y"])
         ws["y"] += L.bias.value
         return ws["y"]
-
-    def _readable_forward(self, x, ws):
-        ws["x"] = None
-        return self.layer.forward(x)
 
     def backward(self, g, ws, need_dx):
         L = self.layer
@@ -268,10 +327,7 @@ class _Dense:
         np.matmul(ws["x"].T, g, out=ws["dW"])
         np.matmul(ws["ones"], g, out=ws["db"])
         L.weight.grad, L.bias.grad = ws["dW"], ws["db"]
-        if not need_dx:
-            return None
-        np.matmul(g, L.weight.value.T, out=ws["dx"])
-        return ws["dx"]
+        return np.matmul(g, L.weight.value.T, out=ws["dx"]) if need_dx else None
 
 
 class _BatchNorm:
@@ -288,6 +344,11 @@ class _BatchNorm:
 
     def forward(self, x, ws):
         L = self.layer
+        if not L.training and self.infer:          # y = x * gamma / sigma_run + (beta - mu_run gamma / sigma_run)
+            scale = L.weight.value / np.sqrt(L.running_var.value + L.eps)
+            np.multiply(x.reshape(ws["y"].shape), scale, out=ws["y"])
+            ws["y"] += L.bias.value - L.running_mean.value * scale
+            return ws["y"].reshape(ws["out_shape"])
         if not L.training:
             ws["readable"] = True
             return L.forward(x)
@@ -332,32 +393,32 @@ class _ReLU:
         self.deferred = False                  # True: the max pool after it applies it (see the module doc)
 
     def workspace(self, shape, dtype):
-        ws = {"out_shape": shape}
-        if not self.deferred:
-            ws["mask"] = np.empty(shape, bool)
-        if not (self.inplace or self.deferred):
-            ws["y"] = np.empty(shape, dtype)
-        return ws
+        return {"out_shape": shape, "mask": None if self.deferred else np.empty(shape, bool),
+                "y": None if self.inplace or self.deferred else np.empty(shape, dtype)}
 
     def forward(self, x, ws):
         if self.deferred:
             return x
         out = x if self.inplace else ws["y"]
         np.maximum(x, 0, out=out)
-        np.greater(out, 0, out=ws["mask"])
+        if not self.infer:
+            np.greater(out, 0, out=ws["mask"])
         return out
 
     def backward(self, g, ws, need_dx):
         if self.deferred:
             return g
-        if not g.flags.writeable:
-            g = g.copy()
+        g = g if g.flags.writeable else g.copy()
         g *= ws["mask"]
         return g
 
 
 class _MaxPool:
-    """Max pooling with window = stride: maxima of the k*k window offsets; gradient to the first maximum."""
+    """Max pooling with window = stride: maxima of the k*k window offsets; gradient to the first maximum.
+
+    Its input is NHWC, or window-major (T, N, Hp, Wp, C) from the convolution before it (see
+    :func:`_window_major`), where offset t of every window is the contiguous block x[t].
+    """
 
     def __init__(self, layer, pool):
         self.layer, self.pool = layer, pool
@@ -365,31 +426,32 @@ class _MaxPool:
         self.relu = False                      # True: apply the ReLU before it here, after pooling
 
     def workspace(self, shape, dtype):
-        n = shape[0]
-        h, w, c = (1, *shape[1:]) if self.one_d else shape[1:]
-        ho, wo, _ = self.pool.output_shape((h, w, c))
-        ws = {"y": np.empty((n, ho, wo, c), dtype), "eq": np.empty((n, ho, wo, c), bool),
-              "taken": np.empty((n, ho, wo, c), bool), "dx": np.zeros((n, h, w, c), dtype), "hw": (ho, wo),
-              "mask": np.empty((n, ho, wo, c), bool)}
-        ws["out_shape"] = (n, wo, c) if self.one_d else (n, ho, wo, c)
-        return ws
+        wm, n = len(shape) == 5, shape[0]
+        h, w, c = (1, *shape[1:]) if self.one_d and not wm else shape[-3:]
+        _, n, ho, wo, c = shape if wm else (None, n, *self.pool.output_shape((h, w, c)))
+        pooled = (n, ho, wo, c)
+        return {"y": np.empty(pooled, dtype), "eq": np.empty(pooled, bool), "rest": np.empty(pooled, dtype),
+                "dx": np.zeros(shape if wm else (n, h, w, c), dtype), "hw": (ho, wo), "wm": wm,
+                "mask": np.empty(pooled, bool), "out_shape": (n, wo, c) if self.one_d else pooled}
 
-    def _windows(self, x4, ws):
+    def _windows(self, x, ws):
+        """The k*k offsets of the windows, each an (N, Hp, Wp, C) array (a view of x)."""
+        if ws["wm"]:
+            return list(x)
         kh, kw = self.pool.kernel_hw
-        return im2col(x4, kh, kw, kh, kw, *ws["hw"])
+        win = im2col(x[:, None] if x.ndim == 3 else x, kh, kw, kh, kw, *ws["hw"])
+        return [win[:, :, :, p, q, :] for p in range(kh) for q in range(kw)]
 
     def forward(self, x, ws):
-        x4 = x[:, None] if self.one_d else x
-        win = self._windows(x4, ws)
+        win = self._windows(x, ws)
         ws["win"] = win
-        kh, kw = self.pool.kernel_hw
         y = ws["y"]
-        np.copyto(y, win[:, :, :, 0, 0, :])
-        for p in range(kh):
-            for q in range(kw):
-                if p or q:
-                    np.maximum(y, win[:, :, :, p, q, :], out=y)
-        if self.relu:
+        np.maximum(win[0], win[1], out=y) if len(win) > 1 else np.copyto(y, win[0])
+        for v in win[2:]:
+            np.maximum(y, v, out=y)
+        if self.relu and self.infer:
+            np.maximum(y, 0, out=y)
+        elif self.relu:
             if "pre" not in ws:
                 ws["pre"] = np.empty_like(y)
             np.copyto(ws["pre"], y)                # the window maxima, for the routing in backward
@@ -398,24 +460,17 @@ class _MaxPool:
         return y.reshape(ws["out_shape"])
 
     def backward(self, g, ws, need_dx):
-        kh, kw = self.pool.kernel_hw
-        win, y, eq, taken = ws["win"], ws["y"], ws["eq"], ws["taken"]
+        win, y, eq, rest = ws["win"], ws["y"], ws["eq"], ws["rest"]
         g4 = g.reshape(y.shape)
         if self.relu:
             y = ws["pre"]
-            if not g4.flags.writeable:
-                g4 = g4.copy()
-            g4 *= ws["mask"]                       # the ReLU's derivative, on the pooled map
+            np.multiply(g4, ws["mask"], out=rest)  # the ReLU's derivative, on the pooled map
+        else:
+            np.copyto(rest, g4)
         dxwin = self._windows(ws["dx"], ws)          # the windows tile dx; cropped edges stay zero
-        taken.fill(False)
-        last = (kh - 1, kw - 1)
-        for p in range(kh):
-            for q in range(kw):
-                if (p, q) == last:
-                    np.logical_not(taken, out=eq)                         # the rest of the windows
-                else:
-                    np.equal(win[:, :, :, p, q, :], y, out=eq)
-                    np.greater(eq, taken, out=eq)                         # eq and not taken: first max only
-                    np.logical_or(taken, eq, out=taken)
-                np.multiply(g4, eq, out=dxwin[:, :, :, p, q, :])
-        return ws["dx"][:, 0] if self.one_d else ws["dx"]
+        for t in range(len(win) - 1):              # rest: the gradient of the windows not yet routed
+            np.equal(win[t], y, out=eq)
+            np.multiply(rest, eq, out=dxwin[t])    # to offset t where it is the first maximum
+            np.subtract(rest, dxwin[t], out=rest)  # exact: rest is either g or 0
+        np.copyto(dxwin[-1], rest)
+        return ws["dx"][:, 0] if self.one_d and not ws["wm"] else ws["dx"]

@@ -19,6 +19,7 @@ from glassnet.nn.losses import (
     get_loss,
     one_hot_targets,
 )
+from glassnet.train import fastconv, fastpath
 from glassnet.train.data import batches
 from glassnet.train.metrics import accuracy
 
@@ -82,7 +83,7 @@ def evaluate(model, X, y, *, loss=None, batch_size=4096, prepared=False):
     stop = len(model.layers) - 1 if fused else None
     total, correct = 0.0, 0.0
     for xb, yb in batches(X, y, batch_size):
-        out = model.forward(xb, stop=stop)
+        out = _forward(model, xb, stop)
         total += loss.forward(out, yb, from_logits=fused) * len(xb)
         if loss.output_layer is not None:
             correct += accuracy(out, yb, 0.0 if fused else 0.5) * len(xb)
@@ -98,8 +99,14 @@ def predict(model, X, *, batch_size=4096):
     if model.parameters():
         X = on_device_of(X, model.parameters()[0].value)
     model.eval()
-    outs = [to_numpy(model.forward(X[i:i + batch_size])) for i in range(0, len(X), batch_size)]
+    outs = [to_numpy(_forward(model, X[i:i + batch_size])) for i in range(0, len(X), batch_size)]
     return np.concatenate(outs, axis=0)
+
+
+def _forward(model, x, stop=None):
+    """The model's forward in evaluation mode: the convolutional fast path's when it applies."""
+    out = fastconv.forward(model, x, stop) if fastpath.enabled() else None
+    return model.forward(x, stop=stop) if out is None else out
 
 
 def sample_weights(sample_weight, class_weight, labels, n, n_classes, dtype, where="fit"):

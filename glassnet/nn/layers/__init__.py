@@ -13,18 +13,18 @@ from glassnet.nn.layers.dense import Dense
 from glassnet.nn.layers.dropout import Dropout
 from glassnet.nn.layers.embedding import Embedding
 from glassnet.nn.layers.normalization import BatchNorm
-from glassnet.nn.layers.pooling import AvgPool2D, Flatten, GlobalAveragePool2D, MaxPool1D, MaxPool2D
+from glassnet.nn.layers.pooling import AvgPool2D, Flatten, GlobalAveragePool2D, MaxPool1D, MaxPool2D, Reshape
 from glassnet.nn.layers.recurrent import GRU, LSTM, SimpleRNN
 
 # Layer types a model file may name (glassnet.files.serialization rebuilds them by name).
 LAYERS = {c.__name__: c for c in (Dense, Linear, Sigmoid, Tanh, Softmax, ReLU, LeakyReLU, Dropout)}
 LAYERS.update({c.__name__: c for c in (SimpleRNN, LSTM, GRU, Embedding)})        # recurrent family
 LAYERS.update({c.__name__: c for c in (
-    Conv2D, Conv1D, MaxPool2D, AvgPool2D, MaxPool1D, GlobalAveragePool2D, Flatten, BatchNorm,
+    Conv2D, Conv1D, MaxPool2D, AvgPool2D, MaxPool1D, GlobalAveragePool2D, Flatten, BatchNorm, Reshape,
 )})
 
 __all__ = ["ACTIVATIONS", "LAYERS", "RELU_FAMILY", "Dense", "Dropout", "Layer", "LeakyReLU", "Linear", "Neuron",
            "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh"]
 __all__ += ["GRU", "LSTM", "Embedding", "SimpleRNN"]
 __all__ += ["AvgPool2D", "BatchNorm", "Conv1D", "Conv2D", "Flatten", "GlobalAveragePool2D", "MaxPool1D",
-            "MaxPool2D"]
+            "MaxPool2D", "Reshape"]

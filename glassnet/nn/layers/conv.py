@@ -216,7 +216,7 @@ class Conv2D(Layer):
             return (None, None, self.out_channels)
         if len(input_shape) != 3 or input_shape[-1] not in (None, self.in_channels):
             raise ShapeError(f"{self!r} expects (height, width, {self.in_channels}) per sample; got "
-                             f"gives {_fmt(input_shape)}.")
+                             f"{_fmt(input_shape)}.")
         out = []
         for size, k, s in zip(input_shape[:2], self.kernel_hw, self.stride_hw):
             o = None if size is None else conv_geometry(size, k, s, self.padding)[0]

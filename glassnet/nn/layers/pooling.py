@@ -10,11 +10,12 @@ not fit at the bottom/right edge are dropped (floor), as in every DL library's '
 import math
 
 from glassnet.backend.arrays import array_module
+from glassnet.backend.checks import check_scalar
 from glassnet.backend.errors import ShapeError
 from glassnet.nn.layers.base import Layer
 from glassnet.nn.layers.conv import col2im, im2col, pair
 
-__all__ = ["AvgPool2D", "Flatten", "GlobalAveragePool2D", "MaxPool1D", "MaxPool2D"]
+__all__ = ["AvgPool2D", "Flatten", "GlobalAveragePool2D", "MaxPool1D", "MaxPool2D", "Reshape"]
 
 
 class _Pool2D(Layer):
@@ -202,3 +203,37 @@ class Flatten(Layer):
         if input_shape is None or any(d is None for d in input_shape):
             return (None,)
         return (math.prod(input_shape),)
+
+
+class Reshape(Flatten):
+    """Each sample to ``shape``: (N, d1 d2 ...) -> (N, *shape), e.g. rows of 784 pixels to (28, 28, 1) images.
+
+    Flatten's inverse, for data that comes as rows (tables, the CLI); the gradient is reshaped back.
+    """
+
+    config_keys = ("shape",)
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(check_scalar(d, "shape", int, min_val=1, caller="Reshape") for d in shape)
+
+    def forward(self, x):
+        self.output_shape(x.shape[1:])
+        self._shape = x.shape
+        return x.reshape(x.shape[0], *self.shape)
+
+    def output_shape(self, input_shape):
+        """(d1, d2, ...) -> shape, when d1 d2 ... is its size."""
+        if input_shape is not None and None not in input_shape and math.prod(input_shape) != math.prod(self.shape):
+            raise ShapeError(f"{self!r} needs {math.prod(self.shape)} values per sample; got shape "
+                             f"{tuple(input_shape)}. Give the shape of one sample, e.g. Reshape((28, 28, 1)).")
+        return self.shape
+
+    @property
+    def n_in(self):
+        """The row size it takes: a model that starts with it takes rows of this many features."""
+        return math.prod(self.shape)
+
+    def __repr__(self):
+        return f"Reshape({self.shape})"
+

@@ -1,0 +1,52 @@
+"""The CLI's convolutional architecture for its image and signal data sets (``glassnet train DATA --arch cnn``).
+
+The network takes the CLI's rows of pixels (N, H*W) and reshapes them itself (:class:`Reshape`), so every
+other command (evaluate, predict, explain, export, summary) feeds it the same rows as an MLP. The
+architecture is the one of the examples: for 28x28 images examples/cnn_fashion_mnist.py's (two 3x3
+'same' convolutions with BatchNorm and 2x2 max pooling, a 128-unit Dense layer with dropout), for
+MNIST-1D's 40-sample signals examples/cnn_mnist1d.py's (three 1-D convolutions with BatchNorm).
+"""
+
+import numpy as np
+
+from glassnet.backend.errors import ValidationError
+from glassnet.nn.layers import (
+    BatchNorm,
+    Conv1D,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    MaxPool1D,
+    MaxPool2D,
+    ReLU,
+    Reshape,
+    Softmax,
+)
+from glassnet.train.model import Sequential
+
+__all__ = ["SAMPLE_SHAPES", "image_cnn"]
+
+#: One sample's shape per data set the CNN takes (the CLI's dataset keys).
+SAMPLE_SHAPES = {"fashion_mnist": (28, 28, 1), "mnist": (28, 28, 1), "mnist1d": (40, 1)}
+
+
+def image_cnn(dataset, n_out, *, dropout=0.4, seed=0):
+    """The convolutional network for ``dataset`` (a key of :data:`SAMPLE_SHAPES`) with ``n_out`` classes."""
+    if dataset not in SAMPLE_SHAPES:
+        raise ValidationError(f"--arch cnn needs an image or signal data set ({', '.join(SAMPLE_SHAPES)}); "
+                              f"got {dataset or 'a table'}. Use --arch mlp for tables.")
+    rng = np.random.default_rng(seed)
+    shape = SAMPLE_SHAPES[dataset]
+    if len(shape) == 2:                                    # signals: examples/cnn_mnist1d.py
+        return Sequential([
+            Reshape(shape), Conv1D(1, 32, 5, padding="same", seed=rng), BatchNorm(32), ReLU(),
+            Conv1D(32, 64, 3, padding="same", seed=rng), BatchNorm(64), ReLU(), MaxPool1D(2),
+            Conv1D(64, 64, 3, padding="same", seed=rng), BatchNorm(64), ReLU(), MaxPool1D(2),
+            Flatten(), Dense(shape[0] // 4 * 64, n_out, seed=rng), Softmax()])
+    h, w, c = shape                                        # images: examples/cnn_fashion_mnist.py
+    return Sequential([
+        Reshape(shape), Conv2D(c, 32, 3, padding="same", seed=rng), BatchNorm(32), ReLU(), MaxPool2D(2),
+        Conv2D(32, 64, 3, padding="same", seed=rng), BatchNorm(64), ReLU(), MaxPool2D(2),
+        Flatten(), Dense(h // 4 * (w // 4) * 64, 128, init="he_normal", seed=rng), ReLU(),
+        Dropout(dropout, seed=rng), Dense(128, n_out, seed=rng), Softmax()])
