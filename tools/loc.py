@@ -17,8 +17,11 @@ CORE = ["__init__.py", "version.py", "backend/*.py", "nn/*.py", "nn/layers/*.py"
 # 2,000 for the MLP core as first written, raised only by what each new layer family needs (measured when it
 # landed): recurrent (SimpleRNN/LSTM/GRU, their fast form, Embedding, clip_norm, their model-file checks) +600;
 # convolutional (Conv2D/Conv1D, pooling, Flatten, BatchNorm, train/fastconv.py, shape checks, buffers) +740, and
-# +30 when its landing was finished (issue 14: the inference fast path, Reshape, its model-file size checks).
-CORE_BUDGET = 2000 + 600 + 740 + 30
+# +52 when its landing was finished (issue 14, measured on the merged tree against 8b48a20: Reshape +20 in
+# pooling.py, the inference fast path +22 in fastconv.py and +4 in inference.py, the conv model-file size checks +5
+# in serialization.py, its export +1 in __init__.py). Non-family growth (NaNGuard's recovery bar, the compiled-step
+# hook) lives in the 2,000's slack.
+CORE_BUDGET = 2000 + 600 + 740 + 52
 ADAPTER_BUDGET = 700
 
 
