@@ -9,6 +9,12 @@ seconds per epoch and the ratio glassnet / torch (below 1 means glassnet is fast
     PYTHONPATH=. python benchmarks/rnn.py --T 100 --H 128 --reps 5 --threads 1
     PYTHONPATH=. python benchmarks/rnn.py --step-timing --threads 1   # us per step of the LSTM fast functions
 
+``--against OLD.py`` adds an LSTM column whose fast functions come from another copy of
+``recurrent_fast.py`` (interleaved with the rest, the A/B of a change to the fast path)::
+
+    git show 860cba8:glassnet/nn/layers/recurrent_fast.py > /tmp/old_rf.py
+    PYTHONPATH=. python benchmarks/rnn.py --threads 1 --reps 7 --against /tmp/old_rf.py
+
 ``--step-timing`` times the LSTM forward and backward functions of ``recurrent_fast`` on T 10 (a call of a
 few ms fits between scheduler interruptions on a loaded machine): the minimum over ``--reps * 60`` calls.
 
@@ -69,6 +75,25 @@ def torch_epoch(cell, X, y, H, B, n_classes, threads):
     return epoch
 
 
+def against_epoch(path, epoch):
+    """``epoch`` with recurrent_fast's LSTM functions taken from the file ``path`` for its duration."""
+    import importlib.util
+
+    from glassnet.nn.layers import recurrent_fast as rf
+    spec = importlib.util.spec_from_file_location("recurrent_fast_against", path)
+    other = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(other)
+
+    def run():
+        mine = rf.lstm_forward, rf.lstm_backward
+        rf.lstm_forward, rf.lstm_backward = other.lstm_forward, other.lstm_backward
+        try:
+            epoch()
+        finally:
+            rf.lstm_forward, rf.lstm_backward = mine
+    return run
+
+
 def step_timing(B, H, C, reps):
     """Minimum time per step of recurrent_fast.lstm_forward / lstm_backward on T 10 (seconds)."""
     from glassnet.nn.layers import recurrent_fast as rf
@@ -98,6 +123,7 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count(),
                     help="threads for torch and (through threadpoolctl, when installed) NumPy's BLAS")
     ap.add_argument("--step-timing", action="store_true", help="only the LSTM fast functions' time per step")
+    ap.add_argument("--against", metavar="OLD.py", help="another recurrent_fast.py: an LSTM A/B column")
     args = ap.parse_args()
     try:
         from threadpoolctl import threadpool_limits
@@ -122,6 +148,8 @@ def main():
         runs = {"glassnet": glassnet_epoch(cell, X, y, args.H, args.B, 4),     # the fast functions
                 "readable": glassnet_epoch(cell, X, y, args.H, args.B, 4, fast=False),
                 "torch": torch_epoch(cell, X, y, args.H, args.B, 4, args.threads)}
+        if args.against and cell == "LSTM":
+            runs["against"] = against_epoch(args.against, glassnet_epoch(cell, X, y, args.H, args.B, 4))
         times = {k: [] for k in runs}
         for k, f in runs.items():           # warm-up
             f()
@@ -133,6 +161,9 @@ def main():
         med = {k: statistics.median(v) for k, v in times.items()}
         print(f"{cell:<5} {med['glassnet']:>17.3f} {med['readable']:>14.3f} {med['torch']:>14.3f} "
               f"{med['glassnet'] / med['torch']:>14.2f}x {med['readable'] / med['glassnet']:>13.2f}x", flush=True)
+        if "against" in med:
+            print(f"      {args.against}: {med['against']:.3f} s/epoch, {med['against'] / med['torch']:.2f}x torch; "
+                  f"this tree / it {med['glassnet'] / med['against']:.3f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import glassnet as g
+from glassnet.nn.layers import recurrent_fast
 from glassnet.nn.layers.recurrent import mask_from_lengths
 
 
@@ -24,7 +25,10 @@ def both(cls, dtype, **kw):
 @pytest.mark.parametrize("return_sequences", [False, True])
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("masked", [False, True])
-def test_fast_equals_readable(cls, dtype, tol, return_sequences, bidirectional, masked):
+@pytest.mark.parametrize("blocks", ["one", "uneven"])
+def test_fast_equals_readable(cls, dtype, tol, return_sequences, bidirectional, masked, blocks, monkeypatch):
+    if blocks == "uneven":          # LSTM gate derivatives in blocks of 2 steps (9 = 2 + 2 + 2 + 2 + 1), not one
+        monkeypatch.setattr(recurrent_fast, "BLOCK_BYTES", 2 * 6 * 4 * 5 * np.dtype(dtype).itemsize)
     fast, slow = both(cls, dtype, return_sequences=return_sequences, bidirectional=bidirectional)
     rng = np.random.default_rng(5)
     x = rng.normal(size=(6, 9, 3)).astype(dtype)
