@@ -66,7 +66,9 @@ def test_a_ts_file_alone_holds_out_test_split(tmp_path, capsys):
 
 def test_arch_errors(tmp_path, capsys):
     status, _, err = train(capsys, "digits", "--arch", "lstm", "--out", tmp_path / "m.safetensors")
-    assert status == 1 and "--arch is for time series" in err
+    assert status == 1 and "--arch lstm is for time series" in err and "use --arch mlp or cnn" in err
+    status, _, err = train(capsys, "GunPoint", "--arch", "mlp", "--out", tmp_path / "m.safetensors")
+    assert status == 1 and "--arch mlp is for tables and images" in err and "cnn1d" in err
     with pytest.raises(SystemExit) as e:
         train(capsys, "GunPoint", "--arch", "transformer")
     assert e.value.code == 2
