@@ -1,6 +1,6 @@
 """Planted-fault benchmark of the glass box: does it name the fault that is there, and only that one?
 
-    python -m benchmarks.faults [--split all|design|held-out|fresh|fresh2] [--only KIND,...] [--quiet]
+    python -m benchmarks.faults [--split all|design|held-out|fresh|fresh2|fresh3] [--only KIND,...] [--quiet]
 
 Each case trains a model with one planted fault (or none: the clean runs), and the benchmark PROVES
 the fault is present by a counterfactual rerun or a direct measurement that the detectors never see
@@ -21,7 +21,8 @@ circles, make_classification, diabetes, friedman3, Fashion-MNIST and MNIST-1D wh
 there, seeds 1 and 2; looked at twice during development, see docs/glassbox.md) and the fresh split (the
 held-out data sets with seeds 3 and 4, run only once, after the last rule change of the first issue-11
 session) and fresh2 (make_gaussian_quantiles, make_friedman2 and iris, never used before, with the held-out
-data sets, seeds 5 and 6; written after the last rule change of the second session and run once). Exact
+data sets, seeds 5 and 6; written after the last rule change of the second session and run once) and fresh3
+(fresh2's data sets with seeds 7 and 8, added with the label-noise rule change that followed fresh2, run once). Exact
 copies of training rows that a data set itself puts in the validation split (iris has some) are measured
 and count as leakage. ``GLASSNET_DATA`` overrides the data folder.
 """
@@ -464,7 +465,8 @@ def _cases():
     for split_name, sets, clf, reg, seeds in (("design", design, clf_design, reg_design, [0] * 8),
                                               ("held-out", held, clf_held, reg_held, [1, 2] * 4),
                                               ("fresh", held, clf_held, reg_held, [3, 4] * 4),
-                                              ("fresh2", None, clf_fresh2, reg_fresh2, [5, 6] * 4)):
+                                              ("fresh2", None, clf_fresh2, reg_fresh2, [5, 6] * 4),
+                                              ("fresh3", None, clf_fresh2, reg_fresh2, [7, 8] * 4)):
         nonlinear = [d for d in clf + reg if d not in ("digits", "breast_cancer", "wine", "diabetes", "fashion",
                                                         "iris")]
         small = [d for d in clf if d not in ("breast_cancer", "moons", "circles", "quantiles")]
@@ -546,7 +548,7 @@ def report(results, title):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--split", default="all", choices=("all", "design", "held-out", "fresh", "fresh2"))
+    p.add_argument("--split", default="all", choices=("all", "design", "held-out", "fresh", "fresh2", "fresh3"))
     p.add_argument("--only", default="", help="comma-separated case kinds")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
@@ -574,7 +576,7 @@ def main(argv=None):
                   (f"\n          expected/found: {miss}" if miss and r["proven"] else ""), flush=True)
     unproven = [r["case"].name for r in results if r is not None and not r["proven"]]
     print(f"\n{len(results)} cases in {time.time() - t0:.0f}s; unproven (left out): {len(unproven)} {unproven}\n")
-    for split_name in ("design", "held-out", "fresh", "fresh2"):
+    for split_name in ("design", "held-out", "fresh", "fresh2", "fresh3"):
         sub = [r for r in results if r is not None and r["case"].split == split_name]
         if sub:
             print(report(sub, f"{split_name} split")[0], "\n")
