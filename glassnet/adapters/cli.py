@@ -323,7 +323,7 @@ def cross_validate(args, Xf, y, task, classes, train_rows, out):
     return results
 
 
-def train_series(args, out):
+def train_series(args, out, is_root):
     """``glassnet train`` on time series: a ``.ts`` file (UCR/UEA format) or a shipped UCR set's name.
 
     The test split is the set's own (a name, or NAME_TEST.ts beside NAME_TRAIN.ts), else --test-split
@@ -335,9 +335,6 @@ def train_series(args, out):
     if args.arch in ("mlp", "cnn"):
         raise CLIError(f"--arch {args.arch} is for tables and images; for time series ({args.data}) use --arch "
                        f"{', '.join(timeseries.ARCHS)} (default cnn1d).")
-    is_root = not distributed.is_distributed() or distributed.rank_and_size()[0] == 0
-    if not is_root:                                   # under mpirun only rank 0 prints and writes
-        out, args.quiet = open(os.devnull, "w"), True
     name = next((n for n in timeseries.UCR_NAMES if n.lower() == args.data.lower()), None)
     if name is not None:
         train, test = timeseries.load_ucr(name), timeseries.load_ucr(name, kind="test")
@@ -396,17 +393,17 @@ def train_series(args, out):
 
 
 def cmd_train(args, out):
-    if os.path.splitext(args.data)[1].lower() == ".ts" or args.data.lower() in map(str.lower, timeseries.UCR_NAMES):
-        return train_series(args, out)
-    if args.arch in timeseries.ARCHS:
-        raise CLIError(f"--arch {args.arch} is for time series (a .ts file or one of "
-                       f"{', '.join(timeseries.UCR_NAMES)}); {args.data!r} is neither: use --arch mlp or cnn.")
-    args.arch = args.arch or "mlp"
     # Under mpirun/mpiexec every rank runs this command on the same data and seed; the ranks
     # split each global batch, and only rank 0 prints and writes files.
     is_root = not distributed.is_distributed() or distributed.rank_and_size()[0] == 0
     if not is_root:
         out, args.quiet, args.report = open(os.devnull, "w"), True, False
+    if os.path.splitext(args.data)[1].lower() == ".ts" or args.data.lower() in map(str.lower, timeseries.UCR_NAMES):
+        return train_series(args, out, is_root)
+    if args.arch in timeseries.ARCHS:
+        raise CLIError(f"--arch {args.arch} is for time series (a .ts file or one of "
+                       f"{', '.join(timeseries.UCR_NAMES)}); {args.data!r} is neither: use --arch mlp or cnn.")
+    args.arch = args.arch or "mlp"
     if args.arch == "cnn":
         image_cnn(_dataset_key(args.data), 1)           # not an image data set: said before any loading
         args.scale = False                              # the raw pixels: BatchNorm normalizes
