@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.glassbox.achievable import Achievable, confident_error, confident_issues, duplicate_floor
-from glassnet.glassbox.datachecks import check_data, label_issues, leakage
+from glassnet.glassbox.achievable import (
+    Achievable,
+    anchor_test,
+    confident_error,
+    confident_issues,
+    duplicate_floor,
+    out_of_fold_mlp,
+)
+from glassnet.glassbox.datachecks import DataCheck, check_data, label_issues, leakage
 from glassnet.glassbox.diagnostics import CleanTrainLoss, diagnose
 from glassnet.glassbox.monitors import ActivationMonitor, GradientMonitor
 from glassnet.glassbox.verify import FitSpec, verify
@@ -271,13 +278,13 @@ def test_diagnose_verify_true_reports_before_and_after():
 
 
 def test_label_noise_check_calibrates_a_weak_reference_on_clean_hard_data():
-    # 20 features, 12 of them noise: k-NN is weak, and confident learning flags hard rows of a clean table
+    # 20 features, 12 of them noise: the references are imperfect, and confident learning flags hard rows
     X, y = sk.make_classification(1200, 20, n_informative=8, n_classes=4, n_clusters_per_class=2, class_sep=1.5,
                                   flip_y=0.0, random_state=1)
     X = _std(X)
     found = label_issues(X, y)
-    assert found["rate"] > 0.02                                 # the weak reference flags rows ...
-    assert found["confident_error"] < 0.05                      # ... but not among the ones it is surest of
+    assert found["rate"] > 0.02                                 # the reference flags rows ...
+    assert found["anchor"]["p_value"] > 0.05                    # ... but its surest rows show no noise
     assert "label_issues" not in {i.kind for i in check_data(X, y, label_noise=True)}
     rng = np.random.default_rng(0)
     flip = rng.random(len(y)) < 0.3
@@ -285,6 +292,67 @@ def test_label_noise_check_calibrates_a_weak_reference_on_clean_hard_data():
     noisy[flip] = (noisy[flip] + rng.integers(1, 4, flip.sum())) % 4
     assert label_issues(X, noisy)["confident_error"] > 0.15     # input-independent noise shows there too
     assert "label_issues" in {i.kind for i in check_data(X, noisy, label_noise=True)}
+
+
+def test_label_noise_on_concentric_shells_is_found_and_clean_shells_are_not():
+    # the issue's 30% noise case where out-of-fold k-NN is right on fewer than half the rows (shells in 4-d);
+    # the MLP candidate of the reference learns the radius
+    X, y = sk.make_gaussian_quantiles(n_samples=960, n_features=4, n_classes=3, random_state=21)
+    X = _std(X)
+    rng = np.random.default_rng(21)
+    flip = rng.random(len(y)) < 0.3
+    noisy = y.copy()
+    noisy[flip] = (noisy[flip] + rng.integers(1, 3, flip.sum())) % 3
+    assert "label_issues" in {i.kind for i in check_data(X, noisy, label_noise=True)}
+    assert "label_issues" not in {i.kind for i in check_data(X, y, label_noise=True)}
+    # the minority shells of an imbalanced clean sample are hard, not noisy
+    keep = (y == 0) | (rng.random(len(y)) < 0.1)
+    assert "label_issues" not in {i.kind for i in check_data(X[keep], y[keep], label_noise=True)}
+
+
+def test_label_check_abstains_when_the_reference_learned_nothing():
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((600, 5)), rng.integers(0, 3, 600)      # labels independent of the inputs
+    kinds = {i.kind: i for i in check_data(X, y, label_noise=True)}
+    assert "label_issues" not in kinds
+    assert kinds["label_check_abstained"].severity == "info" and "constant prediction" in kinds[
+        "label_check_abstained"].message
+    with warnings.catch_warnings(record=True) as caught:     # an abstention is not warned about
+        warnings.simplefilter("always")
+        DataCheck(label_noise=True).on_train_begin(_State(X, y))
+    assert not [w for w in caught if "label_check_abstained" in str(w.message)]
+
+
+class _State:
+    def __init__(self, X, y):
+        from glassnet.nn.losses import get_loss
+        from glassnet.train.state import History
+
+        self.X, self.Y, self.model, self.validation_data = X, np.eye(3)[y], None, None
+        self.loss = get_loss("cross_entropy")
+        self.history = History()
+
+
+def test_anchor_test_is_the_binomial_tail():
+    P = np.tile([[0.9, 0.1]], (150, 1))
+    labels = np.zeros(150, dtype=int)
+    labels[:2] = 1                                     # 2 of the 15 surest rows (the first 15: ties keep order)
+    a = anchor_test(labels, P, 0.05)
+    assert (a["errors"], a["rows"]) == (2, 15)
+    assert a["p_value"] == pytest.approx(1 - 0.95 ** 15 - 15 * 0.05 * 0.95 ** 14, rel=1e-12)
+    assert anchor_test(labels, P, 0.0)["p_value"] == 0.0 and anchor_test(labels[::-1], P, 0.0)["p_value"] == 1.0
+
+
+def test_out_of_fold_mlp_never_sees_the_rows_it_predicts():
+    X, y = sk.make_moons(300, noise=0.1, random_state=2)
+    P, epochs = out_of_fold_mlp(X, np.eye(2)[y], folds=3, epochs=8)
+    assert P.shape == (300, 2) and 1 <= epochs <= 8 and np.allclose(P.sum(axis=1), 1, atol=1e-5)
+    assert (P.argmax(axis=1) == y).mean() > 0.75            # it learns (chance: 0.5)
+    # labels independent of the inputs: a model that saw its rows would fit some of them; out of fold it is chance
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((400, 30)), rng.integers(0, 2, 400)
+    P, _ = out_of_fold_mlp(X, np.eye(2)[y], folds=4, epochs=30, patience=30)
+    assert abs((P.argmax(axis=1) == y).mean() - 0.5) < 3 * np.sqrt(0.25 / 400)
 
 
 def test_confident_error_on_a_hand_made_case():

@@ -265,14 +265,19 @@ def fit_spec(args, n_in, n_out, task, n_rows):
                    patience=patience or 5)
 
 
-def cli_diagnosis(history, lr, **kwargs):
-    """The verdict with its remedies written as ``glassnet train`` flags (``--lr 0.0001``, ``--hidden 256,256``)."""
-    return diagnose(history, **kwargs).phrased("cli", lr=lr, epochs=len(history.get("loss") or []) or None)
+def cli_diagnosis(history, lr, scaled=False, **kwargs):
+    """The verdict with its remedies written as ``glassnet train`` flags (``--lr 0.0001``, ``--hidden 256,256``).
+    With ``scaled`` (the run standardized its inputs) "leave out --no-scale" is no remedy and is dropped."""
+    d = diagnose(history, **kwargs)
+    if scaled:
+        d.remedy_ids = [i for i in d.remedy_ids if i != "standardize"]
+    return d.phrased("cli", lr=lr, epochs=len(history.get("loss") or []) or None)
 
 
 def verify_verdict(args, history, spec, X, y, out):
     """``--verify``: the verdict checked by counterfactual reruns (FitSpec probes), printed with its numbers."""
-    d = cli_diagnosis(history, args.lr, verify=True, spec=spec, X=X, y=y, budget=args.verify_budget,
+    d = cli_diagnosis(history, args.lr, getattr(args, "scale", False), verify=True, spec=spec, X=X, y=y,
+                      budget=args.verify_budget,
                       progress=None if args.quiet else (lambda line: print(f"  {line}", file=out)))
     print(d, file=out)
     return d
@@ -452,7 +457,7 @@ def cmd_train(args, out):
         fold_target_scaling(model, y_mean, y_scale)
     if not is_root:
         return 0
-    diagnosis = cli_diagnosis(history, args.lr) if not args.verify else None
+    diagnosis = cli_diagnosis(history, args.lr, getattr(args, "scale", False)) if not args.verify else None
     if not args.quiet:
         print(model.summary(), file=out)
         if not args.verify:
@@ -619,7 +624,7 @@ def cmd_diagnose(args, out):
         raise CLIError(f"{args.model} stores no training history (it was not trained by `glassnet train`).")
     history = History.from_dict(saved)
     if not args.verify:
-        print(cli_diagnosis(history, cli.get("args", {}).get("lr")), file=out)
+        print(cli_diagnosis(history, cli.get("args", {}).get("lr"), cli.get("args", {}).get("scale", False)), file=out)
         return 0
     # --verify: retrain from the saved arguments on the rows the model trained on (found by their fingerprints).
     trained = argparse.Namespace(**{**cli.get("args", {}), "quiet": args.quiet, "verify_budget": args.verify_budget})

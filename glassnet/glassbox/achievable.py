@@ -22,10 +22,13 @@ itself as ``history.monitors['achievable']``; :func:`glassnet.glassbox.diagnosti
 import numpy as np
 
 from glassnet.backend.arrays import to_numpy
+from glassnet.optim.optimizers import Adam
 from glassnet.train.callbacks import Callback
+from glassnet.train.inference import predict
+from glassnet.train.model import mlp
 
-__all__ = ["Achievable", "confident_error", "confident_issues", "duplicate_floor", "out_of_fold_knn", "per_sample_loss",
-           "reference_loss"]
+__all__ = ["Achievable", "anchor_test", "confident_error", "confident_issues", "duplicate_floor", "label_reference",
+           "out_of_fold_knn", "out_of_fold_mlp", "per_sample_loss", "reference_loss"]
 
 _KS = (5, 15, 40)
 _EPS = 1e-7
@@ -118,6 +121,55 @@ def out_of_fold_knn(X, Y, task, *, folds=5, seed=0):
     return out
 
 
+class _FoldPredictions(Callback):
+    """Records a model's out-of-fold probabilities after every epoch (the reference picks the epoch), and
+    stops the fold once its held-out loss has not improved for ``patience`` epochs (only to save time:
+    the later epochs would be worse and are filled with the last ones recorded)."""
+
+    def __init__(self, X_out, Y_out, patience):
+        self.X_out, self.Y_out, self.patience, self.by_epoch, self.losses = X_out, Y_out, patience, [], []
+
+    def on_epoch_end(self, state):
+        self.by_epoch.append(predict(state.model, self.X_out))
+        self.losses.append(per_sample_loss(self.by_epoch[-1], self.Y_out, "ce").mean())
+        state.stop = state.stop or len(self.losses) - 1 - int(np.argmin(self.losses)) >= self.patience
+
+
+def out_of_fold_mlp(X, Y, *, folds=5, seed=0, hidden=(64,), epochs=30, lr=3e-3, l2=1e-4, batch_size=64, patience=5):
+    """Out-of-fold class probabilities of a small glassnet MLP, (n, k), and the epoch count chosen.
+
+    Each of ``folds`` stratification-free folds trains ``mlp(d, hidden, k)`` (ReLU, softmax, Adam) on
+    the other rows, features standardized on them, and records its probabilities for the held-out rows
+    after every epoch. The number of epochs is one hyper-parameter chosen for all folds together by the
+    out-of-fold cross-entropy (cross-validated early stopping): a network that goes on memorizing noisy
+    labels becomes overconfident on the rows it did not see, and that epoch loses. No k-NN assumption
+    (every feature counts equally in the distance) limits it: it learns which features matter and
+    nonlinear boundaries such as concentric shells, where k-NN in a few dimensions is weak.
+    """
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
+    order = np.random.default_rng(seed).permutation(len(X))
+    runs = []
+    for f in range(folds):
+        test = np.sort(order[f::folds])
+        train = np.setdiff1d(np.arange(len(X)), test)
+        mu, sd = X[train].mean(axis=0), X[train].std(axis=0)
+        sd[sd <= 1e-12 * np.maximum(1.0, np.abs(mu))] = 1.0
+        rec = _FoldPredictions((X[test] - mu) / sd, Y[test], patience)
+        model = mlp(X.shape[1], list(hidden), Y.shape[1], l2=l2, seed=seed + f)
+        model.fit((X[train] - mu) / sd, Y[train], epochs=epochs, batch_size=batch_size, optimizer=Adam(lr=lr),
+                  seed=seed + f, verbose=0, callbacks=[rec])
+        rec.by_epoch += rec.by_epoch[-1:] * (epochs - len(rec.by_epoch))
+        runs.append((test, np.stack(rec.by_epoch)))           # (epochs, n_test, k)
+    per_epoch = sum(per_sample_loss(P.reshape(-1, Y.shape[1]), np.tile(Y[test], (len(P), 1)), "ce")
+                    .reshape(len(P), -1).sum(axis=1) for test, P in runs)
+    best = int(np.argmin(per_epoch))
+    out = np.zeros_like(Y)
+    for test, P in runs:
+        out[test] = P[best]
+    return out, best + 1
+
+
 def per_sample_loss(P, Y, task):
     """Loss of predictions P for targets Y, one value per row (cross-entropy, binary CE or squared error)."""
     Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
@@ -178,6 +230,71 @@ def confident_error(labels, probabilities, share=0.1):
     m = max(1, int(np.ceil(share * len(P))))
     top = np.argsort(-P.max(axis=1), kind="stable")[:m]
     return float((P[top].argmax(axis=1) != labels[top]).mean())
+
+
+def anchor_test(labels, probabilities, rate, share=0.1):
+    """How strongly the reference's most confident rows say that more than ``rate`` of the labels are wrong.
+
+    Anchor points (rows whose true class is certain, e.g. Liu and Tao 2016) carry input-independent label
+    noise at its full rate rho and almost no hard-row errors, so among the ``m = ceil(share * n)`` rows
+    the reference is surest of, the number ``e`` whose label is not its most probable class is about
+    Binomial(m, rho). The one-sided binomial tail P(X >= e | m, rate) is the p-value of "the noise rate
+    is at most ``rate``": small means the evidence says it is higher. The sample size is in it, so 2
+    wrong labels among 15 anchor rows (a table of 142 rows) are not taken for 13% noise.
+
+    Returns
+    -------
+    dict
+        ``{'errors': e, 'rows': m, 'estimate': e / m, 'p_value': float}``.
+    """
+    from math import exp, lgamma, log
+
+    labels = np.asarray(labels).astype(np.int64).ravel()
+    P = np.asarray(probabilities, dtype=np.float64)
+    m = max(1, int(np.ceil(share * len(P))))
+    top = np.argsort(-P.max(axis=1), kind="stable")[:m]
+    e = int((P[top].argmax(axis=1) != labels[top]).sum())
+    if rate <= 0.0 or rate >= 1.0:
+        p = float(e == 0) if rate <= 0.0 else 1.0
+    else:                   # in logs: C(m, i) overflows a float beyond m ~ 1000
+        p = sum(exp(lgamma(m + 1) - lgamma(i + 1) - lgamma(m - i + 1) + i * log(rate) + (m - i) * log(1.0 - rate))
+                for i in range(e, m + 1))
+    return {"errors": e, "rows": m, "estimate": e / m, "p_value": float(min(1.0, p))}
+
+
+def label_reference(X, labels, *, folds=5, seed=0):
+    """The out-of-fold class probabilities label checks read: the best of k-NN, an MLP and their average.
+
+    Candidates: k-NN (k = 5, 15, 40; :func:`out_of_fold_knn`), a small MLP (:func:`out_of_fold_mlp`) and
+    the mean of the best k-NN's and the MLP's probabilities (two models with different inductive biases
+    err on different rows, so their average is often better calibrated than either). The one with the
+    lowest out-of-fold cross-entropy is kept: on rows none of them trained on, the likelihood of the given
+    labels says which probabilities are closest to the truth, whatever the data set. k-NN is weak where
+    the distance is (uninformative features, concentric shells), the MLP on tiny tables; the choice
+    follows the data.
+
+    Returns
+    -------
+    dict
+        ``{'probabilities': (n, k), 'name': str, 'loss': mean out-of-fold cross-entropy, 'se': its standard
+        error, 'constant_loss': the class-frequency entropy (the best constant prediction's loss), 'losses':
+        {candidate name: loss}}``. Raises ModuleNotFoundError without scikit-learn (k-NN).
+    """
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    labels = np.asarray(labels).astype(np.int64).ravel()
+    Y = np.eye(int(labels.max()) + 1)[labels]
+    cands = {f"k-NN (k={k})": P for k, P in out_of_fold_knn(X, Y, "ce", folds=folds, seed=seed).items()}
+    knn = min(cands, key=lambda c: per_sample_loss(cands[c], Y, "ce").mean())
+    P_mlp, epochs = out_of_fold_mlp(X, Y, folds=folds, seed=seed)
+    cands[f"MLP (64 ReLU, {epochs} epochs)"] = P_mlp
+    cands[f"mean of {knn} and the MLP"] = (cands[knn] + P_mlp) / 2
+    per = {c: per_sample_loss(P, Y, "ce") for c, P in cands.items()}
+    best = min(per, key=lambda c: per[c].mean())
+    prior = Y.mean(axis=0)
+    prior = prior[prior > 0]
+    return {"probabilities": cands[best], "name": f"out-of-fold {best}, {folds}-fold", "loss": float(per[best].mean()),
+            "se": float(per[best].std() / np.sqrt(len(Y))), "constant_loss": float(-(prior * np.log(prior)).sum()),
+            "losses": {c: float(v.mean()) for c, v in per.items()}}
 
 
 def reference_loss(X, Y, task, *, folds=5, seed=0):
@@ -253,17 +370,19 @@ class Achievable(Callback):
     reference : dict or None
         See :func:`reference_loss`.
     noise_rate : float or None
-        Share of sampled rows that confident learning flags as mislabeled (classification only).
-    confident_error : float or None
-        The reference's error on the tenth of rows it is surest of (:func:`confident_error`): the rate
-        of input-independent label noise, which hard rows do not inflate.
+        Share of sampled rows that confident learning flags as mislabeled (classification only), on the
+        probabilities of :func:`label_reference` (as the data check's
+        :func:`~glassnet.glassbox.datachecks.label_issues`).
+    confident_error, anchor : float or None, dict or None
+        The reference's error on the tenth of rows it is surest of and :func:`anchor_test` against 5%:
+        the rate of input-independent label noise, which hard rows do not inflate.
     """
 
     def __init__(self, max_samples=3000, reference=True, seed=0):
         self.max_samples = max_samples
         self.use_reference = reference
         self.seed = seed
-        self.reference = self.noise_rate = self.confident_error = None
+        self.reference = self.noise_rate = self.confident_error = self.anchor = self.label_reference = None
         self.floor, self.n_conflicting, self.task = 0.0, 0, None
 
     def on_train_begin(self, state):
@@ -288,9 +407,13 @@ class Achievable(Callback):
             self.reference = None
             return self
         if task == "ce" and Y.shape[1] > 1:
+            # the label-noise estimate reads the same reference as the data check (label_issues)
             labels = Y[idx].argmax(axis=1)
-            self.noise_rate = float(confident_issues(labels, self.reference["probabilities"]).mean())
-            self.confident_error = confident_error(labels, self.reference["probabilities"])
+            lab = label_reference(X[idx], labels, seed=self.seed)
+            self.label_reference = lab["name"]
+            self.noise_rate = float(confident_issues(labels, lab["probabilities"]).mean())
+            self.anchor = anchor_test(labels, lab["probabilities"], 0.05)
+            self.confident_error = self.anchor["estimate"]
         return self
 
     def describe(self):
@@ -303,7 +426,9 @@ class Achievable(Callback):
             out.append(f"an {self.reference['name']} reaches a loss of {self.reference['loss']:.4g} "
                        f"(+/- {self.reference['se']:.2g}) on rows it did not see")
         if self.noise_rate is not None:
-            out.append(f"confident learning flags {100 * self.noise_rate:.1f}% of the labels as likely wrong; the "
-                       f"reference errs on {100 * self.confident_error:.1f}% of the tenth of rows it is surest of "
-                       "(label noise that does not depend on the inputs shows there, hard rows do not)")
+            a = self.anchor
+            out.append(f"confident learning ({self.label_reference}) flags {100 * self.noise_rate:.1f}% of the labels "
+                       f"as likely wrong; {a['errors']} of the {a['rows']} rows it is surest of disagree with their "
+                       f"label, an estimated noise rate of {100 * self.confident_error:.1f}% (label noise that does "
+                       "not depend on the inputs shows there, hard rows do not)")
         return out

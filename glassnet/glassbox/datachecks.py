@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from glassnet.backend.errors import ValidationError
-from glassnet.glassbox.achievable import confident_error, confident_issues, reference_loss
+from glassnet.glassbox.achievable import anchor_test, confident_issues, label_reference
 from glassnet.nn.losses import check_output_and_loss, default_loss, get_loss
 from glassnet.train.callbacks import Callback
 from glassnet.train.inference import n_outputs
@@ -133,20 +133,33 @@ def check_data(X, y=None, model=None, loss=None, *, scale_ratio=100.0, imbalance
     if validation_data is not None:
         issues += leakage(X, validation_data[0])
     if label_noise and y is not None and task != "regression" and not bad.any():
-        found = label_issues(X, y)
-        if (found is not None and found["reliable"] and found["rate"] > noise_rate
-                and found["confident_error"] > noise_rate):
-            issues.append(DataIssue("label_issues", "warning", f"confident learning on out-of-fold reference "
-                                    f"probabilities flags {int(found['mask'].sum())} of {len(X)} labels "
-                                    f"({100 * found['rate']:.1f}%) as likely wrong, and the reference disagrees "
-                                    f"with {100 * found['confident_error']:.1f}% of the labels of the tenth of rows "
-                                    "it is surest of (where hard rows are rare). Inspect them (details['rows']) "
-                                    "before training; a model cannot beat that noise.",
-                                    {"rows": np.flatnonzero(found["mask"]).tolist(), "rate": found["rate"],
-                                     "confident_error": found["confident_error"]}))
+        issues += _label_noise_issues(X, y, noise_rate)
     if model is not None:
         issues += _check_model(model, loss, y)
     return issues
+
+
+def _label_noise_issues(X, y, noise_rate):
+    found = label_issues(X, y, noise_rate=noise_rate)
+    if found is None:
+        return []
+    a = found["anchor"]
+    if not found["reliable"]:
+        return [DataIssue("label_check_abstained", "info", f"label noise not judged: the best out-of-fold reference "
+                          f"({found['reference']}) reaches a cross-entropy of {found['reference_loss']:.4g}, no better "
+                          f"than the constant prediction's {found['constant_loss']:.4g}, so its probabilities cannot "
+                          "tell a wrong label from a hard row.", {"reference_loss": found["reference_loss"]})]
+    if found["rate"] <= noise_rate or a["p_value"] >= 0.05:
+        return []
+    return [DataIssue("label_issues", "warning", "confident learning on out-of-fold probabilities "
+                      f"({found['reference']}) flags {int(found['mask'].sum())} of {len(X)} labels "
+                      f"({100 * found['rate']:.1f}%) as likely wrong, "
+                      f"and {a['errors']} of the {a['rows']} rows it is surest of (where hard rows are rare and label "
+                      f"noise shows at its full rate) disagree with their label: an estimated noise rate of "
+                      f"{100 * a['estimate']:.1f}%, above {100 * noise_rate:g}% (binomial p = {a['p_value']:.2g}). "
+                      "Inspect them (details['rows']) before training; a model cannot beat that noise.",
+                      {"rows": np.flatnonzero(found["mask"]).tolist(), "rate": found["rate"],
+                       "confident_error": found["confident_error"], "p_value": a["p_value"]})]
 
 
 def _check_target(y, target_scale):
@@ -230,36 +243,44 @@ def leakage(X, X_val, *, near_tol=0.05, max_rows=2000, seed=0):
     return issues
 
 
-def label_issues(X, y, *, folds=5, seed=0, max_samples=5000):
-    """Likely label errors by confident learning on out-of-fold k-NN probabilities (hand-written).
+def label_issues(X, y, *, folds=5, seed=0, max_samples=5000, noise_rate=0.05, share=0.1):
+    """Likely label errors by confident learning on out-of-fold probabilities, and a test of the noise rate.
+
+    The reference is :func:`~glassnet.glassbox.achievable.label_reference`: the best, by out-of-fold
+    cross-entropy, of k-NN, a small MLP and their average. Confident learning
+    (:func:`~glassnet.glassbox.achievable.confident_issues`) flags the labels a class other than the
+    given one confidently claims; a weak reference also flags correct labels of hard rows (near class
+    boundaries). :func:`~glassnet.glassbox.achievable.anchor_test` is the calibration: the reference's
+    errors on the ``share`` of rows it is surest of, where input-independent label noise shows at its
+    full rate and hard rows hardly at all, tested against ``noise_rate``.
 
     Returns
     -------
     dict or None
-        ``{'mask': bool array (n,), 'rate': share flagged, 'probabilities': (n, k) out-of-fold,
-        'reference_accuracy': how often the k-NN's most probable class is the label, 'reliable':
-        reference_accuracy >= 0.5, 'confident_error': the reference's error on its most confident tenth
-        (:func:`~glassnet.glassbox.achievable.confident_error`)}``; None without scikit-learn or with more
-        than ``max_samples`` rows (k-NN costs O(n^2)). Confident learning is only as good as the
-        probabilities: a reference that is wrong more often than right (MNIST-1D: k-NN flags 61% of its
-        clean labels) cannot tell a wrong label from a hard row, so :func:`check_data` reports nothing then.
+        ``{'mask': bool array (n,), 'rate': share flagged, 'probabilities': (n, k) out-of-fold, 'reference':
+        the chosen reference's name, 'reference_loss', 'constant_loss', 'reference_accuracy', 'reliable':
+        the reference's out-of-fold cross-entropy is below the constant prediction's by more than twice its
+        standard error (else it learned nothing to judge labels by), 'confident_error': the anchor rows'
+        error rate, 'anchor': the full :func:`anchor_test` result}``; None without scikit-learn, with more
+        than ``max_samples`` rows (k-NN costs O(n^2)) or fewer than 2 rows per fold.
     """
     X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
     y = np.asarray(y)
     labels = y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else y.reshape(-1).astype(np.int64)
     if len(X) > max_samples or len(X) < 2 * folds:
         return None
-    k = int(labels.max()) + 1
-    Y = np.eye(k)[labels]
     try:
-        ref = reference_loss(X, Y, "ce", folds=folds, seed=seed)
+        ref = label_reference(X, labels, folds=folds, seed=seed)
     except ModuleNotFoundError:
         return None
     P = ref["probabilities"]
     mask = confident_issues(labels, P)
-    accuracy = float((P.argmax(axis=1) == labels).mean())
-    return {"mask": mask, "rate": float(mask.mean()), "probabilities": P, "reference_accuracy": accuracy,
-            "reliable": accuracy >= 0.5, "confident_error": confident_error(labels, P)}
+    anchor = anchor_test(labels, P, noise_rate, share)
+    return {"mask": mask, "rate": float(mask.mean()), "probabilities": P, "reference": ref["name"],
+            "reference_loss": ref["loss"], "constant_loss": ref["constant_loss"],
+            "reference_accuracy": float((P.argmax(axis=1) == labels).mean()),
+            "reliable": ref["loss"] < ref["constant_loss"] - 2 * ref["se"],
+            "confident_error": anchor["estimate"], "anchor": anchor}
 
 
 def _check_labels(y, inverse, counts, imbalance_ratio, min_per_class, max_classes):
@@ -350,7 +371,8 @@ class DataCheck(Callback):
         self.issues = check_data(state.X, y, state.model, state.loss, **kwargs)
         state.history.monitors["data"] = self
         for issue in self.issues:
-            warnings.warn(str(issue), DataWarning, stacklevel=2)
+            if issue.severity != "info":           # an abstention is said in the report, not warned about
+                warnings.warn(str(issue), DataWarning, stacklevel=2)
         errors = [str(i) for i in self.issues if i.severity == "error"]
         if self.strict and errors:
             raise ValidationError("DataCheck(strict=True) found: " + "; ".join(errors))

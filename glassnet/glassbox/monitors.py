@@ -131,19 +131,20 @@ class ActivationMonitor(Callback):
         self.dead.append(dead)
         self.saturation.append(sat)
 
-    def advice(self):
-        """Readable findings with their numbers (empty when nothing looks wrong)."""
+    def advice(self, at=-1):
+        """Readable findings with their numbers (empty when nothing looks wrong), from record ``at``
+        (default the last; the report passes the epoch early stopping restored)."""
         if not self.epochs:
             return []
         out = []
-        for i, n_dead in self.dead[-1].items():
+        for i, n_dead in self.dead[at].items():
             if n_dead:
                 first = self.dead[0].get(i, 0)
                 out.append(f"{_describe(self.model, i)}: {n_dead} of {self.units[i]} units dead "
-                           f"({100 * n_dead / self.units[i]:.0f}%) at epoch {self.epochs[-1]} ({first} before "
+                           f"({100 * n_dead / self.units[i]:.0f}%) at epoch {self.epochs[at]} ({first} before "
                            "training); they output 0 for every monitored sample, so they get no gradient. "
                            "Try LeakyReLU(0.01), a lower learning rate, or He initialization (init='he_normal').")
-        for i, share in self.saturation[-1].items():
+        for i, share in self.saturation[at].items():
             if share > 0.25:
                 out.append(f"{_describe(self.model, i)}: {100 * share:.0f}% of outputs in the flat tails (slope "
                            "< 10% of its peak), where gradients vanish. Standardize the inputs, use Glorot "

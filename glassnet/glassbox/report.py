@@ -78,14 +78,19 @@ def monitor_findings(history):
     out = []
     m = monitors.get("activations")
     if m is not None and m.epochs:
-        relu = {i: n for i, n in m.dead[-1].items()}
+        # the model returned: with restored weights, the record of the epoch early stopping went back to
+        best = getattr(history, "best_epoch", None)
+        at = m.epochs.index(best + 1) if getattr(history, "restored_best", False) and best is not None and \
+            best + 1 in m.epochs else -1
+        relu = {i: n for i, n in m.dead[at].items()}
         if relu:
             total, units = sum(relu.values()), sum(m.units[i] for i in relu)
-            out.append(f"dead ReLU units: {total} of {units} at epoch {m.epochs[-1]} (" + ", ".join(
-                f"layer {i}: {n} of {m.units[i]}" for i, n in relu.items()) + ")")
-        for i, share in m.saturation[-1].items():
+            out.append(f"dead ReLU units: {total} of {units} at epoch {m.epochs[at]}"
+                       f"{' (the weights early stopping restored)' if at != -1 else ''} (" + ", ".join(
+                           f"layer {i}: {n} of {m.units[i]}" for i, n in relu.items()) + ")")
+        for i, share in m.saturation[at].items():
             out.append(f"layer {i}: {100 * share:.1f}% of outputs in the flat tails (saturated)")
-        out += m.advice()
+        out += m.advice(at)
     g = monitors.get("gradients")
     if g is not None and g.epochs:
         out.append(f"gradient norm ||dL/dW|| at epoch {g.epochs[-1]}: " + ", ".join(
