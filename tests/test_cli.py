@@ -228,3 +228,14 @@ def test_verify_flags_retrain_and_state_the_verdict_with_numbers(tmp_path):
     bad = run("diagnose", "model.safetensors", str(Path(__file__).parent / "data" / "titanic.csv"), "--verify",
               "--target", "survived", cwd=tmp_path, check=False)
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1
+
+
+def test_cli_remedies_do_not_ask_to_leave_out_no_scale_when_scaling_is_on():
+    from glassnet.adapters.cli import cli_diagnosis
+    from glassnet.train.state import History
+
+    h = History()
+    h.diverged = "the loss became NaN at epoch 1"           # "diverged": its remedies include standardized inputs
+    assert any("--no-scale" in r for r in cli_diagnosis(h, 0.1).remedies)
+    scaled = cli_diagnosis(h, 0.1, scaled=True).remedies
+    assert scaled and not any("--no-scale" in r for r in scaled) and any("--lr 0.01" in r for r in scaled)

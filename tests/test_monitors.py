@@ -153,3 +153,25 @@ def test_gradient_noise_monitor_in_fit_and_report_text(digits):
     m = h.monitors["gradient_noise"]
     assert m.epochs == [1, 2, 3] and all(np.isfinite(list(s.values())).all() and min(s.values()) > 0 for s in m.snr)
     assert any("signal-to-noise" in line for line in monitor_findings(h))
+
+
+def test_report_counts_dead_units_of_the_weights_early_stopping_restored(digits):
+    from glassnet.glassbox.report import monitor_findings
+
+    class KillMost(gn.Callback):                    # from epoch 6 on, 30 of the 32 hidden units can never fire
+        def on_epoch_begin(self, state):
+            if state.epoch >= 5:
+                state.model.layers[0].bias.value[:30] = -1e3
+
+    X, y = digits
+    model = gn.mlp(64, [32], 10, seed=0)
+    h = model.fit(X[:600], y[:600], epochs=12, verbose=0, seed=0, validation_data=(X[600:900], y[600:900]),
+                  callbacks=[KillMost(), ActivationMonitor(X=X[:600]),
+                             gn.EarlyStopping(patience=3, restore_best=True)])
+    m = h.monitors["activations"]
+    assert h.restored_best and m.dead[-1][1] >= 30          # the last epoch's record: at least the 30 killed
+    acts = hidden_activations(model, X[:600].astype(np.float32))
+    returned = int(((acts[1] > 0).mean(axis=0) == 0).sum())  # the model returned, counted directly
+    line = next(s for s in monitor_findings(h) if s.startswith("dead ReLU units"))
+    assert f"dead ReLU units: {returned} of 32 at epoch {h.best_epoch + 1} (the weights early stopping" in line
+    assert returned < 30 and any("units dead" in s for s in monitor_findings(h)) == (returned > 0)
