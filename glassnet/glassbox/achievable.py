@@ -361,6 +361,9 @@ class Achievable(Callback):
     reference : bool, default True
         Compute the out-of-fold k-NN reference (skipped, with ``reference=None``, without scikit-learn).
     seed : int, default 0
+    label_noise : bool, default True
+        Estimate the label-noise rate (classification; :func:`label_reference`, which trains a small MLP
+        5 times: 0.1-4 s). No verdict reads it; the report prints it.
 
     Attributes
     ----------
@@ -378,9 +381,10 @@ class Achievable(Callback):
         the rate of input-independent label noise, which hard rows do not inflate.
     """
 
-    def __init__(self, max_samples=3000, reference=True, seed=0):
+    def __init__(self, max_samples=3000, reference=True, seed=0, label_noise=True):
         self.max_samples = max_samples
         self.use_reference = reference
+        self.label_noise = label_noise
         self.seed = seed
         self.reference = self.noise_rate = self.confident_error = self.anchor = self.label_reference = None
         self.floor, self.n_conflicting, self.task = 0.0, 0, None
@@ -406,7 +410,7 @@ class Achievable(Callback):
         except ModuleNotFoundError:
             self.reference = None
             return self
-        if task == "ce" and Y.shape[1] > 1:
+        if task == "ce" and Y.shape[1] > 1 and self.label_noise:
             # the label-noise estimate reads the same reference as the data check (label_issues)
             labels = Y[idx].argmax(axis=1)
             lab = label_reference(X[idx], labels, seed=self.seed)
