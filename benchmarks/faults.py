@@ -22,7 +22,10 @@ there, seeds 1 and 2; looked at twice during development, see docs/glassbox.md) 
 held-out data sets with seeds 3 and 4, run only once, after the last rule change of the first issue-11
 session) and fresh2 (make_gaussian_quantiles, make_friedman2 and iris, never used before, with the held-out
 data sets, seeds 5 and 6; written after the last rule change of the second session and run once) and fresh3
-(fresh2's data sets with seeds 7 and 8, added with the label-noise rule change that followed fresh2, run once). Exact
+(fresh2's data sets with seeds 7 and 8, added with the label-noise rule change that followed fresh2, run once) and
+fresh4 (make_hastie_10_2, make_blobs, another make_classification, the MNIST-1D and MNIST test sets, make_s_curve,
+make_swiss_roll, make_sparse_uncorrelated, seeds 9 and 10, with label noise at 10, 20, 30 and 40%; added before
+the third session's label-noise rule was run on it, and run once). Exact
 copies of training rows that a data set itself puts in the validation split (iris has some) are measured
 and count as leakage. ``GLASSNET_DATA`` overrides the data folder.
 """

@@ -12,8 +12,9 @@ A training loss is only "too high" when some model does better. Three estimates,
   one is kept. Some model reaches it on unseen rows, so a network whose losses stay well above it is
   underfitting; one at or below it is not (the rest may be noise). Needs scikit-learn (extra
   ``sklearn``); skipped without it.
-* the label-noise rate by confident learning on those out-of-fold probabilities
-  (:func:`glassnet.glassbox.datachecks.label_issues`).
+* the label-noise rate by confident learning on out-of-fold probabilities of :func:`label_reference`
+  (the best of k-NN, a small MLP and their average), tested on the rows it is surest of
+  (:func:`anchor_test`; :func:`glassnet.glassbox.datachecks.label_issues`).
 
 :class:`Achievable` is the callback that measures them when training begins and registers
 itself as ``history.monitors['achievable']``; :func:`glassnet.glassbox.diagnostics.diagnose` reads it.

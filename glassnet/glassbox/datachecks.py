@@ -65,12 +65,14 @@ def check_data(X, y=None, model=None, loss=None, *, scale_ratio=100.0, imbalance
     validation_data : (X_val, y_val), optional
         Checked against the training rows for exact and near duplicates (:func:`leakage`).
     label_noise : bool, default False
-        Classification only: run confident learning on out-of-fold k-NN probabilities
-        (:func:`label_issues`; needs scikit-learn) and report when more than ``noise_rate`` of the
-        labels look wrong *and* the reference's error on the tenth of rows it is surest of (where
-        hard rows are rare but input-independent label noise is not) exceeds it too
-        (:func:`~glassnet.glassbox.achievable.confident_error`): a weak reference flags hard rows on
-        clean data, and that calibration keeps it from calling them noise.
+        Classification only: run confident learning on out-of-fold probabilities (:func:`label_issues`:
+        the best of k-NN, a small MLP and their average; needs scikit-learn) and report when more than
+        ``noise_rate`` of the labels look wrong *and* the reference's errors on the tenth of rows it is
+        surest of (where hard rows are rare but input-independent label noise is not) show a noise rate
+        above ``noise_rate`` by a one-sided binomial test at p < 0.05
+        (:func:`~glassnet.glassbox.achievable.anchor_test`): a weak reference flags hard rows on clean
+        data, and that calibration keeps it from calling them noise. When the reference is no better
+        than the constant prediction the check abstains ('label_check_abstained', severity 'info').
     target_scale : float, default 10
         Regression only: warn when a target's std or |mean| exceeds this (an unscaled target).
 
@@ -79,7 +81,8 @@ def check_data(X, y=None, model=None, loss=None, *, scale_ratio=100.0, imbalance
     list of DataIssue
         Kinds: 'nan_inf', 'constant_features', 'feature_scales', 'sorted_labels', 'class_imbalance',
         'duplicates', 'conflicting_duplicates', 'rare_classes', 'output_loss_mismatch',
-        'unscaled_target', 'leakage', 'near_duplicate_leakage', 'label_issues'.
+        'unscaled_target', 'leakage', 'near_duplicate_leakage', 'label_issues', 'label_check_abstained'
+        (severity 'info': said, not warned about).
 
     Examples
     --------
