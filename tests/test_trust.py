@@ -360,3 +360,13 @@ def test_confident_error_on_a_hand_made_case():
     labels = np.array([0, 1, 0, 0, 1] * 2)                       # one of the two surest rows is mislabelled
     assert confident_error(labels, P, share=0.4) == 0.5
     assert confident_error(labels, P, share=0.2) == 0.0
+
+
+def test_achievable_label_noise_estimate_is_the_data_checks():
+    X, y = sk.make_blobs(300, centers=3, random_state=0)
+    X = _std(X)
+    a = Achievable(label_noise=True).measure(X, np.eye(3)[y], "ce")
+    f = label_issues(X, y)
+    assert a.noise_rate == f["rate"] and a.anchor == f["anchor"]
+    assert "rows it is surest of" in " ".join(a.describe())
+    assert Achievable().measure(X, np.eye(3)[y], "ce").noise_rate is None      # off by default (its cost)
