@@ -1,6 +1,6 @@
 """Planted-fault benchmark of the glass box: does it name the fault that is there, and only that one?
 
-    python -m benchmarks.faults [--split all|design|held-out|fresh|fresh2|fresh3|fresh4] [--only KIND,...] [--quiet]
+    python -m benchmarks.faults [--split all|design|...|fresh4|fresh5] [--only KIND,...] [--quiet]
 
 Each case trains a model with one planted fault (or none: the clean runs), and the benchmark PROVES
 the fault is present by a counterfactual rerun or a direct measurement that the detectors never see
@@ -25,7 +25,10 @@ data sets, seeds 5 and 6; written after the last rule change of the second sessi
 (fresh2's data sets with seeds 7 and 8, added with the label-noise rule change that followed fresh2, run once) and
 fresh4 (make_hastie_10_2, make_blobs, another make_classification, the MNIST-1D and MNIST test sets, make_s_curve,
 make_swiss_roll, make_sparse_uncorrelated, seeds 9 and 10, with label noise at 10, 20, 30 and 40%; added before
-the third session's label-noise rule was run on it, and run once). Exact
+the third session's label-noise rule was run on it, and run once) and fresh5 (make_gaussian_quantiles in 6-d with
+4 classes, noisy moons with 6 irrelevant features, a 6-class make_classification, the Fashion-MNIST training set,
+a 15-feature make_friedman1, make_regression plain and low-rank, seeds 11 and 12; written after the fourth
+session's verdict changes, before any of its results were seen, and run once). Exact
 copies of training rows that a data set itself puts in the validation split (iris has some) are measured
 and count as leakage. ``GLASSNET_DATA`` overrides the data folder.
 """
@@ -123,12 +126,28 @@ def load_data(name, seed):
         X, y = skd.make_swiss_roll(1200, noise=0.5, random_state=seed)
     elif name == "sparse_uncorrelated":
         X, y = skd.make_sparse_uncorrelated(1200, n_features=10, random_state=seed)
-    elif name in ("fashion", "mnist1d", "mnist", "mnist1d_test"):
+    # fresh5's data sets (generators or parameters no earlier split used; the Fashion-MNIST training set)
+    elif name == "quantiles6":              # 4 concentric shells in 6-d, wider spread
+        X, y = skd.make_gaussian_quantiles(n_samples=1200, n_features=6, n_classes=4, cov=2.0, random_state=seed)
+    elif name == "classification6":         # 6 well-separated classes, one cluster each
+        X, y = skd.make_classification(1200, 16, n_informative=6, n_redundant=2, n_classes=6, n_clusters_per_class=1,
+                                       class_sep=2.0, flip_y=0.0, random_state=seed)
+    elif name == "moons_noisy":             # two moons with 6 irrelevant features
+        X, y = skd.make_moons(1200, noise=0.3, random_state=seed)
+        X = np.hstack([X, rng.standard_normal((len(X), 6))])
+    elif name == "friedman1_wide":
+        X, y = skd.make_friedman1(1200, n_features=15, noise=1.0, random_state=seed)
+    elif name == "linear_regression":
+        X, y = skd.make_regression(1200, 20, n_informative=8, noise=10.0, random_state=seed)
+    elif name == "lowrank_regression":
+        X, y = skd.make_regression(1200, 30, n_informative=10, effective_rank=5, tail_strength=0.5, noise=5.0,
+                                   random_state=seed)
+    elif name in ("fashion", "mnist1d", "mnist", "mnist1d_test", "fashion_train"):
         from glassnet.adapters.datasets import load_fashion_mnist, load_mnist, load_mnist1d
 
         try:
-            if name == "fashion":
-                ds = load_fashion_mnist(DATA / "fashion-mnist", kind="test")
+            if name in ("fashion", "fashion_train"):
+                ds = load_fashion_mnist(DATA / "fashion-mnist", kind="test" if name == "fashion" else "train")
             elif name == "mnist":
                 ds = load_mnist(DATA / "mnist", kind="test")
             else:
@@ -141,7 +160,8 @@ def load_data(name, seed):
         raise KeyError(name)
     perm = rng.permutation(len(X))
     X, y = _std(X[perm]), np.asarray(y)[perm]
-    if name in ("friedman1", "friedman2", "friedman3", "diabetes", "s_curve", "swiss_roll", "sparse_uncorrelated"):
+    if name in ("friedman1", "friedman2", "friedman3", "diabetes", "s_curve", "swiss_roll", "sparse_uncorrelated",
+                "friedman1_wide", "linear_regression", "lowrank_regression"):
         return X, _std(y.reshape(-1, 1)).ravel(), "regression", None
     return X, y.astype(np.int64), "classification", int(y.max()) + 1
 
@@ -500,14 +520,21 @@ def _cases():
     # 10-40% on every classification set
     clf_fresh4 = ["hastie", "blobs", "classification3", "mnist1d_test", "mnist"]
     reg_fresh4 = ["s_curve", "swiss_roll", "sparse_uncorrelated"]
+    # fresh5: written after the fourth session's verdict changes (fresh4's verdict misses) and before any of its
+    # results were seen; generators / parameters no earlier split used, the Fashion-MNIST training set, seeds 11-12
+    clf_fresh5 = ["quantiles6", "moons_noisy", "classification6", "fashion_train"]
+    reg_fresh5 = ["friedman1_wide", "linear_regression", "lowrank_regression"]
     for split_name, sets, clf, reg, seeds in (("design", design, clf_design, reg_design, [0] * 8),
                                               ("held-out", held, clf_held, reg_held, [1, 2] * 4),
                                               ("fresh", held, clf_held, reg_held, [3, 4] * 4),
                                               ("fresh2", None, clf_fresh2, reg_fresh2, [5, 6] * 4),
                                               ("fresh3", None, clf_fresh2, reg_fresh2, [7, 8] * 4),
-                                              ("fresh4", None, clf_fresh4, reg_fresh4, [9, 10] * 4)):
+                                              ("fresh4", None, clf_fresh4, reg_fresh4, [9, 10] * 4),
+                                              ("fresh5", None, clf_fresh5, reg_fresh5, [11, 12] * 4)):
         nonlinear = [d for d in clf + reg if d not in ("digits", "breast_cancer", "wine", "diabetes", "fashion",
-                                                        "iris", "blobs", "mnist", "sparse_uncorrelated")]
+                                                        "iris", "blobs", "mnist", "sparse_uncorrelated",
+                                                        "classification6", "fashion_train", "linear_regression",
+                                                        "lowrank_regression")]
         small = [d for d in clf if d not in ("breast_cancer", "moons", "circles", "quantiles")]
         add("underfit_capacity", nonlinear, seeds, S(hidden=(), epochs=30, lr=1e-2), split_name)
         add("underfit_l2", clf[:2] + reg[:1], seeds, S(l2=0.5, epochs=30, lr=1e-2), split_name)
@@ -536,10 +563,10 @@ def _cases():
         add("label_noise", clf[:2], seeds, S(epochs=20), split_name)
         add("loss_mismatch", clf[:1], seeds, S(epochs=5, loss="mse", output="softmax"), split_name)
         add("loss_mismatch", reg[:1], seeds, S(epochs=5, output="softmax"), split_name)
-        if split_name == "fresh4":
-            for d in clf:                        # the rates the earlier splits never planted, two seeds each
+        if split_name in ("fresh4", "fresh5"):
+            for d in clf:                        # the rates the earlier splits never planted (fresh5: one seed each)
                 for rate in (0.1, 0.2, 0.4):
-                    for s in seeds[:2]:
+                    for s in seeds[:2 if split_name == "fresh4" else 1]:
                         out.append(Case("label_noise", d, s, S(epochs=20), split_name, rate))
     return out
 
@@ -593,7 +620,7 @@ def report(results, title):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--split", default="all", choices=("all", "design", "held-out", "fresh", "fresh2", "fresh3",
-                                                           "fresh4"))
+                                                           "fresh4", "fresh5"))
     p.add_argument("--only", default="", help="comma-separated case kinds")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
@@ -621,7 +648,7 @@ def main(argv=None):
                   (f"\n          expected/found: {miss}" if miss and r["proven"] else ""), flush=True)
     unproven = [r["case"].name for r in results if r is not None and not r["proven"]]
     print(f"\n{len(results)} cases in {time.time() - t0:.0f}s; unproven (left out): {len(unproven)} {unproven}\n")
-    for split_name in ("design", "held-out", "fresh", "fresh2", "fresh3", "fresh4"):
+    for split_name in ("design", "held-out", "fresh", "fresh2", "fresh3", "fresh4", "fresh5"):
         sub = [r for r in results if r is not None and r["case"].split == split_name]
         if sub:
             print(report(sub, f"{split_name} split")[0], "\n")
