@@ -34,13 +34,17 @@ The rules, in order (each quotes its numbers in ``Diagnosis.evidence``; smoothed
    far above train (3x, and by a tenth of the baseline), no longer falls and sits above its own
    minimum. Never while val_loss is at its minimum.
 4. **still improving**: the fitted trend of the last epochs falls significantly (slope more than
-   twice its standard error), and continuing as long again, slowing down as it just did (a
-   geometric series), would gain at least ``improve_tol`` of the range from the constant prediction
-   to the best known achievable loss. A slow, steady low-lr descent qualifies; a val_loss near zero
-   falling 1% per epoch does not.
+   twice its standard error), those epochs reached a loss lower than any before them (a new low:
+   a noisy plateau above an early minimum is not improving, whatever its fitted slope), and
+   continuing as long again, slowing down as it just did (a geometric series), would gain at least
+   ``improve_tol`` of the learnable range: from the constant prediction to a loss known to be
+   reachable, i.e. the reference when it beats this run, else the duplicate floor (0 without
+   duplicates), never the run's own best. A slow, steady low-lr descent qualifies; a val_loss near
+   zero falling 1% per epoch does not.
 5. **underfitting**: with an achievable-loss estimate, both the (smoothed) validation loss and the
-   training loss stay above the reference by more than a tenth of the learnable range (baseline ->
-   reference) and twice the reference's standard error. When the training loss is at the
+   training loss stay above the reference by more than ``improve_tol`` of the learnable range
+   (baseline -> reference; the same share as a gain worth more epochs, so "good fit" means no known
+   change gains that much) and twice the reference's standard error. When the training loss is at the
    duplicate floor or the validation loss at the reference, the verdict says the remaining error is
    noise, with the bound, and never prescribes a bigger network. Without an estimate: the training
    loss within ``underfit_tol`` of the baseline, or plateaued above ``high_tol`` x baseline with
@@ -162,8 +166,9 @@ def diagnose(history, *, gap_tol=0.1, underfit_tol=0.15, high_tol=0.5, improve_t
         Without an achievable-loss estimate: a plateau above 50% of the baseline with train ~ val
         counts as underfitting.
     improve_tol : float, default 0.05
-        "Still improving" when the recent trend, continued for as many epochs again, would remove
-        at least this share of the loss that is above the best achievable one.
+        The share of the learnable range (constant prediction -> best loss known to be reachable) that
+        counts as a material gain: "still improving" when the recent trend, continued for as many epochs
+        again, would gain at least this much; "underfitting" when a reference model is better by more.
     spike_factor : float, default 10
         A batch loss above this many times max(first batch loss, baseline) is an explosion.
     baseline : float, optional
