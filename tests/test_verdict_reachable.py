@@ -93,6 +93,10 @@ def test_fresh4_weak_reference_does_not_shrink_the_learnable_range():
     for h in (_history("hastie_clean_noise", restored_epoch=97), _history("mnist1d_clean")):
         d = diagnose(h)
         assert d.verdict == "good fit", str(d)
+        # a reference that loses to the run bounds nothing: no claim that the rest is noise, no "none needed"
+        assert not any("most likely noise" in e for e in d.evidence), str(d)
+        assert any("no model tried does better" in e for e in d.evidence), str(d)
+        assert "noise_bound" not in d.remedy_ids
 
 
 def test_fresh4_noisy_plateau_after_an_early_low_is_not_still_improving():

@@ -538,6 +538,10 @@ def _underfit_vs_achievable(d, t, v, st, sref, base, lower, reference, ach, rose
                           "conflicting duplicate rows: the remaining error is in the data, a bigger network "
                           "cannot remove it")
         ctx.noise_bound = True
+    elif reference is not None and final > 0.5 * base and reference > final + 2 * ach.reference["se"]:
+        # a reference that loses to the run bounds nothing: it cannot tell noise from a model not yet tried
+        d.evidence.append(f"the remaining {which} {final:.4g} is below the {ach.reference['name']}'s {bound:.4g}: "
+                          "no model tried does better, so whether the rest is noise or needs another model is unknown")
     elif reference is not None and final > 0.5 * base:
         d.evidence.append(f"the remaining {which} {final:.4g} is no higher than a reference model reaches "
                           f"({bound:.4g}): it is most likely noise in the targets, not missing capacity")
