@@ -292,7 +292,7 @@ def make_proto_infer(sizes, B, X, Y=None, **_):
 
 
 def _compiled(blas):
-    """glassnet.adapters.compiled bound to ``blas`` ('mkl', 'openblas'; None: its default choice), or PeerUnavailable."""
+    """glassnet.adapters.compiled bound to ``blas`` ('mkl', 'openblas'; None: its own choice), or PeerUnavailable."""
     if blas:
         os.environ["GLASSNET_BLAS"] = blas                  # read when the module binds its BLAS, below
     from glassnet.adapters import compiled
