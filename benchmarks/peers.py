@@ -34,7 +34,7 @@ Notes per peer
   slice (no gather). Generalises to L layers: L + L + (L-1) GEMMs.
 * gemm_floor_mkl / gemm_floor_openblas: the same 8 GEMMs in the compiled step's
   layouts (W stored (in, out): NN, TN, NT), called from one numba loop over the
-  epoch's full batches through glassnet.adapters.compiled.gemm on that BLAS: the
+  epoch's full batches through glassnet.adapters.compiled.gemm_kernel() on that BLAS: the
   floor of the BLAS the compiled step uses (no Python per batch).
 * glassnet_compiled: glassnet with glassnet.adapters.compiled.enable() on its
   default BLAS (MKL when the 'mkl' extra is installed, else NumPy's OpenBLAS);
@@ -313,7 +313,7 @@ def make_gemm_floor_compiled(sizes, B, X, Y=None, blas=None, **_):
     called from one numba loop over the epoch's full batches on ``blas``: the floor of that BLAS."""
     compiled = _compiled(blas)
     import numba
-    gemm = compiled.gemm
+    gemm = compiled.gemm_kernel()
 
     @numba.njit(nogil=True)
     def epoch_gemms(X, W, G, wo, dims, A, D, ao, B):

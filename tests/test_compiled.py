@@ -244,3 +244,25 @@ def test_a_missing_blas_is_said(monkeypatch):
     assert compiled.blas() is None and not compiled.available()
     with pytest.raises(ModuleNotFoundError, match="GLASSNET_BLAS=blis"):
         compiled.enable()
+
+
+def test_gemm_kernel_for_other_compiled_code():
+    # The binding other kernels (adapters/compiled_recurrent.py) call: every layout, both precisions, beta, slices.
+    numba = pytest.importorskip("numba")
+    gemm = compiled.gemm_kernel()
+
+    @numba.njit
+    def product(ta, tb, m, n, k, alpha, a, b, beta, c):
+        gemm(ta, tb, m, n, k, alpha, a, m if ta else k, b, k if tb else n, beta, c, n)
+
+    rng = np.random.default_rng(0)
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 1e-5)):
+        for ta in (False, True):
+            for tb in (False, True):
+                m, n, k = 5, 3, 7
+                a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+                b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+                c = rng.standard_normal(m * n + 4).astype(dtype)
+                expected = 0.5 * (a.T if ta else a) @ (b.T if tb else b) + 2.0 * c[2:2 + m * n].reshape(m, n)
+                product(ta, tb, m, n, k, 0.5, a, b, 2.0, c[2:])      # C starts at the slice's first element
+                np.testing.assert_allclose(c[2:2 + m * n].reshape(m, n), expected, rtol=tol, atol=tol)

@@ -24,9 +24,9 @@ readable layers (float64 to 1e-10, float32 to 1e-5) for every activation, loss a
 The BLAS is bound by symbol name (``llvmlite.binding.add_symbol``), not by a baked address, so the
 compiled code is cached on disk (numba's ``cache=True``: ``__pycache__`` next to this file, or
 numba's per-user cache directory when the installation is read-only) and later processes load it
-instead of compiling. :func:`gemm` is that binding as a numba function, for other compiled kernels
-(``glassnet/adapters/compiled_recurrent.py``); it is stable: ``gemm(ta, tb, m, n, k, alpha, a, lda,
-b, ldb, beta, c, ldc)``.
+instead of compiling. :func:`gemm_kernel` gives that binding as a numba function, for other compiled
+kernels (``glassnet/adapters/compiled_recurrent.py``); it is stable: ``gemm(ta, tb, m, n, k, alpha, a,
+lda, b, ldb, beta, c, ldc)``. numba itself is imported only when a compiled step is built.
 
 Which BLAS: ``GLASSNET_BLAS=mkl`` or ``=openblas`` chooses, unset takes MKL when found (the ``mkl``
 wheel's ``libmkl_rt``, or the file ``GLASSNET_MKL`` names); :func:`blas` says which one runs. MKL
@@ -61,12 +61,7 @@ from glassnet.nn.losses import MSE, BinaryCrossEntropy, CrossEntropy
 from glassnet.optim.optimizers import SGD
 from glassnet.train import fastpath
 
-try:
-    import numba
-except ImportError:                                    # the 'compiled' extra is not installed
-    numba = None
-
-__all__ = ["CompiledStep", "available", "blas", "by_default", "disable", "enable", "gemm"]
+__all__ = ["CompiledStep", "available", "blas", "by_default", "disable", "enable", "gemm_kernel"]
 
 _ACT_CODES = {Linear: 0, ReLU: 1, LeakyReLU: 2, Tanh: 3, Sigmoid: 4}
 _LOSS_CODES = {CrossEntropy: 0, BinaryCrossEntropy: 1, MSE: 2}
@@ -165,30 +160,53 @@ def _open(name):
     return None
 
 
-def _jit(fn):
-    """numba.njit with the on-disk cache (numba falls back to a per-user directory when this tree is read-only)."""
-    if numba is None:
-        return fn
-    try:
-        return numba.njit(nogil=True, cache=True)(fn)
-    except RuntimeError:                                # no writable cache location at all: compile per process
-        return numba.njit(nogil=True)(fn)
+def gemm_kernel():
+    """:func:`gemm` as a numba function bound to this process's BLAS (:func:`blas`), for other compiled kernels.
+
+    The stable entry point for compiled code outside this module (``glassnet/adapters/compiled_recurrent.py``):
+    ``gemm = compiled.gemm_kernel()`` at import, then ``gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c,
+    ldc)`` inside ``numba.njit`` functions (their ``cache=True`` works: the BLAS is bound by symbol name).
+    """
+    if blas() is None:
+        raise ModuleNotFoundError("No BLAS for the compiled kernels: see glassnet.adapters.compiled.enable().")
+    _compile()
+    return gemm
 
 
-if numba is not None:
-    _i, _e, _p = numba.types.int64, numba.types.int32, numba.types.voidptr
-    _sgemm, _dgemm = (numba.types.ExternalFunction(symbol, numba.types.void(_e, _e, _e, _i, _i, _i, real, _p, _i,
-                                                                            _p, _i, real, _p, _i))
-                      for symbol, real in zip(_SYMBOLS, (numba.types.float32, numba.types.float64)))
+_KERNELS = ("gemm", "_act_forward", "_act_backward", "_loss_grad", "_step", "_sgd")
 
 
-@_jit
+def _compile():
+    """Make this module's kernels numba functions, once (numba is imported here: the CLI's other commands and
+    ``import glassnet.adapters.sklearn`` never pay for it). Each is compiled on its first call, or loaded from
+    numba's cache on disk; the BLAS symbols must be bound first (:func:`blas`)."""
+    if "jit" in _STATE:
+        return
+    import numba
+
+    space = globals()
+    i, e, p = numba.types.int64, numba.types.int32, numba.types.voidptr
+    for name, symbol, real in zip(("_sgemm", "_dgemm"), _SYMBOLS, (numba.types.float32, numba.types.float64)):
+        space[name] = numba.types.ExternalFunction(symbol, numba.types.void(e, e, e, i, i, i, real, p, i, p, i, real,
+                                                                             p, i))
+    for name in _KERNELS:
+        try:
+            space[name] = numba.njit(nogil=True, cache=True)(space[name])
+        except RuntimeError:                            # no writable cache location at all: compile per process
+            space[name] = numba.njit(nogil=True)(space[name])
+    _STATE["jit"] = True
+
+
+_sgemm = _dgemm = None          # the BLAS's sgemm / dgemm as numba external functions, set by _compile()
+
+
 def gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
     """C <- alpha op(A) op(B) + beta C (CBLAS row-major ``?gemm``), from compiled code.
 
     a, b, c: C-contiguous arrays (flat or 2-D, any slice) of one dtype, float32 or float64, whose first
     element is the matrix's first; op(A) is A^T when ``ta`` (A stored k x m), op(B) is B^T when ``tb``
-    (B stored n x k); C is m x n with leading dimension ``ldc``. Call :func:`blas` first (binds the symbol).
+    (B stored n x k); C is m x n with leading dimension ``ldc``. A numba function once :func:`_compile` ran:
+    take it from :func:`gemm_kernel`.
     """
     if c.itemsize == 4:
         _sgemm(ROW, T if ta else N, T if tb else N, m, n, k, alpha, a.ctypes.data, lda, b.ctypes.data, ldb, beta,
@@ -198,7 +216,6 @@ def gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
                c.ctypes.data, ldc)
 
 
-@_jit
 def _act_forward(a, b, n, m, code, alpha):
     """a <- f(a + b) row by row (a: n x m flat block, b: the bias)."""
     for r in range(n):
@@ -218,7 +235,6 @@ def _act_forward(a, b, n, m, code, alpha):
             a[r * m + j] = v
 
 
-@_jit
 def _act_backward(g, a, size, code, alpha):
     """g <- g * f'(z), from the layer output a = f(z)."""
     for i in range(size):
@@ -234,7 +250,6 @@ def _act_backward(g, a, size, code, alpha):
             g[i] *= (1 - a[i]) * a[i]
 
 
-@_jit
 def _loss_grad(z, Y, w, g, n, k, code):
     """(loss, correct rows or -1); writes dL/dz into g. z: n x k logits / predictions (flat)."""
     total, correct = 0.0, 0
@@ -278,7 +293,6 @@ def _loss_grad(z, Y, w, g, n, k, code):
     return total / size, (correct if code == 1 and k == 1 else -1)
 
 
-@_jit
 def _step(x, Y, w, W, G, wo, bo, dims, acts, alphas, loss_code, A, D, ao):
     """Forward, loss and backward of one batch; dL/dW and dL/db written into G (flat, like W)."""
     n, L = x.shape[0], dims.shape[0] - 1
@@ -309,7 +323,6 @@ def _step(x, Y, w, W, G, wo, bo, dims, acts, alphas, loss_code, A, D, ao):
     return value, correct
 
 
-@_jit
 def _sgd(w, g, v, lr, m, nesterov):
     """One-pass SGD update (plain, momentum, Nesterov) over the flat buffers."""
     for i in range(w.shape[0]):
@@ -351,8 +364,7 @@ class CompiledStep(fastpath.FastStep):
         self.acts = np.array([_ACT_CODES[type(a)] for _, a in pairs], np.int64)
         self.alphas = np.array([getattr(a, "alpha", 0.0) for _, a in pairs], np.float64)
         self.loss_code = _LOSS_CODES[type(loss)]
-        if blas() is None:
-            raise ModuleNotFoundError("No BLAS for the compiled step: see glassnet.adapters.compiled.enable().")
+        gemm_kernel()                                  # binds the BLAS, makes the kernels numba functions
         self.kernel = _step
         self.no_weights = np.empty(0, np.float64)
         self.cspaces = {}
