@@ -53,6 +53,7 @@ import glob
 import importlib.metadata
 import os
 import sys
+import threading
 
 import numpy as np
 
@@ -66,6 +67,7 @@ __all__ = ["CompiledStep", "available", "blas", "by_default", "disable", "enable
 _ACT_CODES = {Linear: 0, ReLU: 1, LeakyReLU: 2, Tanh: 3, Sigmoid: 4}
 _LOSS_CODES = {CrossEntropy: 0, BinaryCrossEntropy: 1, MSE: 2}
 _STATE = {}
+_LOCK = threading.Lock()           # binding the BLAS and wrapping the kernels happen once per process
 # CBLAS constants: row-major storage; op(A) = A or A^T.
 ROW, N, T = 101, 111, 112
 # The names the compiled code calls; each process binds them to its BLAS's functions (64-bit integers).
@@ -117,22 +119,27 @@ def by_default(use=True):
 
 def blas():
     """'mkl' or 'openblas': the BLAS the compiled code calls in this process (bound on first use), or None."""
-    if "blas" not in _STATE:
-        _STATE["blas"] = None
-        wanted = os.environ.get("GLASSNET_BLAS", "").lower()
-        for name in ([wanted] if wanted else ["mkl", "openblas"]):
-            lib = _open(name) if name in _PROVIDERS else None
-            if lib is None:
-                continue
-            try:
-                addresses = [ctypes.cast(getattr(lib, s), ctypes.c_void_p).value for s in _PROVIDERS[name]]
-            except AttributeError:                      # another build of that library: no 64-bit CBLAS
-                continue
-            import llvmlite.binding
-            for symbol, address in zip(_SYMBOLS, addresses):
-                llvmlite.binding.add_symbol(symbol, address)
-            _STATE["blas"], _STATE["lib"] = name, lib
-            break
+    with _LOCK:
+        return _STATE["blas"] if "blas" in _STATE else _bind()
+
+
+def _bind():
+    """Open the first BLAS found (``GLASSNET_BLAS``'s, or MKL then OpenBLAS) and bind the compiled code's symbols."""
+    _STATE["blas"] = None
+    wanted = os.environ.get("GLASSNET_BLAS", "").lower()
+    for name in ([wanted] if wanted else ["mkl", "openblas"]):
+        lib = _open(name) if name in _PROVIDERS else None
+        if lib is None:
+            continue
+        try:
+            addresses = [ctypes.cast(getattr(lib, s), ctypes.c_void_p).value for s in _PROVIDERS[name]]
+        except AttributeError:                      # another build of that library: no 64-bit CBLAS
+            continue
+        import llvmlite.binding
+        for symbol, address in zip(_SYMBOLS, addresses):
+            llvmlite.binding.add_symbol(symbol, address)
+        _STATE["blas"], _STATE["lib"] = name, lib
+        break
     return _STATE["blas"]
 
 
@@ -180,8 +187,12 @@ def _compile():
     """Make this module's kernels numba functions, once (numba is imported here: the CLI's other commands and
     ``import glassnet.adapters.sklearn`` never pay for it). Each is compiled on its first call, or loaded from
     numba's cache on disk; the BLAS symbols must be bound first (:func:`blas`)."""
-    if "jit" in _STATE:
-        return
+    with _LOCK:
+        if "jit" not in _STATE:
+            _wrap_kernels()
+
+
+def _wrap_kernels():
     import numba
 
     space = globals()
