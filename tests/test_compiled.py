@@ -266,3 +266,28 @@ def test_gemm_kernel_for_other_compiled_code():
                 expected = 0.5 * (a.T if ta else a) @ (b.T if tb else b) + 2.0 * c[2:2 + m * n].reshape(m, n)
                 product(ta, tb, m, n, k, 0.5, a, b, 2.0, c[2:])      # C starts at the slice's first element
                 np.testing.assert_allclose(c[2:2 + m * n].reshape(m, n), expected, rtol=tol, atol=tol)
+
+
+_NO_CACHE = """
+import numba, numpy as np
+real = numba.njit
+def njit(*args, **kwargs):            # what numba raises when no cache location is writable
+    if kwargs.get("cache"):
+        raise RuntimeError("cannot cache function '_step': no locator available for file")
+    return real(*args, **kwargs)
+numba.njit = njit
+import glassnet as g
+from glassnet.adapters import compiled
+compiled.enable()
+X = np.random.default_rng(0).standard_normal((64, 8)); y = np.arange(64) % 3
+g.mlp(8, [16], 3, seed=0, dtype="float64").fit(X, y, epochs=1, batch_size=32, verbose=0)
+print(type(compiled._step._cache).__name__)
+"""
+
+
+def test_no_writable_cache_location_compiles_per_process():
+    pytest.importorskip("numba")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, "-c", _NO_CACHE], cwd=root, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=root), timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "NullCache", proc.stderr[-2000:]
