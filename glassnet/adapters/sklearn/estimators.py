@@ -463,7 +463,7 @@ _CLASSIFIER_DOC = """Multilayer perceptron classifier: scikit-learn's ``MLPClass
         glassnet's: train with the numba-compiled step (:mod:`glassnet.adapters.compiled`) when numba is
         installed (``pip install 'glassnet[compiled]'``); False, or the environment variable
         ``GLASSNET_COMPILED=0``, keeps the NumPy fast path. Same results to rounding (float64: 1e-9);
-        stochastic fits measured 0.6-0.8x the NumPy path's time (BENCHMARKS.md). The first fit on a new
+        fits measured 0.5-0.8x the NumPy path's time (BENCHMARKS.md). The first fit on a new
         installation compiles (about 8 s, cached on disk for later processes).
     class_weight : {None, 'balanced'} or dict {label: weight}, default=None
         glassnet's (scikit-learn's MLP has none): each row's weight in the objective is multiplied by its
