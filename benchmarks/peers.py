@@ -32,9 +32,17 @@ Notes per peer
   3 weight-gradient, 2 input-gradient) in float32 numpy into preallocated
   outputs, W stored (out, in) like the prototype. Input batch is a contiguous
   slice (no gather). Generalises to L layers: L + L + (L-1) GEMMs.
+* gemm_floor_mkl / gemm_floor_openblas: the same 8 GEMMs in the compiled step's
+  layouts (W stored (in, out): NN, TN, NT), called from one numba loop over the
+  epoch's full batches through glassnet.adapters.compiled.gemm_kernel() on that BLAS: the
+  floor of the BLAS the compiled step uses (no Python per batch).
+* glassnet_compiled: glassnet with glassnet.adapters.compiled.enable() on its
+  default BLAS (MKL when the 'mkl' extra is installed, else NumPy's OpenBLAS);
+  glassnet_compiled_openblas forces NumPy's OpenBLAS (GLASSNET_BLAS=openblas).
 """
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -283,13 +291,58 @@ def make_proto_infer(sizes, B, X, Y=None, **_):
     return epoch
 
 
-def make_glassnet_compiled(sizes, B, X, Y, lr=0.01, momentum=0.9):
-    """glassnet with the numba-compiled step (glassnet.adapters.compiled; the 'compiled' extra)."""
+def _compiled(blas):
+    """glassnet.adapters.compiled bound to ``blas`` ('mkl', 'openblas'; None: its own choice), or PeerUnavailable."""
+    if blas:
+        os.environ["GLASSNET_BLAS"] = blas                  # read when the module binds its BLAS, below
     from glassnet.adapters import compiled
     if not compiled.available():
-        raise PeerUnavailable("numba not installed (pip install 'glassnet[compiled]')")
-    compiled.enable()
+        raise PeerUnavailable(f"numba or the BLAS missing (pip install 'glassnet[compiled]'"
+                              f"{', glassnet[mkl]' if blas == 'mkl' else ''})")
+    return compiled
+
+
+def make_glassnet_compiled(sizes, B, X, Y, lr=0.01, momentum=0.9, blas=None):
+    """glassnet with the numba-compiled step (glassnet.adapters.compiled; the 'compiled' extra) on ``blas``."""
+    _compiled(blas).enable()
     return make_glassnet(sizes, B, X, Y, lr=lr, momentum=momentum)
+
+
+def make_gemm_floor_compiled(sizes, B, X, Y=None, blas=None, **_):
+    """The compiled step's own GEMMs alone (same layouts: NN forward, TN weight gradients, NT input gradients),
+    called from one numba loop over the epoch's full batches on ``blas``: the floor of that BLAS."""
+    compiled = _compiled(blas)
+    import numba
+    gemm = compiled.gemm_kernel()
+
+    @numba.njit(nogil=True)
+    def epoch_gemms(X, W, G, wo, dims, A, D, ao, B):
+        L = dims.shape[0] - 1
+        for s in range(0, X.shape[0] - B + 1, B):
+            xs = X[s:s + B].ravel()
+            for i in range(L):
+                k, m = dims[i], dims[i + 1]
+                gemm(False, False, B, m, k, 1.0, xs if i == 0 else A[ao[i - 1]:], k, W[wo[i]:], m, 0.0, A[ao[i]:], m)
+            for i in range(L - 1, -1, -1):
+                k, m = dims[i], dims[i + 1]
+                gemm(True, False, k, m, B, 1.0, xs if i == 0 else A[ao[i - 1]:], k, D[ao[i]:], m, 0.0, G[wo[i]:], m)
+                if i:
+                    gemm(False, True, B, k, m, 1.0, D[ao[i]:], m, W[wo[i]:], m, 0.0, D[ao[i - 1]:], k)
+
+    rng = np.random.default_rng(0)
+    dims = np.array(sizes, np.int64)
+    wo = np.concatenate([[0], np.cumsum(dims[:-1] * dims[1:])]).astype(np.int64)
+    ao = np.concatenate([[0], np.cumsum(B * dims[1:])]).astype(np.int64)
+    W = rng.standard_normal(wo[-1], dtype=np.float32) * 0.05
+    G = np.empty_like(W)
+    A, D = (rng.standard_normal(ao[-1], dtype=np.float32) for _ in range(2))
+    X = np.ascontiguousarray(X, np.float32)
+
+    def epoch():
+        epoch_gemms(X, W, G, wo, dims, A, D, ao, B)
+
+    epoch.samples = X.shape[0] // B * B
+    return epoch
 
 
 def make_glassnet(sizes, B, X, Y, lr=0.01, momentum=0.9, callbacks=()):
@@ -349,6 +402,9 @@ def make_glassnet_infer(sizes, B, X, Y=None, **_):
 FACTORIES = {
     "glassnet": make_glassnet,
     "glassnet_compiled": make_glassnet_compiled,
+    "glassnet_compiled_openblas": functools.partial(make_glassnet_compiled, blas="openblas"),
+    "gemm_floor_mkl": functools.partial(make_gemm_floor_compiled, blas="mkl"),
+    "gemm_floor_openblas": functools.partial(make_gemm_floor_compiled, blas="openblas"),
     "glassnet_infer": make_glassnet_infer,
     "torch": make_torch,
     "jax_step": make_jax_step,

@@ -18,7 +18,10 @@ skipped with a note.
 
 The "glassnet" column is the library itself (``make_glassnet_epoch``: epochs of one
 long ``model.fit``), on its NumPy fast path; "glassnet_compiled" is the same fit with
-the numba-compiled step (``glassnet.adapters.compiled.enable()``, the 'compiled' extra);
+the numba-compiled step (``glassnet.adapters.compiled.enable()``, the 'compiled' extra)
+on its default BLAS (MKL with the 'mkl' extra), "glassnet_compiled_openblas" the same on
+NumPy's OpenBLAS; "gemm_floor" is NumPy's 8 matmuls per batch, "gemm_floor_mkl" /
+"gemm_floor_openblas" the compiled step's own GEMMs alone on that BLAS (peers.py);
 ``proto`` is the hand-written NumPy loop in proto_numpy.py that the library's fast path
 was ported from, kept as a reference point.
 
@@ -139,7 +142,8 @@ def run_group(names, sizes, B, n, reps, notes):
 def env_report():
     lines = []
     for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
-              "OMP_NUM_THREADS", "MKL_NUM_THREADS", "JAX_PLATFORMS", "XLA_FLAGS"):
+              "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MKL_THREADING_LAYER", "GLASSNET_BLAS", "GLASSNET_MKL",
+              "JAX_PLATFORMS", "XLA_FLAGS"):
         lines.append(f"{k}={os.environ.get(k, '<unset>')}")
     lines.append(f"numpy {np.__version__}, cpu_count {os.cpu_count()}")
     try:
@@ -163,12 +167,14 @@ def ratio_cell(mine, peer):
 
 def ratio_table(results, labels, names):
     """Rows: each glassnet variant vs each peer; columns: the groups (``results``: label -> run_group result)."""
-    mine = [m for m in (GLASSNET_LABEL, GLASSNET_LABEL + "_compiled") if m in names]
+    mine = [m for m in (GLASSNET_LABEL, GLASSNET_LABEL + "_compiled", GLASSNET_LABEL + "_compiled_openblas")
+            if m in names]
     print("| glassnet / peer (time per sample) | " + " | ".join(labels) + " |")
     print("|---|" + "---|" * len(labels))
     for m in mine:
         for peer in names:
-            if peer in mine and peer != GLASSNET_LABEL or peer == m:
+            mkl_vs_openblas = m.endswith("_compiled") and peer.endswith("_compiled_openblas")
+            if peer == m or peer in mine and peer != GLASSNET_LABEL and not mkl_vs_openblas:
                 continue
             cells = [ratio_cell(results[lab][m], results[lab][peer]) if m in results[lab] and peer in results[lab]
                      else "skip" for lab in labels]
@@ -187,8 +193,9 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=None, help="timed epochs per peer (>=3)")
     ap.add_argument("--batches", default="32,128,512")
     ap.add_argument("--sections", default="train,small,infer")
-    ap.add_argument("--peers", default="torch,jax_step,jax_scan,sklearn,gemm_floor,proto," + GLASSNET_LABEL
-                    + f",{GLASSNET_LABEL}_compiled")
+    ap.add_argument("--peers", default="torch,jax_step,jax_scan,sklearn,gemm_floor,gemm_floor_mkl,"
+                    "gemm_floor_openblas,proto," + GLASSNET_LABEL + f",{GLASSNET_LABEL}_compiled,"
+                    f"{GLASSNET_LABEL}_compiled_openblas")
     ap.add_argument("--threads", type=int, default=None,
                     help="BLAS/OpenMP/XLA threads per peer (default: as the environment says); 1 is steadier on a "
                          "shared machine")

@@ -14,6 +14,10 @@ bound: scipy evaluates the objective at least once per iteration). ``floor / skl
 any implementation doing those products at that dtype could reach: when it is above 0.5 the 0.5x target is out
 of reach at that dtype.
 
+glassnet runs as installed: with numba, its estimators' default compiled step (on MKL with the ``mkl`` extra, or
+``GLASSNET_BLAS=openblas``); the "gn NumPy" group is the same fit with ``compiled=False`` (the NumPy fast path),
+interleaved too, and ``gn / gn NumPy`` the ratio of the two.
+
 A last group fits glassnet with its own ``dtype='float32'`` on the same (float64) data: not the same setting as
 scikit-learn's (which computes in the dtype of X), shown for what the option buys, with its own floor.
 
@@ -134,18 +138,26 @@ def main(argv=None):
     import sklearn
     from sklearn import neural_network as sk
 
+    from glassnet.adapters import compiled
     from glassnet.adapters import sklearn as gn
     from glassnet.adapters.sklearn.training import CHUNK
 
     clock = time.perf_counter if args.clock == "wall" else time.process_time
+    with warnings.catch_warnings():                    # compile (or load from numba's cache) before any timing
+        warnings.simplefilter("ignore")
+        for dt in (args.dtype, "float32"):
+            gn.MLPClassifier((4,), max_iter=2, dtype=dt).fit(np.eye(8), np.arange(8) % 3)
+    step = (f"compiled step on {compiled.blas()}" if compiled.available() and os.environ.get("GLASSNET_COMPILED")
+            != "0" else "NumPy fast path (numba missing or GLASSNET_COMPILED=0)")
     env = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     print(f"# scikit-learn {sklearn.__version__}, NumPy {np.__version__}, Python {sys.version.split()[0]}, "
           f"threads cap {args.threads}, env {env}, dtype {args.dtype}, reps {args.reps}, clock {args.clock}, "
-          f"load average {os.getloadavg()[0]:.1f}")
+          f"load average {os.getloadavg()[0]:.1f}; glassnet: {step}; 'gn NumPy' = compiled=False")
     print("| data | solver | max_iter | sklearn s | glassnet s | ratio [range] | floor / sklearn | score sk / gn |"
           " n_iter_ sk / gn | gn float32 s | ratio [range] | floor / sklearn | score | n_iter_ |"
+          " gn NumPy s | ratio [range] | gn / gn NumPy |"
           + (" sklearn float32 s | gn32 / sk32 | score sk32 |" if args.sklearn_float32 else ""))
-    print("|---" * (14 + 3 * args.sklearn_float32) + "|")
+    print("|---" * (17 + 3 * args.sklearn_float32) + "|")
     for name, task, (Xtr, Xte, ytr, yte) in datasets(args.quick):
         if args.only and not name.startswith(args.only):
             continue
@@ -159,7 +171,8 @@ def main(argv=None):
             params = {**params, "hidden_layer_sizes": (100,), "max_iter": max_iter, "random_state": 0,
                       "n_iter_no_change": max_iter}
             pair = (sk.MLPClassifier, gn.MLPClassifier) if task == "clf" else (sk.MLPRegressor, gn.MLPRegressor)
-            fits = [(pair[0], {}, Xtr, Xte), (pair[1], {}, Xtr, Xte), (pair[1], {"dtype": "float32"}, Xtr, Xte)]
+            fits = [(pair[0], {}, Xtr, Xte), (pair[1], {}, Xtr, Xte), (pair[1], {"dtype": "float32"}, Xtr, Xte),
+                    (pair[1], {"compiled": False}, Xtr, Xte)]
             if args.sklearn_float32:
                 fits.append((pair[0], {}, Xtr.astype(np.float32), Xte.astype(np.float32)))
             runs = {k: [] for k in range(len(fits))}
@@ -167,9 +180,10 @@ def main(argv=None):
                 for k, (cls, extra, A, B) in enumerate(fits):
                     runs[k].append(one_fit(cls, {**params, **extra}, A, ytr, B, yte, clock))
             t_sk, t_gn, t_32 = (statistics.median(r[0] for r in runs[k]) for k in range(3))
-            ratios = {k: [b[0] / a[0] for a, b in zip(runs[0], runs[k])] for k in (1, 2)}
+            ratios = {k: [b[0] / a[0] for a, b in zip(runs[0], runs[k])] for k in (1, 2, 3)}
+            ratios[5] = [a[0] / b[0] for a, b in zip(runs[1], runs[3])]            # compiled / NumPy fast path
             if args.sklearn_float32:
-                ratios[3] = [b[0] / a[0] for a, b in zip(runs[3], runs[2])]        # glassnet float32 / sklearn float32
+                ratios[4] = [b[0] / a[0] for a, b in zip(runs[4], runs[2])]        # glassnet float32 / sklearn float32
             n_fit = len(Xtr) - (int(np.ceil(0.1 * len(Xtr))) if params.get("early_stopping") else 0)
             batch = min(CHUNK, n_fit) if solver == "lbfgs" else min(200, n_fit)    # L-BFGS: chunks of X
             floors = {k: gemm_floor(units, n_fit, batch, runs[k][-1][2], dt, clock)
@@ -182,8 +196,9 @@ def main(argv=None):
             print(f"| {name} | {solver} | {max_iter} | {t_sk:.3f} | {t_gn:.3f} | {cell(1)} | "
                   f"{floors[1] / t_sk:.2f} | {runs[0][-1][1]:.4f} / {runs[1][-1][1]:.4f} | "
                   f"{runs[0][-1][2]} / {runs[1][-1][2]} | {t_32:.3f} | {cell(2)} | {floors[2] / t_sk:.2f} | "
-                  f"{runs[2][-1][1]:.4f} | {runs[2][-1][2]} |"
-                  + (f" {statistics.median(r[0] for r in runs[3]):.3f} | {cell(3)} | {runs[3][-1][1]:.4f} |"
+                  f"{runs[2][-1][1]:.4f} | {runs[2][-1][2]} | {statistics.median(r[0] for r in runs[3]):.3f} | "
+                  f"{cell(3)} | {cell(5)} |"
+                  + (f" {statistics.median(r[0] for r in runs[4]):.3f} | {cell(4)} | {runs[4][-1][1]:.4f} |"
                      if args.sklearn_float32 else ""), flush=True)
     del limiter
 

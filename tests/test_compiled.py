@@ -4,6 +4,8 @@ The NumPy fast path it falls back to is checked the same way in tests/test_fastp
 """
 
 import contextlib
+import os
+import subprocess
 import sys
 import tracemalloc
 
@@ -138,17 +140,154 @@ def test_single_dense_layer(on):
     _assert_same(fast, plain, hf, hp, TOL["float64"])
 
 
-@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
-def test_scikit_learn_estimators_with_the_compiled_step(on, solver):
+@pytest.mark.parametrize("solver", ["lbfgs", "adam", "sgd"])
+def test_scikit_learn_estimators_use_the_compiled_step_by_default(solver, monkeypatch):
     # The L-BFGS objective (adapters/sklearn/training.py) drives a fast step with its own no-op optimizer.
+    pytest.importorskip("numba")
     pytest.importorskip("sklearn")
     from glassnet.adapters.sklearn import MLPClassifier
     X, y = _data("crossentropy", n=120)
+    built = []
+    real = fastpath.build_fast_step
+
+    def build(*args):
+        step = real(*args)
+        built.append(type(step))
+        return step
+
+    monkeypatch.setattr(fastpath, "build_fast_step", build)
     fits = []
-    for enabled in (True, False):
-        (compiled.enable if enabled else compiled.disable)()
-        clf = MLPClassifier(hidden_layer_sizes=(8,), solver=solver, max_iter=10, random_state=0)
+    for use, env in ((True, "1"), (False, "1"), (True, "0")):
+        monkeypatch.setenv("GLASSNET_COMPILED", env)
+        clf = MLPClassifier(hidden_layer_sizes=(8,), solver=solver, max_iter=10, random_state=0, compiled=use)
         fits.append(clf.fit(X, y))
-    np.testing.assert_allclose(fits[0].loss_, fits[1].loss_, rtol=1e-9)
-    for a, b in zip(fits[0].coefs_, fits[1].coefs_, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
+        assert built.pop() is (compiled.CompiledStep if use and env == "1" else fastpath.FastStep)
+        assert fastpath.COMPILED == []                                # the hook is left as it was
+    for other in fits[1:]:
+        np.testing.assert_allclose(fits[0].loss_, other.loss_, rtol=1e-9)
+        for a, b in zip(fits[0].coefs_, other.coefs_, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
+
+
+def test_by_default_without_numba_keeps_the_numpy_fast_path(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numba", None)                   # numba not installed
+    with compiled.by_default() as on:
+        assert on is False and fastpath.COMPILED == []
+
+
+def test_compiled_parameter_is_checked():
+    pytest.importorskip("sklearn")
+    from glassnet.adapters.sklearn import MLPRegressor
+    X, y = _data("mse", n=40)
+    with pytest.raises(ValueError, match="'compiled' parameter of MLPRegressor must be True or False"):
+        MLPRegressor(compiled="yes").fit(X, y[:, 0])
+
+
+def test_cli_trains_with_the_compiled_step_unless_told_not_to(tmp_path, monkeypatch):
+    pytest.importorskip("numba")
+    pd = pytest.importorskip("pandas")
+    from glassnet.adapters import cli
+    X, y = _data("crossentropy", n=120)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])]).assign(label=y)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    built = []
+    real = fastpath.build_fast_step
+
+    def build(*args):
+        step = real(*args)
+        built.append(type(step))
+        return step
+
+    monkeypatch.setattr(fastpath, "build_fast_step", build)
+    monkeypatch.chdir(tmp_path)
+    for env, expected in (("1", compiled.CompiledStep), ("0", fastpath.FastStep)):
+        monkeypatch.setenv("GLASSNET_COMPILED", env)
+        assert cli.main(["train", "t.csv", "--target", "label", "--epochs", "2", "--quiet", "--no-report"]) == 0
+        assert set(built) == {expected} and fastpath.COMPILED == []
+        built.clear()
+
+
+_EACH_BLAS = """
+import sys, numpy as np, glassnet as g
+from glassnet.adapters import compiled
+from glassnet.train import fastpath
+from tests.test_fastpath import TOL, _assert_same, _data, _run
+compiled.enable()
+assert compiled.blas() == sys.argv[1], compiled.blas()
+X, y = _data("crossentropy")
+for dtype in ("float64", "float32"):                 # NN, TN and NT products in both precisions
+    make = lambda: g.mlp(6, [9, 7], 4, l2=1e-3, seed=1, dtype=dtype)
+    opt = lambda: g.SGD(0.1, momentum=0.9)
+    fast, hf = _run(make, "crossentropy", opt, X.astype(dtype), y, fast=True)
+    plain, hp = _run(make, "crossentropy", opt, X.astype(dtype), y, fast=False)
+    _assert_same(fast, plain, hf, hp, TOL[dtype])
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("name", ["openblas", "mkl"])
+def test_each_blas_gives_the_readable_result(name):
+    # The BLAS is bound once per process (GLASSNET_BLAS), so each one runs in a process of its own.
+    pytest.importorskip("numba")
+    if name == "mkl" and not (compiled._open("mkl") or os.environ.get("GLASSNET_MKL")):
+        pytest.skip("MKL not installed (pip install 'glassnet[mkl]')")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, "-c", _EACH_BLAS, name], cwd=root, capture_output=True, text=True,
+                          env=dict(os.environ, GLASSNET_BLAS=name, PYTHONPATH=root), timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_a_missing_blas_is_said(monkeypatch):
+    pytest.importorskip("numba")
+    monkeypatch.setattr(compiled, "_STATE", {})
+    monkeypatch.setenv("GLASSNET_BLAS", "blis")
+    assert compiled.blas() is None and not compiled.available()
+    with pytest.raises(ModuleNotFoundError, match="GLASSNET_BLAS=blis"):
+        compiled.enable()
+
+
+def test_gemm_kernel_for_other_compiled_code():
+    # The binding other kernels (adapters/compiled_recurrent.py) call: every layout, both precisions, beta, slices.
+    numba = pytest.importorskip("numba")
+    gemm = compiled.gemm_kernel()
+
+    @numba.njit
+    def product(ta, tb, m, n, k, alpha, a, b, beta, c):
+        gemm(ta, tb, m, n, k, alpha, a, m if ta else k, b, k if tb else n, beta, c, n)
+
+    rng = np.random.default_rng(0)
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 1e-5)):
+        for ta in (False, True):
+            for tb in (False, True):
+                m, n, k = 5, 3, 7
+                a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+                b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+                c = rng.standard_normal(m * n + 4).astype(dtype)
+                expected = 0.5 * (a.T if ta else a) @ (b.T if tb else b) + 2.0 * c[2:2 + m * n].reshape(m, n)
+                product(ta, tb, m, n, k, 0.5, a, b, 2.0, c[2:])      # C starts at the slice's first element
+                np.testing.assert_allclose(c[2:2 + m * n].reshape(m, n), expected, rtol=tol, atol=tol)
+
+
+_NO_CACHE = """
+import numba, numpy as np
+real = numba.njit
+def njit(*args, **kwargs):            # what numba raises when no cache location is writable
+    if kwargs.get("cache"):
+        raise RuntimeError("cannot cache function '_step': no locator available for file")
+    return real(*args, **kwargs)
+numba.njit = njit
+import glassnet as g
+from glassnet.adapters import compiled
+compiled.enable()
+X = np.random.default_rng(0).standard_normal((64, 8)); y = np.arange(64) % 3
+g.mlp(8, [16], 3, seed=0, dtype="float64").fit(X, y, epochs=1, batch_size=32, verbose=0)
+print(type(compiled._step._cache).__name__)
+"""
+
+
+def test_no_writable_cache_location_compiles_per_process():
+    pytest.importorskip("numba")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, "-c", _NO_CACHE], cwd=root, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=root), timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "NullCache", proc.stderr[-2000:]

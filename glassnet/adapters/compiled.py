@@ -5,8 +5,9 @@ dispatch: about 30 NumPy calls of 1-2 us each, most of them on arrays of a few h
 (BENCHMARKS.md, per-operation profile). This module runs the same step, forward, fused loss and
 backward, as one numba-compiled function:
 
-- every matrix product is the SGEMM/DGEMM of the OpenBLAS that NumPy bundles, called directly
-  (through ctypes, from compiled code: no argument conversion, no dispatch) on the same buffers;
+- every matrix product is a CBLAS ``?gemm`` called directly from compiled code (no argument
+  conversion, no dispatch) on the same buffers: Intel MKL's when the ``mkl`` extra is installed
+  (faster on these shapes here, BENCHMARKS.md), else the OpenBLAS that NumPy bundles;
 - the bias add and the activation are one pass over each layer's output; the activation's
   derivative is applied in the same loop that reads it; the softmax / sigmoid / squared-error loss
   and its gradient are one pass over the output rows;
@@ -20,20 +21,39 @@ compiled Adam pass was measured slower), so schedules and clipping work unchange
 are added by the NumPy fast path's own code. tests/test_compiled.py checks this step against the
 readable layers (float64 to 1e-10, float32 to 1e-5) for every activation, loss and optimizer.
 
-Opt in (numba is an optional extra, ``pip install 'glassnet[compiled]'``)::
+The BLAS is bound by symbol name (``llvmlite.binding.add_symbol``), not by a baked address, so the
+compiled code is cached on disk (numba's ``cache=True``: ``__pycache__`` next to this file, or
+numba's per-user cache directory when the installation is read-only) and later processes load it
+instead of compiling. :func:`gemm_kernel` gives that binding as a numba function, for other compiled
+kernels (``glassnet/adapters/compiled_recurrent.py``); it is stable: ``gemm(ta, tb, m, n, k, alpha, a,
+lda, b, ldb, beta, c, ldc)``. numba itself is imported only when a compiled step is built.
+
+Which BLAS: ``GLASSNET_BLAS=mkl`` or ``=openblas`` chooses, unset takes MKL when found (the ``mkl``
+wheel's ``libmkl_rt``, or the file ``GLASSNET_MKL`` names); :func:`blas` says which one runs. MKL
+runs sequentially unless ``MKL_THREADING_LAYER`` says otherwise.
+
+Use (numba is an optional extra, ``pip install 'glassnet[compiled]'``, MKL another, ``[mkl]``)::
 
     from glassnet.adapters import compiled
     compiled.enable()        # every later fit whose model qualifies for the fast path uses it
     compiled.disable()       # back to the NumPy fast path
+    with compiled.by_default():   # what the scikit-learn estimators and the CLI do around a fit
+        ...
 
-Without numba, or on a NumPy whose OpenBLAS cannot be found, :func:`enable` raises a clear error
-and the NumPy fast path stays in place. ``fastpath.readable()`` and ``GLASSNET_FASTPATH=0`` still
-force the readable layers.
+The scikit-learn estimators (``compiled=True``, their default) and the CLI use it whenever numba
+imports; ``GLASSNET_COMPILED=0`` turns that off everywhere. Without numba, or without a BLAS
+exposing the 64-bit-integer CBLAS ``?gemm``, :func:`enable` raises a clear error and the NumPy fast
+path stays in place. ``fastpath.readable()`` and ``GLASSNET_FASTPATH=0`` still force the readable
+layers.
 """
 
+import contextlib
 import ctypes
 import glob
+import importlib.metadata
 import os
+import sys
+import threading
 
 import numpy as np
 
@@ -42,28 +62,36 @@ from glassnet.nn.losses import MSE, BinaryCrossEntropy, CrossEntropy
 from glassnet.optim.optimizers import SGD
 from glassnet.train import fastpath
 
-__all__ = ["CompiledStep", "available", "disable", "enable"]
+__all__ = ["CompiledStep", "available", "blas", "by_default", "disable", "enable", "gemm_kernel"]
 
 _ACT_CODES = {Linear: 0, ReLU: 1, LeakyReLU: 2, Tanh: 3, Sigmoid: 4}
 _LOSS_CODES = {CrossEntropy: 0, BinaryCrossEntropy: 1, MSE: 2}
-_KERNELS = {}
+_STATE = {}
+_LOCK = threading.Lock()           # binding the BLAS and wrapping the kernels happen once per process
+# CBLAS constants: row-major storage; op(A) = A or A^T.
+ROW, N, T = 101, 111, 112
+# The names the compiled code calls; each process binds them to its BLAS's functions (64-bit integers).
+_SYMBOLS = ("glassnet_cblas_sgemm64", "glassnet_cblas_dgemm64")
+_PROVIDERS = {"mkl": ("cblas_sgemm_64", "cblas_dgemm_64"),
+              "openblas": ("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_")}
 
 
 def available():
-    """True when numba imports and NumPy's bundled OpenBLAS exposes cblas_sgemm/dgemm."""
+    """True when numba imports and a BLAS with the 64-bit-integer CBLAS sgemm/dgemm is found."""
     try:
         import numba  # noqa: F401
     except ImportError:
         return False
-    return _gemms() is not None
+    return blas() is not None
 
 
 def enable():
     """Use :class:`CompiledStep` for every later fit that qualifies for the fast path."""
     if not available():
         raise ModuleNotFoundError(
-            "The compiled step needs numba and the OpenBLAS bundled with NumPy's wheels: "
-            "pip install 'glassnet[compiled]' (numba). The NumPy fast path is used meanwhile.")
+            "The compiled step needs numba and a BLAS: pip install 'glassnet[compiled]' (numba; NumPy's own "
+            f"OpenBLAS, or MKL with 'glassnet[mkl]'); GLASSNET_BLAS={os.environ.get('GLASSNET_BLAS', '<unset>')}. "
+            "The NumPy fast path is used meanwhile.")
     fastpath.COMPILED[:] = [CompiledStep]
 
 
@@ -72,167 +100,249 @@ def disable():
     fastpath.COMPILED.clear()
 
 
-def _gemms():
-    """{'f': cblas_sgemm, 'd': cblas_dgemm} of the OpenBLAS in numpy.libs (64-bit integers), or None."""
-    if "gemm" not in _KERNELS:
-        _KERNELS["gemm"] = None
-        libs = glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "libscipy_openblas64_*"))
+@contextlib.contextmanager
+def by_default(use=True):
+    """Within the block, qualifying fits use :class:`CompiledStep` if numba is there; yields whether it is.
+
+    The adapters' switch (scikit-learn estimators, CLI): off when ``use`` is false, when the environment
+    sets ``GLASSNET_COMPILED=0`` or when :func:`available` is false (the NumPy fast path then runs).
+    """
+    on = bool(use) and os.environ.get("GLASSNET_COMPILED", "1") != "0" and available()
+    if on:
+        fastpath.COMPILED.append(CompiledStep)
+    try:
+        yield on
+    finally:
+        if on:
+            fastpath.COMPILED.remove(CompiledStep)
+
+
+def blas():
+    """'mkl' or 'openblas': the BLAS the compiled code calls in this process (bound on first use), or None."""
+    with _LOCK:
+        return _STATE["blas"] if "blas" in _STATE else _bind()
+
+
+def _bind():
+    """Open the first BLAS found (``GLASSNET_BLAS``'s, or MKL then OpenBLAS) and bind the compiled code's symbols."""
+    _STATE["blas"] = None
+    wanted = os.environ.get("GLASSNET_BLAS", "").lower()
+    for name in ([wanted] if wanted else ["mkl", "openblas"]):
+        lib = _open(name) if name in _PROVIDERS else None
+        if lib is None:
+            continue
         try:
-            lib = ctypes.CDLL(libs[0]) if len(libs) == 1 else None
-            fns = {}
-            for char, real, name in (("f", ctypes.c_float, "scipy_cblas_sgemm64_"),
-                                     ("d", ctypes.c_double, "scipy_cblas_dgemm64_")):
-                fn = getattr(lib, name)
-                fn.restype = None
-                i, p = ctypes.c_int64, ctypes.c_void_p
-                fn.argtypes = [i, i, i, i, i, i, real, p, i, p, i, real, p, i]
-                fns[char] = fn
-            _KERNELS["gemm"] = fns
-        except (OSError, AttributeError):       # another BLAS build: not available
+            addresses = [ctypes.cast(getattr(lib, s), ctypes.c_void_p).value for s in _PROVIDERS[name]]
+        except AttributeError:                      # another build of that library: no 64-bit CBLAS
+            continue
+        import llvmlite.binding
+        for symbol, address in zip(_SYMBOLS, addresses):
+            llvmlite.binding.add_symbol(symbol, address)
+        _STATE["blas"], _STATE["lib"] = name, lib
+        break
+    return _STATE["blas"]
+
+
+def _open(name):
+    """The shared library of ``name`` (ctypes), or None when it is not installed."""
+    if name == "openblas":
+        paths = glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs",
+                                       "libscipy_openblas64_*"))
+    else:
+        paths = [os.environ["GLASSNET_MKL"]] if os.environ.get("GLASSNET_MKL") else []
+        try:
+            paths += [str(f.locate()) for f in importlib.metadata.distribution("mkl").files or ()
+                      if os.path.basename(str(f)).startswith("libmkl_rt.so")]
+        except importlib.metadata.PackageNotFoundError:
             pass
-    return _KERNELS["gemm"]
+        paths += sorted(glob.glob(os.path.join(sys.prefix, "lib", "libmkl_rt.so*")))
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        if name == "mkl" and "MKL_THREADING_LAYER" not in os.environ:
+            lib.MKL_Set_Threading_Layer(ctypes.c_int(1))          # MKL_THREADING_SEQUENTIAL, before any call
+        return lib
+    return None
 
 
-def _kernel(char):
-    """The compiled step for float32 ("f") or float64 ("d"), compiled on the first batch (2-5 s here)."""
-    if char not in _KERNELS:
-        _KERNELS[char] = _build(_gemms()[char])
-    return _KERNELS[char]
+def gemm_kernel():
+    """:func:`gemm` as a numba function bound to this process's BLAS (:func:`blas`), for other compiled kernels.
+
+    The stable entry point for compiled code outside this module (``glassnet/adapters/compiled_recurrent.py``):
+    ``gemm = compiled.gemm_kernel()`` at import, then ``gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c,
+    ldc)`` inside ``numba.njit`` functions (their ``cache=True`` works: the BLAS is bound by symbol name).
+    """
+    if blas() is None:
+        raise ModuleNotFoundError("No BLAS for the compiled kernels: see glassnet.adapters.compiled.enable().")
+    _compile()
+    return gemm
 
 
-def _build(gemm):
+_KERNELS = ("gemm", "_act_forward", "_act_backward", "_loss_grad", "_step", "_sgd")
+
+
+def _compile():
+    """Make this module's kernels numba functions, once (numba is imported here: the CLI's other commands and
+    ``import glassnet.adapters.sklearn`` never pay for it). Each is compiled on its first call, or loaded from
+    numba's cache on disk; the BLAS symbols must be bound first (:func:`blas`)."""
+    with _LOCK:
+        if "jit" not in _STATE:
+            _wrap_kernels()
+
+
+def _wrap_kernels():
     import numba
 
-    # CBLAS constants: row-major storage; op(A) = A or A^T.
-    ROW, N, T = 101, 111, 112
+    space = globals()
+    i, e, p = numba.types.int64, numba.types.int32, numba.types.voidptr
+    for name, symbol, real in zip(("_sgemm", "_dgemm"), _SYMBOLS, (numba.types.float32, numba.types.float64)):
+        space[name] = numba.types.ExternalFunction(symbol, numba.types.void(e, e, e, i, i, i, real, p, i, p, i, real,
+                                                                             p, i))
+    for name in _KERNELS:
+        try:
+            space[name] = numba.njit(nogil=True, cache=True)(space[name])
+        except RuntimeError:                            # no writable cache location at all: compile per process
+            space[name] = numba.njit(nogil=True)(space[name])
+    _STATE["jit"] = True
 
-    @numba.njit(nogil=True, cache=False)
-    def act_forward(a, b, n, m, code, alpha):
-        """a <- f(a + b) row by row (a: n x m flat block, b: the bias)."""
-        for r in range(n):
-            for j in range(m):
-                v = a[r * m + j] + b[j]
-                if code == 1:                      # ReLU (written so that NaN stays NaN, like np.maximum)
-                    if v < 0:
-                        v = 0
-                elif code == 2:                    # LeakyReLU: max(z, alpha z), alpha <= 1
-                    t = alpha * v
-                    if t > v:
-                        v = t
-                elif code == 3:
-                    v = np.tanh(v)
-                elif code == 4:                    # sigmoid as (1 + tanh(z / 2)) / 2, as the layers compute it
-                    v = (1 + np.tanh(v * 0.5)) * 0.5
-                a[r * m + j] = v
 
-    @numba.njit(nogil=True, cache=False)
-    def act_backward(g, a, size, code, alpha):
-        """g <- g * f'(z), from the layer output a = f(z)."""
-        for i in range(size):
-            if code == 1:
-                if not a[i] > 0:
-                    g[i] = 0
-            elif code == 2:
-                if not a[i] > 0:
-                    g[i] *= alpha
+_sgemm = _dgemm = None          # the BLAS's sgemm / dgemm as numba external functions, set by _compile()
+
+
+def gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+    """C <- alpha op(A) op(B) + beta C (CBLAS row-major ``?gemm``), from compiled code.
+
+    a, b, c: C-contiguous arrays (flat or 2-D, any slice) of one dtype, float32 or float64, whose first
+    element is the matrix's first; op(A) is A^T when ``ta`` (A stored k x m), op(B) is B^T when ``tb``
+    (B stored n x k); C is m x n with leading dimension ``ldc``. A numba function once :func:`_compile` ran:
+    take it from :func:`gemm_kernel`.
+    """
+    if c.itemsize == 4:
+        _sgemm(ROW, T if ta else N, T if tb else N, m, n, k, alpha, a.ctypes.data, lda, b.ctypes.data, ldb, beta,
+               c.ctypes.data, ldc)
+    else:
+        _dgemm(ROW, T if ta else N, T if tb else N, m, n, k, alpha, a.ctypes.data, lda, b.ctypes.data, ldb, beta,
+               c.ctypes.data, ldc)
+
+
+def _act_forward(a, b, n, m, code, alpha):
+    """a <- f(a + b) row by row (a: n x m flat block, b: the bias)."""
+    for r in range(n):
+        for j in range(m):
+            v = a[r * m + j] + b[j]
+            if code == 1:                      # ReLU (written so that NaN stays NaN, like np.maximum)
+                if v < 0:
+                    v = 0
+            elif code == 2:                    # LeakyReLU: max(z, alpha z), alpha <= 1
+                t = alpha * v
+                if t > v:
+                    v = t
             elif code == 3:
-                g[i] *= 1 - a[i] * a[i]
-            elif code == 4:
-                g[i] *= (1 - a[i]) * a[i]
+                v = np.tanh(v)
+            elif code == 4:                    # sigmoid as (1 + tanh(z / 2)) / 2, as the layers compute it
+                v = (1 + np.tanh(v * 0.5)) * 0.5
+            a[r * m + j] = v
 
-    @numba.njit(nogil=True, cache=False)
-    def loss_grad(z, Y, w, g, n, k, code):
-        """(loss, correct rows or -1); writes dL/dz into g. z: n x k logits / predictions (flat)."""
-        total, correct = 0.0, 0
-        weighted = w.shape[0] > 0
-        if code == 0:                              # softmax + cross-entropy
-            for r in range(n):
-                o = r * k
-                mx, iz, iy = z[o], 0, 0
-                for j in range(1, k):
-                    if z[o + j] > mx:
-                        mx, iz = z[o + j], j
-                    if Y[r, j] > Y[r, iy]:
-                        iy = j
-                correct += iz == iy
-                s = 0.0
-                for j in range(k):
-                    e = np.exp(z[o + j] - mx)
-                    g[o + j] = e
-                    s += e
-                ls = np.log(s)
-                term = 0.0
-                wr = w[r] if weighted else 1.0
-                for j in range(k):
-                    term += Y[r, j] * (ls - (z[o + j] - mx))
-                    g[o + j] = (g[o + j] / s - Y[r, j]) * (1.0 / n) * wr
-                total += term * wr
-            return total / n, correct
-        size = n * k
+
+def _act_backward(g, a, size, code, alpha):
+    """g <- g * f'(z), from the layer output a = f(z)."""
+    for i in range(size):
+        if code == 1:
+            if not a[i] > 0:
+                g[i] = 0
+        elif code == 2:
+            if not a[i] > 0:
+                g[i] *= alpha
+        elif code == 3:
+            g[i] *= 1 - a[i] * a[i]
+        elif code == 4:
+            g[i] *= (1 - a[i]) * a[i]
+
+
+def _loss_grad(z, Y, w, g, n, k, code):
+    """(loss, correct rows or -1); writes dL/dz into g. z: n x k logits / predictions (flat)."""
+    total, correct = 0.0, 0
+    weighted = w.shape[0] > 0
+    if code == 0:                              # softmax + cross-entropy
         for r in range(n):
+            o = r * k
+            mx, iz, iy = z[o], 0, 0
+            for j in range(1, k):
+                if z[o + j] > mx:
+                    mx, iz = z[o + j], j
+                if Y[r, j] > Y[r, iy]:
+                    iy = j
+            correct += iz == iy
+            s = 0.0
+            for j in range(k):
+                e = np.exp(z[o + j] - mx)
+                g[o + j] = e
+                s += e
+            ls = np.log(s)
+            term = 0.0
             wr = w[r] if weighted else 1.0
             for j in range(k):
-                v, y = z[r * k + j], Y[r, j]
-                if code == 1:                      # sigmoid + binary cross-entropy
-                    correct += (v > 0) == (y > 0.5)
-                    total += (max(v, 0) - y * v + np.log1p(np.exp(-abs(v)))) * wr
-                    g[r * k + j] = ((1 + np.tanh(v * 0.5)) * 0.5 - y) * (1.0 / size) * wr
-                else:                              # squared error
-                    d = v - y
-                    total += d * d * wr
-                    g[r * k + j] = d * (2.0 / size) * wr
-        return total / size, (correct if code == 1 and k == 1 else -1)
-
-    @numba.njit(nogil=True, cache=False)
-    def step(x, Y, w, W, G, wo, bo, dims, acts, alphas, loss_code, A, D, ao):
-        """Forward, loss and backward of one batch; dL/dW and dL/db written into G (flat, like W)."""
-        n, L = x.shape[0], dims.shape[0] - 1
-        xs = x.ravel()
-        for i in range(L):                         # forward: a_i = f(h a_{i-1} W_i + b_i)
-            k, m = dims[i], dims[i + 1]
-            h = xs if i == 0 else A[ao[i - 1]:ao[i]]
-            a = A[ao[i]:ao[i + 1]]
-            gemm(ROW, N, N, n, m, k, 1.0, h.ctypes.data, k, W[wo[i]:].ctypes.data, m, 0.0, a.ctypes.data, m)
-            act_forward(a, W[bo[i]:bo[i] + m], n, m, acts[i], alphas[i])
-        K = dims[L]
-        value, correct = loss_grad(A[ao[L - 1]:ao[L]], Y, w, D[ao[L - 1]:ao[L]], n, K, loss_code)
-        act_backward(D[ao[L - 1]:ao[L]], A[ao[L - 1]:ao[L]], n * K, acts[L - 1], alphas[L - 1])
-        for i in range(L - 1, -1, -1):             # backward
-            k, m = dims[i], dims[i + 1]
-            h = xs if i == 0 else A[ao[i - 1]:ao[i]]
-            g = D[ao[i]:ao[i + 1]]
-            gemm(ROW, T, N, k, m, n, 1.0, h.ctypes.data, k, g.ctypes.data, m, 0.0, G[wo[i]:].ctypes.data, m)
-            db = G[bo[i]:bo[i] + m]
-            db[:] = 0
-            for r in range(n):
-                for j in range(m):
-                    db[j] += g[r * m + j]
-            if i:                                  # dL/dX of the first layer is never needed
-                gp = D[ao[i - 1]:ao[i]]
-                gemm(ROW, N, T, n, k, m, 1.0, g.ctypes.data, m, W[wo[i]:].ctypes.data, m, 0.0, gp.ctypes.data, k)
-                act_backward(gp, A[ao[i - 1]:ao[i]], n * k, acts[i - 1], alphas[i - 1])
-        return value, correct
-
-    return step
+                term += Y[r, j] * (ls - (z[o + j] - mx))
+                g[o + j] = (g[o + j] / s - Y[r, j]) * (1.0 / n) * wr
+            total += term * wr
+        return total / n, correct
+    size = n * k
+    for r in range(n):
+        wr = w[r] if weighted else 1.0
+        for j in range(k):
+            v, y = z[r * k + j], Y[r, j]
+            if code == 1:                      # sigmoid + binary cross-entropy
+                correct += (v > 0) == (y > 0.5)
+                total += (max(v, 0) - y * v + np.log1p(np.exp(-abs(v)))) * wr
+                g[r * k + j] = ((1 + np.tanh(v * 0.5)) * 0.5 - y) * (1.0 / size) * wr
+            else:                              # squared error
+                d = v - y
+                total += d * d * wr
+                g[r * k + j] = d * (2.0 / size) * wr
+    return total / size, (correct if code == 1 and k == 1 else -1)
 
 
-def _updates():
-    """One-pass SGD update (plain, momentum, Nesterov) over the flat buffers, compiled on first use."""
-    if "updates" not in _KERNELS:
-        import numba
+def _step(x, Y, w, W, G, wo, bo, dims, acts, alphas, loss_code, A, D, ao):
+    """Forward, loss and backward of one batch; dL/dW and dL/db written into G (flat, like W)."""
+    n, L = x.shape[0], dims.shape[0] - 1
+    xs = x.ravel()
+    for i in range(L):                         # forward: a_i = f(h a_{i-1} W_i + b_i)
+        k, m = dims[i], dims[i + 1]
+        h = xs if i == 0 else A[ao[i - 1]:ao[i]]
+        a = A[ao[i]:ao[i + 1]]
+        gemm(False, False, n, m, k, 1.0, h, k, W[wo[i]:], m, 0.0, a, m)
+        _act_forward(a, W[bo[i]:bo[i] + m], n, m, acts[i], alphas[i])
+    K = dims[L]
+    value, correct = _loss_grad(A[ao[L - 1]:ao[L]], Y, w, D[ao[L - 1]:ao[L]], n, K, loss_code)
+    _act_backward(D[ao[L - 1]:ao[L]], A[ao[L - 1]:ao[L]], n * K, acts[L - 1], alphas[L - 1])
+    for i in range(L - 1, -1, -1):             # backward
+        k, m = dims[i], dims[i + 1]
+        h = xs if i == 0 else A[ao[i - 1]:ao[i]]
+        g = D[ao[i]:ao[i + 1]]
+        gemm(True, False, k, m, n, 1.0, h, k, g, m, 0.0, G[wo[i]:], m)
+        db = G[bo[i]:bo[i] + m]
+        db[:] = 0
+        for r in range(n):
+            for j in range(m):
+                db[j] += g[r * m + j]
+        if i:                                  # dL/dX of the first layer is never needed
+            gp = D[ao[i - 1]:ao[i]]
+            gemm(False, True, n, k, m, 1.0, g, m, W[wo[i]:], m, 0.0, gp, k)
+            _act_backward(gp, A[ao[i - 1]:ao[i]], n * k, acts[i - 1], alphas[i - 1])
+    return value, correct
 
-        @numba.njit(nogil=True, cache=False)
-        def sgd(w, g, v, lr, m, nesterov):
-            for i in range(w.shape[0]):
-                if m == 0:
-                    w[i] -= lr * g[i]                          # w = w - lr g
-                else:
-                    vi = m * v[i] - lr * g[i]                  # v = m v - lr g
-                    v[i] = vi
-                    w[i] += m * vi - lr * g[i] if nesterov else vi
 
-        _KERNELS["updates"] = sgd
-    return _KERNELS["updates"]
+def _sgd(w, g, v, lr, m, nesterov):
+    """One-pass SGD update (plain, momentum, Nesterov) over the flat buffers."""
+    for i in range(w.shape[0]):
+        if m == 0:
+            w[i] -= lr * g[i]                          # w = w - lr g
+        else:
+            vi = m * v[i] - lr * g[i]                  # v = m v - lr g
+            v[i] = vi
+            w[i] += m * vi - lr * g[i] if nesterov else vi
 
 
 def _fused_update(opt, w, g, state):
@@ -241,7 +351,7 @@ def _fused_update(opt, w, g, state):
     if type(opt) is not SGD or opt.clip_norm is not None:      # e.g. the L-BFGS objective's NoStep
         return False
     opt.t += 1
-    _updates()(w, g, state[0] if state else g, opt.lr, opt.momentum, opt.nesterov)
+    _sgd(w, g, state[0] if state else g, opt.lr, opt.momentum, opt.nesterov)
     return True
 
 
@@ -265,7 +375,8 @@ class CompiledStep(fastpath.FastStep):
         self.acts = np.array([_ACT_CODES[type(a)] for _, a in pairs], np.int64)
         self.alphas = np.array([getattr(a, "alpha", 0.0) for _, a in pairs], np.float64)
         self.loss_code = _LOSS_CODES[type(loss)]
-        self.kernel = _kernel(self.flat_w.dtype.char)
+        gemm_kernel()                                  # binds the BLAS, makes the kernels numba functions
+        self.kernel = _step
         self.no_weights = np.empty(0, np.float64)
         self.cspaces = {}
 

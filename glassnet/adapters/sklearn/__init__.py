@@ -10,7 +10,9 @@ fitted estimators carry the same attributes, and the same methods accept the sam
 sparse ``X``, multilabel ``y``, ``sample_weight``). Underneath, the network is a glassnet
 :class:`~glassnet.train.model.Sequential` (``model_``): the stochastic solvers run the one training
 loop of :func:`glassnet.train.loop.fit` (its fast path included) with scikit-learn's rules added as
-callbacks, and ``solver='lbfgs'`` hands the model's loss and gradient to scipy's L-BFGS-B. On top:
+callbacks, and ``solver='lbfgs'`` hands the model's loss and gradient to scipy's L-BFGS-B; both run the
+numba-compiled step of :mod:`glassnet.adapters.compiled` when numba is installed (``compiled=True``, the
+default; ``compiled=False`` or ``GLASSNET_COMPILED=0`` keeps the NumPy fast path). On top:
 ``history_``, ``diagnosis_``, ``write_report``, ONNX export (``glassnet.files.onnx.to_onnx(est.model_)``),
 ``dropout``, one activation per hidden layer and ``'leaky_relu'``.
 

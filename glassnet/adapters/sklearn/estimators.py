@@ -24,6 +24,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
     raise ModuleNotFoundError("glassnet.adapters.sklearn needs scikit-learn (>= 1.6): pip install "
                               f"'glassnet[sklearn]' (or pip install scikit-learn). ({exc})") from exc
 
+from glassnet.adapters import compiled as compiled_step
 from glassnet.adapters.sklearn.training import (
     CHUNK,
     HIDDEN_ACTIVATIONS,
@@ -57,7 +58,7 @@ class BaseMLP(BaseEstimator):
                  batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dropout=0.0, dtype=None):
+                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dropout=0.0, dtype=None, compiled=True):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -83,6 +84,7 @@ class BaseMLP(BaseEstimator):
         self.max_fun = max_fun
         self.dropout = dropout
         self.dtype = dtype
+        self.compiled = compiled
 
     # -- the weights, as scikit-learn names them ----------------------------------------
     def _dense(self):
@@ -177,6 +179,8 @@ class BaseMLP(BaseEstimator):
                                  "makes every evaluation random. Use solver='adam' or 'sgd' with dropout.")
         if self.dtype is not None:
             check_option(self.dtype, "dtype", ("float32", "float64"), owner)
+        if not isinstance(self.compiled, (bool, np.bool_)):
+            raise ParameterError(f"The 'compiled' parameter of {owner} must be True or False; got {self.compiled!r}.")
         if not isinstance(self._loss_name, str):
             raise ParameterError(f"The 'loss' parameter of {owner} must be 'squared_error'; got {self._loss_name!r}. "
                                  f"loss is {owner}'s first positional parameter (as in scikit-learn): pass "
@@ -210,10 +214,11 @@ class BaseMLP(BaseEstimator):
         if X.dtype != self.model_.dtype:
             X = X.astype(self.model_.dtype)
         Y = Y.astype(self.model_.dtype)
-        if self.solver == "lbfgs":
-            self._fit_lbfgs(X, Y, sample_weight)
-        else:
-            self._fit_stochastic(X, Y, y_scored, sample_weight, rs, incremental)
+        with compiled_step.by_default(self.compiled):          # numba's step when installed (BENCHMARKS.md)
+            if self.solver == "lbfgs":
+                self._fit_lbfgs(X, Y, sample_weight)
+            else:
+                self._fit_stochastic(X, Y, y_scored, sample_weight, rs, incremental)
         return self
 
     def _check_sample_weight(self, sample_weight, X):
@@ -454,6 +459,12 @@ _CLASSIFIER_DOC = """Multilayer perceptron classifier: scikit-learn's ``MLPClass
         glassnet's: precision of the network. None follows X, as scikit-learn does (float64 input, float64
         weights); 'float32' trains and predicts in float32 whatever X is (about half the memory traffic; fits
         measured 1.1-1.8x faster than in float64, BENCHMARKS.md).
+    compiled : bool, default=True
+        glassnet's: train with the numba-compiled step (:mod:`glassnet.adapters.compiled`) when numba is
+        installed (``pip install 'glassnet[compiled]'``); False, or the environment variable
+        ``GLASSNET_COMPILED=0``, keeps the NumPy fast path. Same results to rounding (float64: 1e-9);
+        fits measured 0.5-0.8x the NumPy path's time (BENCHMARKS.md). The first fit on a new
+        installation compiles (about 8 s, cached on disk for later processes).
     class_weight : {None, 'balanced'} or dict {label: weight}, default=None
         glassnet's (scikit-learn's MLP has none): each row's weight in the objective is multiplied by its
         class's; 'balanced' gives class c the weight n / (K n_c). Combined with ``sample_weight`` by product.
@@ -504,14 +515,15 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                  batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dropout=0.0, dtype=None, class_weight=None):
+                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dropout=0.0, dtype=None, compiled=True,
+                 class_weight=None):
         super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
                          learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
                          max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
                          warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
                          early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
                          beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-                         dropout=dropout, dtype=dtype)
+                         dropout=dropout, dtype=dtype, compiled=compiled)
         self.class_weight = class_weight
 
     def _class_weighted(self, y, sample_weight):
@@ -637,14 +649,15 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                  alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
-                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dropout=0.0, dtype=None):
+                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dropout=0.0, dtype=None,
+                 compiled=True):
         super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
                          learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
                          max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
                          warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
                          early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
                          beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-                         dropout=dropout, dtype=dtype)
+                         dropout=dropout, dtype=dtype, compiled=compiled)
         self.loss = loss
 
     @property

@@ -1,0 +1,138 @@
+"""Where the compiled step's time goes: the scikit-learn L-BFGS fit on digits, and one small-net step.
+
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/profile_compiled.py lbfgs   # GLASSNET_BLAS=... picks
+    OPENBLAS_NUM_THREADS=1 python benchmarks/profile_compiled.py small
+
+``lbfgs``: 7 interleaved fits of scikit-learn's and glassnet's MLPClassifier(solver='lbfgs', (100,), max_iter=100)
+on digits, timed with the process's CPU time; inside glassnet's, the L-BFGS objective (``Objective.__call__``) and
+the compiled step it calls are timed too, so the fit splits into step / objective around it / the rest (scipy's
+L-BFGS-B, input checks, setup). ``small``: the 64-128-64-10 net at batch 32, us per step of a 1-epoch ``fit``, of
+the ``batches`` gather, of ``CompiledStep.__call__`` on a fixed batch, of the kernel call alone and of the SGD pass.
+"""
+import os
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+
+if __package__ in (None, ""):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import glassnet as g  # noqa: E402
+from glassnet.adapters import compiled  # noqa: E402
+from glassnet.train import fastpath  # noqa: E402
+from glassnet.train.data import batches  # noqa: E402
+
+
+def lbfgs(clock=time.process_time):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier as SK
+
+    from glassnet.adapters.sklearn import MLPClassifier, training
+
+    X, y = load_digits(return_X_y=True)
+    Xtr, _, ytr, _ = train_test_split(X / 16.0, y, test_size=0.25, random_state=0, stratify=y)
+    warnings.simplefilter("ignore")
+    p = dict(solver="lbfgs", hidden_layer_sizes=(100,), max_iter=100, random_state=0, n_iter_no_change=100)
+    MLPClassifier(**p).fit(Xtr, ytr)                    # compile / load the cache
+    acc = {}
+    call = training.Objective.__call__
+
+    class Timed:
+        def __init__(self, step):
+            self.step = step
+
+        def __getattr__(self, name):
+            return getattr(self.step, name)
+
+        def __call__(self, *args):
+            t = clock()
+            out = self.step(*args)
+            acc["step"] += clock() - t
+            return out
+
+    def timed_call(self, theta):
+        if self.fast is not None and not isinstance(self.fast, Timed):
+            self.fast = Timed(self.fast)
+        t = clock()
+        out = call(self, theta)
+        acc["objective"] += clock() - t
+        acc["calls"] += 1
+        return out
+
+    training.Objective.__call__ = timed_call
+    res = {k: [] for k in ("sklearn", "glassnet", "objective", "step", "calls")}
+    for _ in range(7):
+        t = clock()
+        SK(**p).fit(Xtr, ytr)
+        res["sklearn"].append(clock() - t)
+        acc.update(objective=0.0, step=0.0, calls=0)
+        t = clock()
+        MLPClassifier(**p).fit(Xtr, ytr)
+        res["glassnet"].append(clock() - t)
+        for k in ("objective", "step", "calls"):
+            res[k].append(acc[k])
+    training.Objective.__call__ = call
+    m = {k: statistics.median(v) for k, v in res.items()}
+    print(f"digits L-BFGS, compiled step on {compiled.blas()}, CPU s (median of 7): scikit-learn {m['sklearn']:.3f}, "
+          f"glassnet {m['glassnet']:.3f} ({m['glassnet'] / m['sklearn']:.2f}x)")
+    print(f"of glassnet's fit: step {m['step'] / m['glassnet']:.2f}, objective around it "
+          f"{(m['objective'] - m['step']) / m['glassnet']:.2f}, rest (scipy's L-BFGS-B, checks, setup) "
+          f"{(m['glassnet'] - m['objective']) / m['glassnet']:.2f}; {m['calls']:.0f} evaluations, "
+          f"{m['step'] / m['calls'] * 1e3:.3f} ms of step each")
+
+
+def small(n=16000, B=32):
+    compiled.enable()
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, 64), dtype=np.float32)
+    y = rng.integers(0, 10, n)
+    Y = np.eye(10, dtype=np.float32)[y]
+    model = g.mlp(64, [128, 64], 10, seed=0)
+    opt = g.SGD(0.01, momentum=0.9).setup(model.parameters())
+    with fastpath.engaged(model, g.CrossEntropy(), opt, X) as step:
+        xb, yb = X[:B].copy(), Y[:B].copy()
+        step(xb, yb)
+        args = (xb, yb, step.no_weights, step.flat_w, step.flat_g, step.wo, step.bo, step.dims, step.acts,
+                step.alphas, step.loss_code, *step.cspaces[B])
+        steps = n // B
+
+        def per_step(f, reps=steps):
+            t = time.perf_counter()
+            for _ in range(reps):
+                f()
+            return (time.perf_counter() - t) / reps * 1e6
+
+        def fit():
+            m = g.mlp(64, [128, 64], 10, seed=0)
+            t = time.perf_counter()
+            m.fit(X, y, optimizer=g.SGD(0.01, momentum=0.9), epochs=1, batch_size=B, verbose=0)
+            return (time.perf_counter() - t) / steps * 1e6
+
+        def gather():
+            t = time.perf_counter()
+            for _ in batches(X, Y, B, np.random.default_rng(0)):
+                pass
+            return (time.perf_counter() - t) / steps * 1e6
+
+        rows = {"1-epoch fit, per step": fit, "batches() gather": gather,
+                "CompiledStep.__call__ on a fixed batch": lambda: per_step(lambda: step(xb, yb)),
+                "kernel call alone": lambda: per_step(lambda: step.kernel(*args)),
+                "SGD pass alone": lambda: per_step(lambda: compiled._sgd(step.flat_w, step.flat_g,
+                                                                          step.flat_state[0], 0.01, 0.9, False))}
+        res = {k: [] for k in rows}
+        for _ in range(7):
+            for k, f in rows.items():
+                res[k].append(f())
+    compiled.disable()
+    print(f"64-128-64-10, batch {B}, compiled step on {compiled.blas()}, us per step (median of 7)\n")
+    print("| part | us |\n|---|---|")
+    for k, v in res.items():
+        print(f"| {k} | {statistics.median(v):.1f} |")
+
+
+if __name__ == "__main__":
+    {"lbfgs": lbfgs, "small": small}[(sys.argv[1:] or ["small"])[0]]()
