@@ -30,7 +30,6 @@ import numpy as np
 
 import glassnet as g
 
-
 # Cells with compiled step loops (glassnet.adapters.compiled_recurrent; numba): a column when numba is installed.
 COMPILED_CELLS = ("LSTM",)
 
@@ -186,7 +185,8 @@ def main():
         comp = (f"{med['compiled']:>17.3f} {med['compiled'] / med['torch']:>14.2f}x" if "compiled" in med
                 else f"{'-':>17} {'-':>15}")
         print(f"{cell:<5} {med['glassnet']:>17.3f} {med['readable']:>14.3f} {med['torch']:>14.3f} "
-              f"{med['glassnet'] / med['torch']:>14.2f}x {med['readable'] / med['glassnet']:>13.2f}x {comp}", flush=True)
+              f"{med['glassnet'] / med['torch']:>14.2f}x {med['readable'] / med['glassnet']:>13.2f}x {comp}",
+              flush=True)
         if "against" in med:
             print(f"      {args.against}: {med['against']:.3f} s/epoch, {med['against'] / med['torch']:.2f}x torch; "
                   f"this tree / it {med['glassnet'] / med['against']:.3f}", flush=True)

@@ -53,14 +53,14 @@ def _sequence(S, m_tm, reverse):
     return seq.transpose(1, 0, 2)
 
 
-def _input_grads(x_tm, W, dA_steps, reverse, shape, with_db=True):
-    """dL/dW, dL/db (None unless ``with_db``), dL/dx from per-step input gradients kept in the order taken (T, B, G)."""
+def _input_grads(x_tm, W, dA_steps, reverse, shape, db=None):
+    """dL/dW, dL/db (summed unless given), dL/dx from per-step input gradients kept in the order taken (T, B, G)."""
     dA = dA_steps[::-1] if reverse else dA_steps
     T, B, n = x_tm.shape
     dA2 = np.ascontiguousarray(dA).reshape(T * B, -1)
     x2 = x_tm.reshape(T * B, n)
     dx = (dA2 @ W.T).reshape(T, B, n).transpose(1, 0, 2)
-    return x2.T @ dA2, dA2.sum(axis=0) if with_db else None, np.ascontiguousarray(dx).reshape(shape)
+    return x2.T @ dA2, dA2.sum(axis=0) if db is None else db, np.ascontiguousarray(dx).reshape(shape)
 
 
 def lstm_forward(x, m, W, U, b, H, reverse):
@@ -69,18 +69,15 @@ def lstm_forward(x, m, W, U, b, H, reverse):
     x_tm = _time_major(x)
     A = (x_tm.reshape(T * B, n) @ W).reshape(T, B, 4 * H)      # x_t W, every step; the loop adds b
     m_tm = None if m is None else _time_major(m)
-    S = np.zeros((T + 1, B, H), x.dtype)
-    C = np.zeros((T + 1, B, H), x.dtype)
-    G = np.empty((T, B, 4 * H), x.dtype)
-    TC = np.empty((T, B, H), x.dtype)
+    S, C = np.zeros((T + 1, B, H), x.dtype), np.zeros((T + 1, B, H), x.dtype)
+    G, TC = np.empty((T, B, 4 * H), x.dtype), np.empty((T, B, H), x.dtype)
     (COMPILED[-1].lstm_forward_loop if COMPILED else _lstm_forward_loop)(A, b, U, m_tm, S, C, G, TC, reverse)
     return _sequence(S, m_tm, reverse), S[T], (S, C, G, TC), x_tm
 
 
 def _lstm_forward_loop(A, b, U, m_tm, S, C, G, TC, reverse):
     """The steps: S[k + 1], C[k + 1] (states), G[k] (gates [i, f, g, o]), TC[k] = tanh(c) from S[k], C[k], A[t] + b."""
-    T, B, H4 = A.shape
-    H = H4 // 4
+    T, B, H = TC.shape
     A += b
     A[:, :, 2 * H:3 * H] *= 2                     # tanh(a) = 2 sigma(2a) - 1 (A is this function's own buffer)
     U2 = U.copy()
@@ -136,17 +133,16 @@ def lstm_backward(x_tm, m, W, U, cache, g_seq, g_last, H, reverse, keep, shape):
     The loop over the steps (:func:`_lstm_backward_loop`, or the compiled one) fills dL/da of every
     step, in the order taken; the weight and input gradients are then one GEMM each over all steps.
     """
-    S = cache[0]
     T, B, _ = x_tm.shape
     m_tm = None if m is None else _time_major(m)
     g_tm = None if g_seq is None else g_seq.transpose(1, 0, 2)
     dA = np.empty((T, B, 4 * H), x_tm.dtype)       # in the order taken
     dh = np.zeros((B, H), x_tm.dtype) if g_last is None else np.array(g_last, dtype=x_tm.dtype)
-    loop = COMPILED[-1].lstm_backward_loop if COMPILED else _lstm_backward_loop
-    db = loop(U, cache, g_tm, m_tm, keep, dh, dA, reverse)         # the compiled loop also sums dL/db
-    dU = S[:T].reshape(T * B, H).T @ dA.reshape(T * B, 4 * H)     # sum over steps, one GEMM
-    dW, db_, dx = _input_grads(x_tm, W, dA, reverse, shape, db is None)
-    db = db_ if db is None else db
+    # the compiled loop also sums dL/db (None from the NumPy loop)
+    db = (COMPILED[-1].lstm_backward_loop if COMPILED else _lstm_backward_loop)(U, cache, g_tm, m_tm, keep, dh, dA,
+                                                                                 reverse)
+    dU = cache[0][:T].reshape(T * B, H).T @ dA.reshape(T * B, 4 * H)     # sum over steps, one GEMM
+    dW, db, dx = _input_grads(x_tm, W, dA, reverse, shape, db)
     return (dW, dU, db), dx
 
 
@@ -162,8 +158,7 @@ def _lstm_backward_loop(U, cache, g_tm, m_tm, keep, dh, dA, reverse):
     dc <- dc f; dh <- da U^T.
     """
     S, C, G, TC = cache
-    T, B, H4 = dA.shape
-    H = H4 // 4
+    T, B, H = TC.shape
     block = max(1, min(T, BLOCK_BYTES // (B * 4 * H * G.itemsize)))
     Q = np.empty((block, B, H), dA.dtype)
     dc = np.zeros((B, H), dA.dtype)
