@@ -98,3 +98,16 @@ def test_enable_without_numba_says_what_to_install(monkeypatch):
     with pytest.raises(ModuleNotFoundError, match=r"glassnet\[compiled\]"):
         compiled_recurrent.enable()
     assert recurrent_fast.COMPILED == []
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_compiled_lstm_propagates_nan(on, dtype):
+    """The fast-math flags assume no finite values: a NaN input gives NaN outputs and gradients, never a number."""
+    lstm = g.LSTM(3, 4, return_sequences=True, seed=0, dtype=dtype)
+    x = np.ones((2, 5, 3), dtype)
+    x[0, 2, 1] = np.nan
+    y = lstm.forward(x)
+    assert np.isnan(y[0, 2:]).all() and np.isfinite(y[0, :2]).all() and np.isfinite(y[1]).all()
+    dx = lstm.backward(np.ones_like(y))
+    assert np.isnan(dx[0, :3]).any() and np.isfinite(dx[1]).all()
+    assert all(np.isnan(p.grad).any() for p in lstm.parameters())
