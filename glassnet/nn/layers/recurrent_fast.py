@@ -18,6 +18,11 @@ These functions compute exactly what :class:`~glassnet.nn.layers.recurrent.LSTM`
   the rows of dL/da that the loop then scales in place: on data still in cache, with no separate
   array (a backward pass 0.71x-0.73x the all-steps-at-once version, an epoch 0.89x-0.91x).
 
+The LSTM's two loops over the steps are separate functions (``_lstm_forward_loop``,
+``_lstm_backward_loop``) so that ``glassnet.adapters.compiled_recurrent.enable()`` (numba, an
+optional extra) can put compiled ones in :data:`COMPILED`, used instead while they are there: the
+NumPy elementwise passes per step cost most of a step (BENCHMARKS.md, recurrent section).
+
 ``tests/test_recurrent_fast.py`` proves them equal to the readable loops in float64 and float32.
 Measured with ``benchmarks/rnn.py --threads 1`` (one training epoch, N 2048, T 50, H 64, batch 64):
 the LSTM functions make an epoch 1.14x-1.25x faster than the readable loop, so ``LSTM.fast`` is on;
