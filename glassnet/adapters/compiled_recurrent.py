@@ -113,24 +113,27 @@ def _build(gemm, F):
         for k in range(T):
             t = T - 1 - k if reverse else k
             gemm(ROW, N, N, B, H4, H, 1.0, S[k].ctypes.data, H, U.ctypes.data, H4, 0.0, G[k].ctypes.data, H4)
+            a, x = G[k], A[t]
+            # The gates, all rows first (one loop over 4H, measured faster than a loop per gate block or a row at a
+            # time with the cell): sigma(z) = tanh(z / 2) / 2 + 1/2 for i, f, o (glassnet's sigmoid); tanh(z) for g.
             for r in range(B):
-                a, x = G[k, r], A[t, r]
-                cp, hp, c, h, tc = C[k, r], S[k, r], C[k + 1, r], S[k + 1, r], TC[k, r]
-                for j in range(2 * H):             # i, f: sigma(z) = (1 + tanh(z / 2)) / 2, as glassnet's sigmoid
-                    a[j] = (one + tanh(half * (a[j] + x[j] + b[j]))) * half
-                for j in range(2 * H, 3 * H):      # g
-                    a[j] = tanh(a[j] + x[j] + b[j])
-                for j in range(3 * H, H4):         # o
-                    a[j] = (one + tanh(half * (a[j] + x[j] + b[j]))) * half
-                for j in range(H):                 # c = f c_prev + i g; h = o tanh(c)
-                    c[j] = a[H + j] * cp[j] + a[j] * a[2 * H + j]
-                    tc[j] = tanh(c[j])
-                    h[j] = a[3 * H + j] * tc[j]
-                if masked:                         # carry the state over padding: s = s_prev + m (s_new - s_prev)
-                    mt = m[t, r, 0]
-                    for j in range(H):
-                        h[j] = hp[j] + mt * (h[j] - hp[j])
-                        c[j] = cp[j] + mt * (c[j] - cp[j])
+                for j in range(H4):
+                    s = one if 2 * H <= j < 3 * H else half
+                    v = tanh(s * (a[r, j] + x[r, j] + b[j]))
+                    a[r, j] = v if s == one else v * half + half
+            for r in range(B):                     # c = f c_prev + i g; h = o tanh(c)
+                mt = m[t, r, 0] if masked else one
+                for j in range(H):
+                    cp, hp = C[k, r, j], S[k, r, j]
+                    c = a[r, H + j] * cp + a[r, j] * a[r, 2 * H + j]
+                    tc = tanh(c)
+                    TC[k, r, j] = tc
+                    h = a[r, 3 * H + j] * tc
+                    if masked:                     # carry the state over padding: s = s_prev + m (s_new - s_prev)
+                        h = hp + mt * (h - hp)
+                        c = cp + mt * (c - cp)
+                    S[k + 1, r, j] = h
+                    C[k + 1, r, j] = c
 
     @jit
     def backward(U, C, G, TC, g_tm, m, keep, dh, dc, dA, db, reverse):
