@@ -1,4 +1,4 @@
-"""Compiled LSTM step loops (numba): each time step one BLAS call and one fused pass over the gates.
+"""Compiled LSTM step loops (numba): each time step one BLAS call and fused passes over the gates.
 
 The NumPy fast path (glassnet/nn/layers/recurrent_fast.py) runs an LSTM forward step as the GEMM
 h_(t-1) U plus 13 elementwise ufunc passes (add the input part, the sigmoid, the cell update,
@@ -8,12 +8,18 @@ the steps, with the same buffers and caches:
 
 - forward, per step: h_(t-1) U by the SGEMM/DGEMM of the OpenBLAS that NumPy bundles (through
   ctypes from compiled code, as :mod:`glassnet.adapters.compiled` calls it), then one pass that
-  adds the input part and computes the four gates, the cell c_t, tanh(c_t) and h_t (and the
-  mask's carry over padding) for each (row, unit);
+  adds the input part and the bias and computes the four gates, and one that computes the cell
+  c_t, tanh(c_t) and h_t (and the mask's carry over padding);
 - backward, per step: one pass that takes dL/dh_t and dL/dc_t to the four gates' pre-activation
-  gradients and dL/dc_(t-1), then da U^T by GEMM (added to the carried dL/dh over padding).
+  gradients, dL/dc_(t-1) and the running dL/db, then da U^T by GEMM (added to the carried dL/dh
+  over padding).
 
-The GEMMs over all steps (input part, dL/dU, dL/dW, dL/dx) stay recurrent_fast's. The caches are
+float32 computes tanh as a rational function (error below 3.5e-7, NaN propagates) that LLVM
+vectorizes; float64 calls libm's tanh. The measurements behind each choice are in BENCHMARKS.md
+(recurrent section, fourth pass); ``benchmarks/rnn.py`` times epochs with and without this module.
+
+The GEMMs over all steps (x W, dL/dU, dL/dW, dL/dx) stay recurrent_fast's. The BLAS comes from
+:mod:`glassnet.adapters.compiled` (its loader, so a change of provider there applies here too). The caches are
 the same arrays (the gates i, f, g, o; c; tanh c; h), so the glass box reads the same values and
 either backward loop can follow either forward loop. tests/test_compiled_recurrent.py proves the
 layers equal to the readable loops with it on (float64 1e-10, float32 2e-5).
