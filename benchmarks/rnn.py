@@ -30,6 +30,9 @@ import numpy as np
 
 import glassnet as g
 
+# Cells with compiled step loops (glassnet.adapters.compiled_recurrent; numba): a column when numba is installed.
+COMPILED_CELLS = ("LSTM",)
+
 
 def glassnet_epoch(cell, X, y, H, B, n_classes, fast=True):
     r = np.random.default_rng(0)
@@ -73,6 +76,19 @@ def torch_epoch(cell, X, y, H, B, n_classes, threads):
             loss.backward()
             opt.step()
     return epoch
+
+
+def compiled_epoch(epoch):
+    """``epoch`` with glassnet.adapters.compiled_recurrent's step loops (numba) on for its duration."""
+    from glassnet.adapters import compiled_recurrent
+
+    def run():
+        compiled_recurrent.enable()
+        try:
+            epoch()
+        finally:
+            compiled_recurrent.disable()
+    return run
 
 
 def against_epoch(path, epoch):
@@ -142,12 +158,19 @@ def main():
     torch.set_num_threads(args.threads)
     print(f"N {args.N}, T {args.T}, C {args.C}, H {args.H}, batch {args.B}; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, numpy {np.__version__}; median of {args.reps} epochs")
+    try:
+        from glassnet.adapters import compiled_recurrent
+        has_compiled = compiled_recurrent.available()
+    except ImportError:
+        has_compiled = False
     print(f"{'cell':<5} {'glassnet s/epoch':>17} {'readable loop':>14} {'torch s/epoch':>14} {'glassnet/torch':>15} "
-          f"{'readable/fast':>14}")
+          f"{'readable/fast':>14} {'compiled s/epoch':>17} {'compiled/torch':>15}")
     for cell in ("LSTM", "GRU"):
         runs = {"glassnet": glassnet_epoch(cell, X, y, args.H, args.B, 4),     # the fast functions
                 "readable": glassnet_epoch(cell, X, y, args.H, args.B, 4, fast=False),
                 "torch": torch_epoch(cell, X, y, args.H, args.B, 4, args.threads)}
+        if has_compiled and cell in COMPILED_CELLS:    # the fast functions with the numba step loops
+            runs["compiled"] = compiled_epoch(glassnet_epoch(cell, X, y, args.H, args.B, 4))
         if args.against and cell == "LSTM":
             runs["against"] = against_epoch(args.against, glassnet_epoch(cell, X, y, args.H, args.B, 4))
         times = {k: [] for k in runs}
@@ -159,8 +182,11 @@ def main():
                 f()
                 times[k].append(time.perf_counter() - t)
         med = {k: statistics.median(v) for k, v in times.items()}
+        comp = (f"{med['compiled']:>17.3f} {med['compiled'] / med['torch']:>14.2f}x" if "compiled" in med
+                else f"{'-':>17} {'-':>15}")
         print(f"{cell:<5} {med['glassnet']:>17.3f} {med['readable']:>14.3f} {med['torch']:>14.3f} "
-              f"{med['glassnet'] / med['torch']:>14.2f}x {med['readable'] / med['glassnet']:>13.2f}x", flush=True)
+              f"{med['glassnet'] / med['torch']:>14.2f}x {med['readable'] / med['glassnet']:>13.2f}x {comp}",
+              flush=True)
         if "against" in med:
             print(f"      {args.against}: {med['against']:.3f} s/epoch, {med['against'] / med['torch']:.2f}x torch; "
                   f"this tree / it {med['glassnet'] / med['against']:.3f}", flush=True)

@@ -86,3 +86,36 @@ def test_mpirun_glassnet_train_on_series_writes_once_from_rank_0(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("model written to m.safetensors") == 1, proc.stdout
     assert proc.stdout.count("epoch 2/2") == 1 and proc.stdout.count("test accuracy") == 1, proc.stdout
+
+
+def test_evaluate_and_predict_a_series_model(tmp_path, capsys):
+    """The test series go through the training preparation again (fill, the stored standardization, padding):
+    evaluate reproduces the test accuracy stored at training time, predict writes one row per series."""
+    rng = np.random.default_rng(2)
+    for split, n in (("TRAIN", 40), ("TEST", 20)):
+        write_ts(tmp_path / f"Slope_{split}.ts", *_synthetic(rng, n, (5, 12)), ["down", "up"], missing=True)
+    out = tmp_path / "m.safetensors"
+    status, _, err = train(capsys, tmp_path / "Slope_TRAIN.ts", "--arch", "gru", "--hidden", "8", "--epochs", "5",
+                           "--lr", "0.01", "--out", out)
+    assert status == 0, err
+    stored = load(out, with_metadata=True)[1]["cli"]["test"]["accuracy"]
+    test = tmp_path / "Slope_TEST.ts"
+    assert main(["evaluate", str(out), str(test)]) == 0
+    assert f"{test}: 20 series  accuracy {stored:.4f}" in capsys.readouterr().out
+    csv = tmp_path / "p.csv"
+    assert main(["predict", str(out), str(test), "--proba", "--out", str(csv)]) == 0
+    import pandas as pd
+    frame = pd.read_csv(csv)
+    assert list(frame.columns) == ["prediction", "proba_down", "proba_up"] and len(frame) == 20
+    np.testing.assert_allclose(frame[["proba_down", "proba_up"]].sum(axis=1), 1, rtol=1e-5)
+    labels = open(test).read().split("@data")[1].split()
+    acc = np.mean([p == line.rsplit(":", 1)[1] for p, line in zip(frame["prediction"], labels)])
+    assert acc == pytest.approx(stored)
+
+
+def test_evaluate_a_series_model_on_series_it_cannot_take(tmp_path, capsys):
+    out = tmp_path / "m.safetensors"
+    assert train(capsys, "ItalyPowerDemand", "--arch", "cnn1d", "--hidden", "4", "--epochs", "1", "--out", out)[0] == 0
+    assert main(["evaluate", str(out), "GunPoint"]) == 1
+    err = capsys.readouterr().err
+    assert "150 steps with 1 channel(s)" in err and "at most 24 steps" in err

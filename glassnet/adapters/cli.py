@@ -341,14 +341,7 @@ def train_series(args, out, is_root):
     if args.arch in ("mlp", "cnn"):
         raise CLIError(f"--arch {args.arch} is for tables and images; for time series ({args.data}) use --arch "
                        f"{', '.join(timeseries.ARCHS)} (default cnn1d).")
-    name = next((n for n in timeseries.UCR_NAMES if n.lower() == args.data.lower()), None)
-    if name is not None:
-        train, test = timeseries.load_ucr(name), timeseries.load_ucr(name, kind="test")
-    else:
-        train, test = timeseries.read_ts(args.data), None
-        sibling = args.data.replace("_TRAIN.ts", "_TEST.ts").replace("_train.ts", "_test.ts")
-        if sibling != args.data and os.path.exists(sibling):
-            test = timeseries.read_ts(sibling)
+    train, test = timeseries.read_series(args.data)
     rng = np.random.default_rng(args.seed)
     if test is None and args.test_split > 0:
         fit_rows, test_rows = train_val_split(len(train.y), args.test_split, rng, train.y)
@@ -389,8 +382,8 @@ def train_series(args, out, is_root):
             print(f"test accuracy {result['accuracy']:.4f}  ({len(test.y)} series)", file=out)
     mask = train.mask.astype(bool)
     meta = {"task": "classification", "classes": list(train.target_names), "source": {"series": args.data},
-            "series": {"arch": args.arch or "cnn1d", "steps": T, "channels": int(X.shape[2]),
-                       "mean": train.X[mask].mean(axis=0).tolist(), "std": train.X[mask].std(axis=0).tolist(),
+            "series": {"arch": args.arch or "cnn1d", "steps": T, "channels": int(X.shape[2]),      # filled: no NaN
+                       "mean": sets[0].X[mask].mean(axis=0).tolist(), "std": sets[0].X[mask].std(axis=0).tolist(),
                        "pad_value": train.pad_value},
             "history": history.to_dict(), "test": result, "args": {k: v for k, v in vars(args).items() if k != "func"}}
     save(model, args.out, metadata={"cli": _jsonable(meta)})
@@ -519,11 +512,25 @@ def load_model(path):
     """(TabularModel, the CLI metadata) of a model file written by ``glassnet train``."""
     model, meta = load(path, with_metadata=True)
     meta = meta.get("cli") or {}
+    if "series" in meta:                          # trained on time series: the model itself
+        return model, meta
     if not isinstance(meta.get("preprocessing"), dict):
         raise CLIError(f"{path} holds no table preprocessing: it was not written by this glassnet's "
                        "`glassnet train`; retrain it (or use glassnet.load in Python).")
     return TabularModel(model, TablePreprocessor.from_dict(meta["preprocessing"]), meta.get("task"),
                         meta.get("classes")), meta
+
+
+def series_data(args, meta):
+    """(X, y) of a series model's data argument (a .ts file, or a shipped set's test split), prepared as in training."""
+    s, classes = meta["series"], meta["classes"]
+    train, test = timeseries.read_series(args.data, pad_value=s["pad_value"])
+    d = test if test is not None and args.data.lower() in {n.lower() for n in timeseries.UCR_NAMES} else train
+    if set(d.target_names) - set(classes):
+        raise CLIError(f"labels {sorted(set(d.target_names) - set(classes))[:5]} in {args.data} were not seen in "
+                       f"training (classes: {classes[:10]}).")
+    return timeseries.prepare_like(d, s["steps"], s["mean"], s["std"]), np.array([classes.index(d.target_names[i])
+                                                                                  for i in d.y], dtype=np.int64)
 
 
 def model_data(args, meta, tm, *, need_y):
@@ -568,6 +575,10 @@ def _integral_text(v):
 
 def cmd_evaluate(args, out):
     tm, meta = load_model(args.model)
+    if "series" in meta:
+        X, y = series_data(args, meta)
+        print(f"{args.data}: {len(X)} series  accuracy {tm.evaluate(X, y)['accuracy']:.4f}", file=out)
+        return 0
     Xf, y = model_data(args, meta, tm, need_y=True)
     X = tm.inputs(Xf)
     result = scores(tm.model, X, y, tm.task)
@@ -591,13 +602,16 @@ def cmd_predict(args, out):
     import pandas as pd
 
     tm, meta = load_model(args.model)
+    if "series" in meta:                          # one row per series, in the file's order
+        pred, tm = tm.predict(series_data(args, meta)[0]), argparse.Namespace(task="classification",
+                                                                               classes=meta["classes"])
     if args.proba and tm.task != "classification":
         raise CLIError("--proba gives class probabilities, but this model is a regression; leave --proba out.")
-    Xf, _ = model_data(args, meta, tm, need_y=False)
-    pred = tm.predict_proba(Xf)
+    if "series" not in meta:
+        pred = tm.predict_proba(model_data(args, meta, tm, need_y=False)[0])
     id_column = args.id_column or meta.get("id_column")
     frame = pd.DataFrame()
-    if id_column:
+    if id_column and "series" not in meta:
         raw = load_frame(args, args.split)[0]
         if id_column not in raw.columns:
             raise CLIError(f"the id column {id_column!r} is not in {args.data} (columns: {_columns(raw)}).")
@@ -634,6 +648,10 @@ def cmd_diagnose(args, out):
         if getattr(args, key, None) is None:
             setattr(args, key, getattr(trained, key, None))
     tm, meta = load_model(args.model)
+    if "series" in meta:
+        X, y = series_data(args, meta)
+        print(f"{args.data}: {len(X)} series  accuracy {tm.evaluate(X, y)['accuracy']:.4f}", file=out)
+        return 0
     Xf, y = model_data(args, meta, tm, need_y=True)
     stored = (cli.get("training_rows") or {}).get("fingerprints") or []
     rows = np.isin(np.array(row_fingerprints(Xf, tm.preprocessor.used_columns)), np.array(stored))

@@ -37,7 +37,8 @@ from glassnet.nn.layers import GRU, LSTM, BatchNorm, Conv1D, Dense, GlobalAverag
 from glassnet.train.model import Sequential
 
 __all__ = ["ARCHS", "UCR_DATA", "UCR_NAMES", "UCR_SHA256", "SeriesDataset", "fill_missing", "load_ucr",
-           "nn1_euclidean", "read_ts", "series_classifier", "standardize", "window_slices"]
+           "nn1_euclidean", "prepare_like", "read_series", "read_ts", "series_classifier", "standardize",
+           "window_slices"]
 
 UCR_DATA = Path(__file__).resolve().parent / "ucr_data"
 UCR_NAMES = ("GunPoint", "ItalyPowerDemand", "ArrowHead", "OSULeaf", "JapaneseVowels", "BasicMotions")
@@ -230,6 +231,41 @@ def load_ucr(name, *, kind="train", path=None, pad_value=0.0, verify=True):
                            name=name, split=kind)
     raise ValidationError(f"load_ucr found neither {stem} nor {stem}.gz in {os.fspath(folder)!r}. Pass the folder "
                           "holding the archive's files, or path=None for the shipped copy.")
+
+
+def read_series(data, *, pad_value=0.0):
+    """(train, test) for the CLI's data argument: a shipped set's name (any case) gives its two splits; a
+    ``NAME_TRAIN.ts`` path gives that file and the ``NAME_TEST.ts`` beside it (or None); any other path (file, None)."""
+    name = next((n for n in UCR_NAMES if n.lower() == str(data).lower()), None)
+    if name is not None:
+        return load_ucr(name, pad_value=pad_value), load_ucr(name, kind="test", pad_value=pad_value)
+    sibling = str(data).replace("_TRAIN.ts", "_TEST.ts").replace("_train.ts", "_test.ts")
+    test = read_ts(sibling, pad_value=pad_value) if sibling != str(data) and os.path.exists(sibling) else None
+    return read_ts(data, pad_value=pad_value), test
+
+
+def prepare_like(data, steps, mean, std):
+    """New series as a model trained on :func:`standardize`-d, padded series takes them.
+
+    Missing values interpolated (:func:`fill_missing`), each channel z-scored with the *training*
+    ``mean`` and ``std`` (per channel, over real steps, as :func:`standardize` computed them),
+    padded with ``data.pad_value`` to ``steps``. Returns X (n, steps, channels) float32.
+
+    Raises
+    ------
+    ValidationError
+        When the series are longer than ``steps`` or have another number of channels.
+    """
+    n, T, C = data.X.shape
+    if T > steps or C != len(mean):
+        raise ValidationError(f"{data.source or data.name}: series of up to {T} steps with {C} channel(s), but the "
+                              f"model takes at most {steps} steps of {len(mean)} channel(s). Give series like its "
+                              "training series.")
+    X = np.full((n, steps, C), data.pad_value, np.float32)
+    X[:, :T] = fill_missing(data.X, data.lengths)
+    m = np.arange(steps)[None, :] < data.lengths[:, None]
+    X[m] = (X[m] - np.asarray(mean, np.float32)) / (np.asarray(std, np.float32) + 1e-8)
+    return X
 
 
 def fill_missing(X, lengths=None):

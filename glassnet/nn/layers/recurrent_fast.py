@@ -18,6 +18,11 @@ These functions compute exactly what :class:`~glassnet.nn.layers.recurrent.LSTM`
   the rows of dL/da that the loop then scales in place: on data still in cache, with no separate
   array (a backward pass 0.71x-0.73x the all-steps-at-once version, an epoch 0.89x-0.91x).
 
+The LSTM's two loops over the steps are separate functions (``_lstm_forward_loop``,
+``_lstm_backward_loop``) so that ``glassnet.adapters.compiled_recurrent.enable()`` (numba, an
+optional extra) can put compiled ones in :data:`COMPILED`, used instead while they are there: the
+NumPy elementwise passes per step cost most of a step (BENCHMARKS.md, recurrent section).
+
 ``tests/test_recurrent_fast.py`` proves them equal to the readable loops in float64 and float32.
 Measured with ``benchmarks/rnn.py --threads 1`` (one training epoch, N 2048, T 50, H 64, batch 64):
 the LSTM functions make an epoch 1.14x-1.25x faster than the readable loop, so ``LSTM.fast`` is on;
@@ -29,7 +34,12 @@ import numpy as np
 
 from glassnet.nn.layers.activations import sigmoid
 
-__all__ = ["gru_backward", "gru_forward", "lstm_backward", "lstm_forward"]
+__all__ = ["COMPILED", "gru_backward", "gru_forward", "lstm_backward", "lstm_forward"]
+
+# The step loops compiled by glassnet.adapters.compiled_recurrent.enable() (numba, an optional extra): an object with
+# lstm_forward_loop / lstm_backward_loop of the signatures of _lstm_forward_loop / _lstm_backward_loop below, used
+# instead of them while it is here. Everything around the loops (GEMMs over all steps, caches) stays this module's.
+COMPILED = []
 
 
 def _time_major(x):
@@ -48,31 +58,36 @@ def _sequence(S, m_tm, reverse):
     return seq.transpose(1, 0, 2)
 
 
-def _input_grads(x_tm, W, dA_steps, reverse, shape):
-    """dL/dW, dL/db, dL/dx from per-step input gradients kept in the order taken (T, B, G)."""
+def _input_grads(x_tm, W, dA_steps, reverse, shape, db=None):
+    """dL/dW, dL/db (summed unless given), dL/dx from per-step input gradients kept in the order taken (T, B, G)."""
     dA = dA_steps[::-1] if reverse else dA_steps
     T, B, n = x_tm.shape
     dA2 = np.ascontiguousarray(dA).reshape(T * B, -1)
     x2 = x_tm.reshape(T * B, n)
     dx = (dA2 @ W.T).reshape(T, B, n).transpose(1, 0, 2)
-    return x2.T @ dA2, dA2.sum(axis=0), np.ascontiguousarray(dx).reshape(shape)
+    return x2.T @ dA2, dA2.sum(axis=0) if db is None else db, np.ascontiguousarray(dx).reshape(shape)
 
 
 def lstm_forward(x, m, W, U, b, H, reverse):
     """Same as ``LSTM._forward_direction``: (sequence output, last state, cache)."""
     B, T, n = x.shape
     x_tm = _time_major(x)
-    A = (x_tm.reshape(T * B, n) @ W).reshape(T, B, 4 * H)
+    A = (x_tm.reshape(T * B, n) @ W).reshape(T, B, 4 * H)      # x_t W, every step; the loop adds b
+    m_tm = None if m is None else _time_major(m)
+    S, C = np.zeros((T + 1, B, H), x.dtype), np.zeros((T + 1, B, H), x.dtype)
+    G, TC = np.empty((T, B, 4 * H), x.dtype), np.empty((T, B, H), x.dtype)
+    (COMPILED[-1].lstm_forward_loop if COMPILED else _lstm_forward_loop)(A, b, U, m_tm, S, C, G, TC, reverse)
+    return _sequence(S, m_tm, reverse), S[T], (S, C, G, TC), x_tm
+
+
+def _lstm_forward_loop(A, b, U, m_tm, S, C, G, TC, reverse):
+    """The steps: S[k + 1], C[k + 1] (states), G[k] (gates [i, f, g, o]), TC[k] = tanh(c) from S[k], C[k], A[t] + b."""
+    T, B, H = TC.shape
     A += b
-    A[:, :, 2 * H:3 * H] *= 2                     # tanh(a) = 2 sigma(2a) - 1
+    A[:, :, 2 * H:3 * H] *= 2                     # tanh(a) = 2 sigma(2a) - 1 (A is this function's own buffer)
     U2 = U.copy()
     U2[:, 2 * H:3 * H] *= 2
-    m_tm = None if m is None else _time_major(m)
-    S = np.zeros((T + 1, B, H), x.dtype)
-    C = np.zeros((T + 1, B, H), x.dtype)
-    G = np.empty((T, B, 4 * H), x.dtype)
-    TC = np.empty((T, B, H), x.dtype)
-    tmp = np.empty((B, H), x.dtype)
+    tmp = np.empty((B, H), A.dtype)
     for k, t in enumerate(_order(T, reverse)):
         a = G[k]
         np.matmul(S[k], U2, out=a)
@@ -92,7 +107,6 @@ def lstm_forward(x, m, W, U, b, H, reverse):
                 new -= old
                 new *= m_tm[t]
                 new += old
-    return _sequence(S, m_tm, reverse), S[T], (S, C, G, TC), x_tm
 
 
 # Steps per block of gate derivatives in lstm_backward: about 256 KB of gates per block, so a block's derivatives
@@ -121,6 +135,27 @@ def _lstm_derivatives(G, C, TC, H, lo, hi, P, Q):
 def lstm_backward(x_tm, m, W, U, cache, g_seq, g_last, H, reverse, keep, shape):
     """Same as ``LSTM._backward_direction``: ((dW, dU, db), dx).
 
+    The loop over the steps (:func:`_lstm_backward_loop`, or the compiled one) fills dL/da of every
+    step, in the order taken; the weight and input gradients are then one GEMM each over all steps.
+    """
+    T, B, _ = x_tm.shape
+    m_tm = None if m is None else _time_major(m)
+    g_tm = None if g_seq is None else g_seq.transpose(1, 0, 2)
+    dA = np.empty((T, B, 4 * H), x_tm.dtype)       # in the order taken
+    dh = np.zeros((B, H), x_tm.dtype) if g_last is None else np.array(g_last, dtype=x_tm.dtype)
+    # the compiled loop also sums dL/db (None from the NumPy loop)
+    db = (COMPILED[-1].lstm_backward_loop if COMPILED else _lstm_backward_loop)(U, cache, g_tm, m_tm, keep, dh, dA,
+                                                                                 reverse)
+    dU = cache[0][:T].reshape(T * B, H).T @ dA.reshape(T * B, 4 * H)     # sum over steps, one GEMM
+    dW, db, dx = _input_grads(x_tm, W, dA, reverse, shape, db)
+    return (dW, dU, db), dx
+
+
+def _lstm_backward_loop(U, cache, g_tm, m_tm, keep, dh, dA, reverse):
+    """dL/da of every step into dA (T, B, 4H), from dL/dh_T in ``dh`` (overwritten); records dL/dh_t in ``keep``.
+
+    Returns None: dL/db is summed from dA afterwards (a compiled loop may return it instead).
+
     What does not depend on the incoming gradient is computed a block of steps at a time, just
     before the loop reaches the block (a few larger operations instead of many small ones per step,
     on data still in cache), written straight into dA's rows: P (see :func:`_lstm_derivatives`)
@@ -128,15 +163,11 @@ def lstm_backward(x_tm, m, W, U, cache, g_seq, g_last, H, reverse, keep, shape):
     dc <- dc f; dh <- da U^T.
     """
     S, C, G, TC = cache
-    T, B, _ = x_tm.shape
-    m_tm = None if m is None else _time_major(m)
-    g_tm = None if g_seq is None else g_seq.transpose(1, 0, 2)
+    T, B, H = TC.shape
     block = max(1, min(T, BLOCK_BYTES // (B * 4 * H * G.itemsize)))
-    dA = np.empty((T, B, 4 * H), x_tm.dtype)       # in the order taken; holds P until the loop reaches the step
-    Q = np.empty((block, B, H), x_tm.dtype)
-    dh = np.zeros((B, H), x_tm.dtype) if g_last is None else np.array(g_last, dtype=x_tm.dtype)
-    dc = np.zeros((B, H), x_tm.dtype)
-    dhn, dcn, t1, keep_m = (np.empty((B, H), x_tm.dtype) for _ in range(4))
+    Q = np.empty((block, B, H), dA.dtype)
+    dc = np.zeros((B, H), dA.dtype)
+    dhn, dcn, t1, keep_m = (np.empty((B, H), dA.dtype) for _ in range(4))
     UT = np.ascontiguousarray(U.T)
     lo = T
     for k in range(T - 1, -1, -1):
@@ -168,9 +199,6 @@ def lstm_backward(x_tm, m, W, U, cache, g_seq, g_last, H, reverse, keep, shape):
             dh *= keep_m[:, :1]
             np.matmul(da, UT, out=t1)
             dh += t1
-    dU = S[:T].reshape(T * B, H).T @ dA.reshape(T * B, 4 * H)     # sum over steps, one GEMM
-    dW, db, dx = _input_grads(x_tm, W, dA, reverse, shape)
-    return (dW, dU, db), dx
 
 
 def gru_forward(x, m, W, U, b, rb, H, reverse):
