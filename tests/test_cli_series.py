@@ -119,3 +119,21 @@ def test_evaluate_a_series_model_on_series_it_cannot_take(tmp_path, capsys):
     assert main(["evaluate", str(out), "GunPoint"]) == 1
     err = capsys.readouterr().err
     assert "150 steps with 1 channel(s)" in err and "at most 24 steps" in err
+
+
+def test_a_series_model_on_labels_it_never_saw_and_diagnose(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    series, labels = _synthetic(rng, 30, (6, 10))
+    write_ts(tmp_path / "Slope_TRAIN.ts", series, labels, ["down", "up"], missing=True)
+    other = write_ts(tmp_path / "other.ts", series, ["sideways" if v == "up" else v for v in labels],
+                     ["down", "sideways"], missing=True)
+    out = tmp_path / "m.safetensors"
+    assert train(capsys, tmp_path / "Slope_TRAIN.ts", "--arch", "gru", "--hidden", "4", "--epochs", "1",
+                 "--test-split", "0", "--out", out)[0] == 0
+    assert main(["evaluate", str(out), str(other)]) == 1
+    err = capsys.readouterr().err
+    assert "labels ['sideways']" in err and "were not seen in training" in err and "['down', 'up']" in err
+    assert main(["diagnose", str(out)]) == 0                   # the verdict on the stored training curves
+    assert "verdict: " in capsys.readouterr().out
+    assert main(["diagnose", str(out), str(tmp_path / "Slope_TRAIN.ts"), "--verify"]) == 1
+    assert "--verify retrains table models" in capsys.readouterr().err

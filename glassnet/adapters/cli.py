@@ -521,18 +521,6 @@ def load_model(path):
                         meta.get("classes")), meta
 
 
-def series_data(args, meta):
-    """(X, y) of a series model's data argument (a .ts file, or a shipped set's test split), prepared as in training."""
-    s, classes = meta["series"], meta["classes"]
-    train, test = timeseries.read_series(args.data, pad_value=s["pad_value"])
-    d = test if test is not None and args.data.lower() in {n.lower() for n in timeseries.UCR_NAMES} else train
-    if set(d.target_names) - set(classes):
-        raise CLIError(f"labels {sorted(set(d.target_names) - set(classes))[:5]} in {args.data} were not seen in "
-                       f"training (classes: {classes[:10]}).")
-    return timeseries.prepare_like(d, s["steps"], s["mean"], s["std"]), np.array([classes.index(d.target_names[i])
-                                                                                  for i in d.y], dtype=np.int64)
-
-
 def model_data(args, meta, tm, *, need_y):
     """(features frame, encoded targets or None) for a saved model, after the schema and drift check."""
     frame, y_ds, info = load_frame(args, args.split)
@@ -576,7 +564,7 @@ def _integral_text(v):
 def cmd_evaluate(args, out):
     tm, meta = load_model(args.model)
     if "series" in meta:
-        X, y = series_data(args, meta)
+        X, y = timeseries.model_inputs(args.data, meta)
         print(f"{args.data}: {len(X)} series  accuracy {tm.evaluate(X, y)['accuracy']:.4f}", file=out)
         return 0
     Xf, y = model_data(args, meta, tm, need_y=True)
@@ -603,7 +591,7 @@ def cmd_predict(args, out):
 
     tm, meta = load_model(args.model)
     if "series" in meta:                          # one row per series, in the file's order
-        pred, tm = tm.predict(series_data(args, meta)[0]), argparse.Namespace(task="classification",
+        pred, tm = tm.predict(timeseries.model_inputs(args.data, meta)[0]), argparse.Namespace(task="classification",
                                                                                classes=meta["classes"])
     if args.proba and tm.task != "classification":
         raise CLIError("--proba gives class probabilities, but this model is a regression; leave --proba out.")
@@ -649,9 +637,8 @@ def cmd_diagnose(args, out):
             setattr(args, key, getattr(trained, key, None))
     tm, meta = load_model(args.model)
     if "series" in meta:
-        X, y = series_data(args, meta)
-        print(f"{args.data}: {len(X)} series  accuracy {tm.evaluate(X, y)['accuracy']:.4f}", file=out)
-        return 0
+        raise CLIError(f"--verify retrains table models; {args.model} was trained on time series. Leave out --verify "
+                       "for the verdict on its training curves.")
     Xf, y = model_data(args, meta, tm, need_y=True)
     stored = (cli.get("training_rows") or {}).get("fingerprints") or []
     rows = np.isin(np.array(row_fingerprints(Xf, tm.preprocessor.used_columns)), np.array(stored))

@@ -37,8 +37,8 @@ from glassnet.nn.layers import GRU, LSTM, BatchNorm, Conv1D, Dense, GlobalAverag
 from glassnet.train.model import Sequential
 
 __all__ = ["ARCHS", "UCR_DATA", "UCR_NAMES", "UCR_SHA256", "SeriesDataset", "fill_missing", "load_ucr",
-           "nn1_euclidean", "prepare_like", "read_series", "read_ts", "series_classifier", "standardize",
-           "window_slices"]
+           "model_inputs", "nn1_euclidean", "prepare_like", "read_series", "read_ts", "series_classifier",
+           "standardize", "window_slices"]
 
 UCR_DATA = Path(__file__).resolve().parent / "ucr_data"
 UCR_NAMES = ("GunPoint", "ItalyPowerDemand", "ArrowHead", "OSULeaf", "JapaneseVowels", "BasicMotions")
@@ -266,6 +266,23 @@ def prepare_like(data, steps, mean, std):
     m = np.arange(steps)[None, :] < data.lengths[:, None]
     X[m] = (X[m] - np.asarray(mean, np.float32)) / (np.asarray(std, np.float32) + 1e-8)
     return X
+
+
+def model_inputs(data, meta):
+    """(X, y) of new series for a model that ``glassnet train`` wrote, prepared as in its training.
+
+    ``data``: a ``.ts`` path (its series) or a shipped set's name (its test split); ``meta``: the model file's CLI
+    metadata (``series``: steps, per-channel mean and std, pad value; ``classes``). y indexes ``meta["classes"]``.
+    """
+    s, classes = meta["series"], list(meta["classes"])
+    train, test = read_series(data, pad_value=s["pad_value"])
+    d = test if test is not None and str(data).lower() in {n.lower() for n in UCR_NAMES} else train
+    unseen = sorted(set(d.target_names) - set(classes))
+    if unseen:
+        raise ValidationError(f"labels {unseen[:5]} in {data} were not seen in training (the model's classes: "
+                              f"{classes[:10]}). Evaluate on series of the training classes.")
+    y = np.array([classes.index(d.target_names[i]) for i in d.y], dtype=np.int64)
+    return prepare_like(d, s["steps"], s["mean"], s["std"]), y
 
 
 def fill_missing(X, lengths=None):
