@@ -11,6 +11,9 @@ checks agreement in float64 and float32), with these tricks, each measured in BE
   every gradient is allocated once, and each step writes into them (no per-batch allocation);
 - im2col copies the strided patch view into the workspace patch matrix (``np.copyto``); the
   convolution, dL/dW and dL/dpatches are GEMMs with ``out=``; col2im adds into a workspace;
+- the patch matrix has a last column of ones, set once, and the GEMM's right operand is [W; b]: the bias
+  is added inside the convolution's GEMM (no pass of its own over the output, the largest array of the
+  first convolution) and dL/db comes out of the dL/dW GEMM as its last row ([X_col, 1]^T g);
 - the padded input buffer keeps its zero border from one step to the next: only the inside is copied;
 - ReLU right after a convolution or a Dense layer works in place on that layer's output;
 - max pooling with the window equal to the stride (the usual 2x2) is element-wise maxima of the k*k
@@ -237,16 +240,16 @@ class _Conv:
         a, bb = self.pool or (1, 1)
         if self.pool_bn and (ho % a or wo % bb):
             a, bb = 1, 1                               # BatchNorm's statistics need the cropped outputs too
-        rows, padded = n * (ho // a) * (wo // bb) * a * bb, (n, h + t + b, w + le + r, c)
+        rows, padded, k = n * (ho // a) * (wo // bb) * a * bb, (n, h + t + b, w + le + r, c), kh * kw * c
         ws = {"geom": (ho, wo, t, le, h, w), "padded": bool(t or b or le or r), "pool": (a, bb),
-              "cols": np.empty((rows, kh * kw * c), dtype), "y": np.empty((rows, o), dtype),
-              "ones": np.ones(rows, dtype), "dW": np.empty((kh * kw * c, o), dtype), "db": np.empty(o, dtype),
+              "cols": np.ones((rows, k + 1), dtype), "y": np.empty((rows, o), dtype),   # the last column stays 1
+              "wb": np.empty((k + 1, o), dtype), "dWb": np.empty((k + 1, o), dtype),       # [W; b] and [dW; db]
               # window-major (a*b offsets, N, Hp, Wp, O), or the layer's own shape
               "out_shape": (a * bb, n, ho // a, wo // bb, o) if a * bb > 1 else (n, wo, o) if self.one_d
               else (n, ho, wo, o)}
         ws["xpad"] = np.zeros(padded, dtype) if ws["padded"] else None
         if not self.first:
-            ws.update(dcols=np.empty_like(ws["cols"]), dx=np.empty(padded, dtype), g_img=np.empty_like(ws["y"]))
+            ws.update(dcols=np.empty((rows, k), dtype), dx=np.empty(padded, dtype), g_img=np.empty_like(ws["y"]))
         return ws
 
     def patches(self, x4, ws):
@@ -265,17 +268,17 @@ class _Conv:
         if ws["padded"]:
             ws["xpad"][:, t:t + h, le:le + w, :] = x4       # the zero border was set once
             x4 = ws["xpad"]
-        cols, view = ws["cols"], self.patches(x4, ws)
-        np.copyto(cols.reshape(view.shape), view)
-        np.matmul(cols, L.weight.value.reshape(cols.shape[1], -1), out=ws["y"])
-        ws["y"] += L.bias.value
+        cols, view, wb = ws["cols"], self.patches(x4, ws), ws["wb"]
+        np.copyto(cols[:, :-1].reshape(view.shape, copy=False), view)   # copy=False: a view, or it raises
+        np.copyto(wb[:-1], L.weight.value.reshape(len(wb) - 1, -1))
+        wb[-1] = L.bias.value                               # the ones column adds the bias inside the GEMM
+        np.matmul(cols, wb, out=ws["y"])
         return ws["y"].reshape(ws["out_shape"])
 
     def backward(self, g, ws, need_dx):
-        L, cols, g2 = self.layer, ws["cols"], g.reshape(-1, self.layer.out_channels)
-        np.matmul(cols.T, g2, out=ws["dW"])                                   # dL/dW = X_col^T g
-        np.matmul(ws["ones"], g2, out=ws["db"])                               # dL/db = 1^T g
-        L.weight.grad, L.bias.grad = ws["dW"].reshape(L.weight.value.shape), ws["db"]
+        L, cols, g2, dwb = self.layer, ws["cols"], g.reshape(-1, self.layer.out_channels), ws["dWb"]
+        np.matmul(cols.T, g2, out=dwb)                             # [dL/dW; dL/db] = [X_col, 1]^T g
+        L.weight.grad, L.bias.grad = dwb[:-1].reshape(L.weight.value.shape), dwb[-1]
         if not need_dx:
             return None
         (ho, wo, t, le, h, w), (a, b), (sh, sw), dx = ws["geom"], ws["pool"], L.stride_hw, ws["dx"]
