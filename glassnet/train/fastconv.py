@@ -26,9 +26,12 @@ checks agreement in float64 and float32), with these tricks, each measured in BE
   ReLU and its mask run on the pooled map, k*k times smaller. The gradients are the same: where
   the window's maximum is > 0 the first maximum of x is the first maximum of ReLU(x), and where it
   is <= 0 both give 0;
-- BatchNorm in training mode: x_hat, its output and dL/dx in workspaces, the statistics and the
-  parameter gradients as column sums (means) over the (N*H*W, C) view, computed as GEMVs 1^T X with ``out=``
-  (3-5x faster than ``np.sum(axis=0)``, which walks the rows one by one);
+- BatchNorm in training mode: x - mu, its output and dL/dx in workspaces; the column sums (means)
+  over the (N*H*W, C) view as GEMVs 1^T X with ``out=`` (3-5x faster than ``np.sum(axis=0)``, which
+  walks the rows one by one), the sums of products (the variance, dL/dgamma) as one ``einsum`` read
+  each (no product array written); x_hat = (x - mu) / sigma is never stored: y = (x - mu) s + beta with
+  s = gamma / sigma, and dL/dx = s g - (s / sigma mean(g x_hat)) (x - mu) - s mean(g): four passes
+  over the activations each way instead of five;
 - the first parameterized layer's dL/dx is never computed, nor the layers' before it (nothing consumes it);
 - the output Softmax and the cross-entropy are fused: g = (softmax(z) - y) / N;
 - inference (:func:`forward`, which ``evaluate`` and ``predict`` call): the same kernels in chunks of
@@ -347,7 +350,7 @@ class _BatchNorm:
 
     def workspace(self, shape, dtype):
         m, c = int(np.prod(shape[:-1])), shape[-1]
-        return {"out_shape": shape, "xhat": np.empty((m, c), dtype), "tmp": np.empty((m, c), dtype),
+        return {"out_shape": shape, "xc": np.empty((m, c), dtype), "tmp": np.empty((m, c), dtype),
                 "y": np.empty((m, c), dtype), "dx": np.empty((m, c), dtype), "mu": np.empty(c, dtype),
                 "var": np.empty(c, dtype), "dgamma": np.empty(c, dtype), "dbeta": np.empty(c, dtype),
                 "ones": np.ones(m, dtype), "1/m": np.full(m, 1 / m, dtype)}
@@ -363,17 +366,15 @@ class _BatchNorm:
             ws["readable"] = True
             return L.forward(x)
         ws["readable"] = False
-        x2 = x.reshape(ws["xhat"].shape)
-        xhat, tmp = ws["xhat"], ws["tmp"]
-        # column means as GEMVs (1/M)^T X: 3-5x faster than np.mean(axis=0) (BENCHMARKS.md)
-        np.matmul(ws["1/m"], x2, out=ws["mu"])
-        np.subtract(x2, ws["mu"], out=xhat)                                # x - mu
-        np.multiply(xhat, xhat, out=tmp)
-        np.matmul(ws["1/m"], tmp, out=ws["var"])                           # biased variance
-        L.update_running(ws["mu"], ws["var"], len(x2))
+        x2, xc, m = x.reshape(ws["xc"].shape), ws["xc"], len(ws["xc"])
+        np.matmul(ws["1/m"], x2, out=ws["mu"])        # column means as GEMVs (1/M)^T X: 3-5x np.mean(axis=0)
+        np.subtract(x2, ws["mu"], out=xc)                                  # x - mu; x_hat = xc / sigma is not stored
+        np.einsum("ij,ij->j", xc, xc, out=ws["var"])   # sum of squares in one read, no squared array written
+        ws["var"] /= m                                                     # biased variance
+        L.update_running(ws["mu"], ws["var"], m)
         ws["inv"] = inv = 1.0 / np.sqrt(ws["var"] + L.eps)
-        xhat *= inv                                                        # x_hat
-        np.multiply(xhat, L.weight.value, out=ws["y"])
+        ws["s"] = L.weight.value * inv
+        np.multiply(xc, ws["s"], out=ws["y"])
         ws["y"] += L.bias.value                                            # gamma x_hat + beta
         return ws["y"].reshape(ws["out_shape"])
 
@@ -381,18 +382,19 @@ class _BatchNorm:
         L = self.layer
         if ws["readable"]:
             return L.backward(g)
-        g2 = g.reshape(ws["xhat"].shape)
-        xhat, tmp, dx, m = ws["xhat"], ws["tmp"], ws["dx"], len(g2)
-        np.multiply(g2, xhat, out=tmp)
-        np.matmul(ws["ones"], tmp, out=ws["dgamma"])                       # dL/dgamma = sum g x_hat
+        g2 = g.reshape(ws["xc"].shape)
+        xc, tmp, dx, m, inv, s = ws["xc"], ws["tmp"], ws["dx"], len(g2), ws["inv"], ws["s"]
+        np.einsum("ij,ij->j", g2, xc, out=ws["dgamma"])
+        ws["dgamma"] *= inv                                                # dL/dgamma = sum g x_hat
         np.matmul(ws["ones"], g2, out=ws["dbeta"])                         # dL/dbeta = sum g
         L.weight.grad, L.bias.grad = ws["dgamma"], ws["dbeta"]
         if not need_dx:
             return None
-        np.subtract(g2, ws["dbeta"] / m, out=dx)
-        np.multiply(xhat, ws["dgamma"] / m, out=tmp)
+        # gamma / sigma (g - mean g - x_hat mean(g x_hat)) = s g - (s / sigma mean(g x_hat)) xc - s mean g
+        np.multiply(g2, s, out=dx)
+        np.multiply(xc, s * inv * ws["dgamma"] / m, out=tmp)
         dx -= tmp
-        dx *= L.weight.value * ws["inv"]                 # gamma / sigma (g - mean g - x_hat mean(g x_hat))
+        dx -= s * ws["dbeta"] / m
         return dx.reshape(ws["out_shape"])
 
 
