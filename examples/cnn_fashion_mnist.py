@@ -1,7 +1,7 @@
 """Fashion-MNIST (28x28 clothing images, 10 classes) with a convolutional network.
 
 Run: python examples/cnn_fashion_mnist.py [PATH] [--epochs N] [--train-samples N] [--seed S]
-                                          [--validation-split F]
+                                          [--validation-split F] [--widths C1,C2] [--hidden H] [--dropout P]
 
 PATH is the folder with the four IDX files (default ../shared/data/fashion-mnist next to the
 repository). The best MLP in examples/fashion_mnist.py reaches about 0.89; two convolutions reach
@@ -26,6 +26,7 @@ Measured (seed 0, 15 epochs, one BLAS thread, 2 shared cores):
 The previous recipe ('valid' padding, dropout 0.3, a step decay, no augmentation): test 0.9142, train 0.956.
 """
 
+import argparse
 import math
 from pathlib import Path
 
@@ -38,10 +39,11 @@ from glassnet.adapters.images import image_cnn
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion-mnist"
 
 
-def build(seed=0):
+def build(seed=0, widths=(32, 64), hidden=128, dropout=0.4):
     """conv3x3 same 1->32 BN ReLU pool, conv3x3 same 32->64 BN ReLU pool, dense 3136->128 ReLU dropout 0.4,
-    dense 128->10: the network ``glassnet train fashion-mnist --arch cnn`` trains (one definition)."""
-    return image_cnn("fashion_mnist", 10, dropout=0.4, seed=seed, rows=False)
+    dense 128->10 by default: the network ``glassnet train fashion-mnist --arch cnn`` trains (one definition);
+    ``widths``: the two convolutions' channels, ``hidden``: the Dense layer's units."""
+    return image_cnn("fashion_mnist", 10, dropout=dropout, widths=widths, hidden=hidden, seed=seed, rows=False)
 
 
 def cosine(lr0, epoch, epochs):
@@ -50,8 +52,15 @@ def cosine(lr0, epoch, epochs):
 
 
 def main(argv=None):
+    net = argparse.ArgumentParser(add_help=False)      # the network's own options; the rest go to run()
+    net.add_argument("--widths", default="32,64", help="the two convolutions' channels, e.g. 48,96")
+    net.add_argument("--hidden", type=int, default=128, help="the Dense layer's units")
+    net.add_argument("--dropout", type=float, default=0.4)
+    a, rest = net.parse_known_args(argv)
+    widths = tuple(int(v) for v in a.widths.split(","))
     return run(load_fashion_mnist, "cnn_fashion_mnist.py", DEFAULT, epochs=15, train_samples=60000,
-               note="an MLP: about 0.89; target 0.92", argv=argv, build=build, schedule=cosine,
+               note="an MLP: about 0.89; target 0.92", argv=rest, schedule=cosine,
+               build=lambda seed: build(seed, widths, a.hidden, a.dropout),
                callbacks=lambda args: [RandomShiftFlip(max_shift=args.max_shift, flip=0.5, seed=args.seed + 1)])
 
 
