@@ -3,7 +3,8 @@
 The network takes the CLI's rows of pixels (N, H*W) and reshapes them itself (:class:`Reshape`), so every
 other command (evaluate, predict, explain, export, summary) feeds it the same rows as an MLP. The
 architecture is the one of the examples: for 28x28 images examples/cnn_fashion_mnist.py's (two 3x3
-'same' convolutions with BatchNorm and 2x2 max pooling, a 128-unit Dense layer with dropout), for
+'same' convolutions, 48 and 96 channels, with BatchNorm and 2x2 max pooling, a 256-unit Dense layer with
+dropout), for
 MNIST-1D's 40-sample signals examples/cnn_mnist1d.py's (three 1-D convolutions with BatchNorm).
 """
 
@@ -31,7 +32,7 @@ __all__ = ["SAMPLE_SHAPES", "image_cnn"]
 SAMPLE_SHAPES = {"fashion_mnist": (28, 28, 1), "mnist": (28, 28, 1), "mnist1d": (40, 1)}
 
 
-def image_cnn(dataset, n_out, *, dropout=0.4, widths=(32, 64), hidden=128, seed=0, rows=True):
+def image_cnn(dataset, n_out, *, dropout=0.4, widths=(48, 96), hidden=256, seed=0, rows=True):
     """The convolutional network for ``dataset`` (a key of :data:`SAMPLE_SHAPES`) with ``n_out`` classes.
 
     ``rows=True`` (the CLI): it starts with ``Reshape`` and takes (N, H*W) rows; ``rows=False`` (the
