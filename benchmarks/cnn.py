@@ -5,6 +5,7 @@
     python benchmarks/cnn.py --tricks              # also: each fast-path trick on/off, and the data layout
     OPENBLAS_NUM_THREADS=1 python benchmarks/cnn.py --profile   # CPU ms of each fast-path kernel in one step
     python benchmarks/cnn.py --torch-path DIR --jax-path DIR   # peers installed outside the venv
+    python benchmarks/cnn.py --peers glassnet,torch --base DIR # and the glassnet in DIR: before/after in one run
 
 The net (issue 14): conv 3x3 1->32, ReLU, max-pool 2, conv 3x3 32->64, ReLU, max-pool 2, flatten,
 dense 1600->128, ReLU, dense 128->10, softmax cross-entropy, SGD momentum 0.9 (lr 0.01), batch 128,
@@ -55,8 +56,8 @@ def images(n):
 
 
 # -- peers: each returns (train(steps) -> seconds, infer(X) -> seconds) --------------------------
-def make_glassnet(readable=False, tricks=None):
-    sys.path.insert(0, str(ROOT))
+def make_glassnet(readable=False, tricks=None, root=ROOT):
+    sys.path.insert(0, str(root))
     import glassnet as g
     from glassnet.train import fastconv, fastpath
 
@@ -188,14 +189,17 @@ def make_jax():
 
 
 PEERS = {"glassnet": make_glassnet, "glassnet-readable": lambda: make_glassnet(readable=True),
-         "torch": make_torch, "jax": make_jax}
+         "torch": make_torch, "jax": make_jax, "glassnet-base": None}   # glassnet-base: --base DIR's glassnet
 
 
 def worker(conn, name, extra_path, tricks):
     if extra_path:
         sys.path.insert(0, extra_path)
     try:
-        train, infer = make_glassnet(tricks=tricks) if tricks is not None else PEERS[name]()
+        if name == "glassnet-base":
+            train, infer = make_glassnet(root=extra_path)
+        else:
+            train, infer = make_glassnet(tricks=tricks) if tricks is not None else PEERS[name]()
         train(3)                                       # warm-up: JIT, workspaces, thread pools
         conn.send(("ready", None))
         while True:
@@ -374,6 +378,8 @@ def main(argv=None):
                     help="BLAS/OpenMP threads per peer (default: every core); 1 is steadier on a shared machine")
     ap.add_argument("--torch-path", default=None)
     ap.add_argument("--jax-path", default=None)
+    ap.add_argument("--base", default=None, help="also time the glassnet in this source tree (peer glassnet-base): "
+                    "a before/after in one run, e.g. from `git archive COMMIT | tar -x -C DIR`")
     args = ap.parse_args(argv)
     if args.layout:
         return layout()
@@ -386,12 +392,14 @@ def main(argv=None):
             os.environ[var] = str(args.threads)
         os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen={'true' if args.threads > 1 else 'false'}"
     peers = {name: (name, None) for name in args.peers.split(",")}
+    if args.base:
+        peers["glassnet-base"] = ("glassnet-base", None)
     if args.tricks:
         sys.path.insert(0, str(ROOT))
         from glassnet.train.fastconv import TRICKS
         for trick in TRICKS:
             peers[f"glassnet without {trick}"] = ("glassnet", trick)
-    paths = {"torch": args.torch_path, "jax": args.jax_path}
+    paths = {"torch": args.torch_path, "jax": args.jax_path, "glassnet-base": args.base}
     times, cpu, infer, notes = run(peers, args.steps, args.reps, args.infer, paths)
     print(f"CNN benchmark: {os.cpu_count()} cores, {args.threads or os.cpu_count()} thread(s) per peer, "
           f"batch {BATCH}, {args.steps} steps x {args.reps} reps per peer, "

@@ -11,6 +11,12 @@ checks agreement in float64 and float32), with these tricks, each measured in BE
   every gradient is allocated once, and each step writes into them (no per-batch allocation);
 - im2col copies the strided patch view into the workspace patch matrix (``np.copyto``); the
   convolution, dL/dW and dL/dpatches are GEMMs with ``out=``; col2im adds into a workspace;
+- the patch matrix has a last column of ones, set once, and the GEMM's right operand is [W; b]: the bias
+  is added inside the convolution's GEMM (no pass of its own over the output, the largest array of the
+  first convolution) and dL/db comes out of the dL/dW GEMM as its last row ([X_col, 1]^T g);
+- the patch matrix is stored transposed (K+1, rows) when a patch's contiguous run (kw*C values) is
+  shorter than an output row (the first convolution on 1-channel images: 3 values against 13): the
+  im2col copy then runs along output rows, 3.5x faster there, and dL/dW is a plain GEMM;
 - the padded input buffer keeps its zero border from one step to the next: only the inside is copied;
 - ReLU right after a convolution or a Dense layer works in place on that layer's output;
 - max pooling with the window equal to the stride (the usual 2x2) is element-wise maxima of the k*k
@@ -20,8 +26,12 @@ checks agreement in float64 and float32), with these tricks, each measured in BE
   ReLU and its mask run on the pooled map, k*k times smaller. The gradients are the same: where
   the window's maximum is > 0 the first maximum of x is the first maximum of ReLU(x), and where it
   is <= 0 both give 0;
-- BatchNorm in training mode: x_hat, its output and dL/dx in workspaces, the statistics as
-  reductions with ``out=`` over the (N*H*W, C) view;
+- BatchNorm in training mode: x - mu, its output and dL/dx in workspaces; the column sums (means)
+  over the (N*H*W, C) view as GEMVs 1^T X with ``out=`` (3-5x faster than ``np.sum(axis=0)``, which
+  walks the rows one by one), the sums of products (the variance, dL/dgamma) as one ``einsum`` read
+  each (no product array written); x_hat = (x - mu) / sigma is never stored: y = (x - mu) s + beta with
+  s = gamma / sigma, and dL/dx = s g - (s / sigma mean(g x_hat)) (x - mu) - s mean(g): four passes
+  over the activations each way instead of five;
 - the first parameterized layer's dL/dx is never computed, nor the layers' before it (nothing consumes it);
 - the output Softmax and the cross-entropy are fused: g = (softmax(z) - y) / N;
 - inference (:func:`forward`, which ``evaluate`` and ``predict`` call): the same kernels in chunks of
@@ -237,16 +247,18 @@ class _Conv:
         a, bb = self.pool or (1, 1)
         if self.pool_bn and (ho % a or wo % bb):
             a, bb = 1, 1                               # BatchNorm's statistics need the cropped outputs too
-        rows, padded = n * (ho // a) * (wo // bb) * a * bb, (n, h + t + b, w + le + r, c)
+        rows, padded, k = n * (ho // a) * (wo // bb) * a * bb, (n, h + t + b, w + le + r, c), kh * kw * c
+        # (rows, K+1), stored transposed when a patch row's contiguous run (kw*C) is shorter than an output row's
+        cols = np.ones((k + 1, rows), dtype).T if kw * c < wo // bb else np.ones((rows, k + 1), dtype)
         ws = {"geom": (ho, wo, t, le, h, w), "padded": bool(t or b or le or r), "pool": (a, bb),
-              "cols": np.empty((rows, kh * kw * c), dtype), "y": np.empty((rows, o), dtype),
-              "ones": np.ones(rows, dtype), "dW": np.empty((kh * kw * c, o), dtype), "db": np.empty(o, dtype),
+              "cols": cols, "y": np.empty((rows, o), dtype),                           # the last column stays 1
+              "wb": np.empty((k + 1, o), dtype), "dWb": np.empty((k + 1, o), dtype),       # [W; b] and [dW; db]
               # window-major (a*b offsets, N, Hp, Wp, O), or the layer's own shape
               "out_shape": (a * bb, n, ho // a, wo // bb, o) if a * bb > 1 else (n, wo, o) if self.one_d
               else (n, ho, wo, o)}
         ws["xpad"] = np.zeros(padded, dtype) if ws["padded"] else None
         if not self.first:
-            ws.update(dcols=np.empty_like(ws["cols"]), dx=np.empty(padded, dtype), g_img=np.empty_like(ws["y"]))
+            ws.update(dcols=np.empty((rows, k), dtype), dx=np.empty(padded, dtype), g_img=np.empty_like(ws["y"]))
         return ws
 
     def patches(self, x4, ws):
@@ -265,17 +277,17 @@ class _Conv:
         if ws["padded"]:
             ws["xpad"][:, t:t + h, le:le + w, :] = x4       # the zero border was set once
             x4 = ws["xpad"]
-        cols, view = ws["cols"], self.patches(x4, ws)
-        np.copyto(cols.reshape(view.shape), view)
-        np.matmul(cols, L.weight.value.reshape(cols.shape[1], -1), out=ws["y"])
-        ws["y"] += L.bias.value
+        cols, view, wb = ws["cols"], self.patches(x4, ws), ws["wb"]
+        np.copyto(cols[:, :-1].reshape(view.shape, copy=False), view)   # copy=False: a view, or it raises
+        np.copyto(wb[:-1], L.weight.value.reshape(len(wb) - 1, -1))
+        wb[-1] = L.bias.value                               # the ones column adds the bias inside the GEMM
+        np.matmul(cols, wb, out=ws["y"])
         return ws["y"].reshape(ws["out_shape"])
 
     def backward(self, g, ws, need_dx):
-        L, cols, g2 = self.layer, ws["cols"], g.reshape(-1, self.layer.out_channels)
-        np.matmul(cols.T, g2, out=ws["dW"])                                   # dL/dW = X_col^T g
-        np.matmul(ws["ones"], g2, out=ws["db"])                               # dL/db = 1^T g
-        L.weight.grad, L.bias.grad = ws["dW"].reshape(L.weight.value.shape), ws["db"]
+        L, cols, g2, dwb = self.layer, ws["cols"], g.reshape(-1, self.layer.out_channels), ws["dWb"]
+        np.matmul(cols.T, g2, out=dwb)                             # [dL/dW; dL/db] = [X_col, 1]^T g
+        L.weight.grad, L.bias.grad = dwb[:-1].reshape(L.weight.value.shape), dwb[-1]
         if not need_dx:
             return None
         (ho, wo, t, le, h, w), (a, b), (sh, sw), dx = ws["geom"], ws["pool"], L.stride_hw, ws["dx"]
@@ -338,9 +350,10 @@ class _BatchNorm:
 
     def workspace(self, shape, dtype):
         m, c = int(np.prod(shape[:-1])), shape[-1]
-        return {"out_shape": shape, "xhat": np.empty((m, c), dtype), "tmp": np.empty((m, c), dtype),
+        return {"out_shape": shape, "xc": np.empty((m, c), dtype), "tmp": np.empty((m, c), dtype),
                 "y": np.empty((m, c), dtype), "dx": np.empty((m, c), dtype), "mu": np.empty(c, dtype),
-                "var": np.empty(c, dtype), "dgamma": np.empty(c, dtype), "dbeta": np.empty(c, dtype)}
+                "var": np.empty(c, dtype), "dgamma": np.empty(c, dtype), "dbeta": np.empty(c, dtype),
+                "ones": np.ones(m, dtype), "1/m": np.full(m, 1 / m, dtype)}
 
     def forward(self, x, ws):
         L = self.layer
@@ -353,16 +366,15 @@ class _BatchNorm:
             ws["readable"] = True
             return L.forward(x)
         ws["readable"] = False
-        x2 = x.reshape(ws["xhat"].shape)
-        xhat, tmp = ws["xhat"], ws["tmp"]
-        np.mean(x2, axis=0, out=ws["mu"])
-        np.subtract(x2, ws["mu"], out=xhat)                                # x - mu
-        np.multiply(xhat, xhat, out=tmp)
-        np.mean(tmp, axis=0, out=ws["var"])                                # biased variance
-        L.update_running(ws["mu"], ws["var"], len(x2))
+        x2, xc, m = x.reshape(ws["xc"].shape), ws["xc"], len(ws["xc"])
+        np.matmul(ws["1/m"], x2, out=ws["mu"])        # column means as GEMVs (1/M)^T X: 3-5x np.mean(axis=0)
+        np.subtract(x2, ws["mu"], out=xc)                                  # x - mu; x_hat = xc / sigma is not stored
+        np.einsum("ij,ij->j", xc, xc, out=ws["var"])   # sum of squares in one read, no squared array written
+        ws["var"] /= m                                                     # biased variance
+        L.update_running(ws["mu"], ws["var"], m)
         ws["inv"] = inv = 1.0 / np.sqrt(ws["var"] + L.eps)
-        xhat *= inv                                                        # x_hat
-        np.multiply(xhat, L.weight.value, out=ws["y"])
+        ws["s"] = L.weight.value * inv
+        np.multiply(xc, ws["s"], out=ws["y"])
         ws["y"] += L.bias.value                                            # gamma x_hat + beta
         return ws["y"].reshape(ws["out_shape"])
 
@@ -370,18 +382,19 @@ class _BatchNorm:
         L = self.layer
         if ws["readable"]:
             return L.backward(g)
-        g2 = g.reshape(ws["xhat"].shape)
-        xhat, tmp, dx, m = ws["xhat"], ws["tmp"], ws["dx"], len(g2)
-        np.multiply(g2, xhat, out=tmp)
-        np.sum(tmp, axis=0, out=ws["dgamma"])                              # dL/dgamma = sum g x_hat
-        np.sum(g2, axis=0, out=ws["dbeta"])                                # dL/dbeta = sum g
+        g2 = g.reshape(ws["xc"].shape)
+        xc, tmp, dx, m, inv, s = ws["xc"], ws["tmp"], ws["dx"], len(g2), ws["inv"], ws["s"]
+        np.einsum("ij,ij->j", g2, xc, out=ws["dgamma"])
+        ws["dgamma"] *= inv                                                # dL/dgamma = sum g x_hat
+        np.matmul(ws["ones"], g2, out=ws["dbeta"])                         # dL/dbeta = sum g
         L.weight.grad, L.bias.grad = ws["dgamma"], ws["dbeta"]
         if not need_dx:
             return None
-        np.subtract(g2, ws["dbeta"] / m, out=dx)
-        np.multiply(xhat, ws["dgamma"] / m, out=tmp)
+        # gamma / sigma (g - mean g - x_hat mean(g x_hat)) = s g - (s / sigma mean(g x_hat)) xc - s mean g
+        np.multiply(g2, s, out=dx)
+        np.multiply(xc, s * inv * ws["dgamma"] / m, out=tmp)
         dx -= tmp
-        dx *= L.weight.value * ws["inv"]                 # gamma / sigma (g - mean g - x_hat mean(g x_hat))
+        dx -= s * ws["dbeta"] / m
         return dx.reshape(ws["out_shape"])
 
 
