@@ -279,8 +279,7 @@ class _Conv:
             x4 = ws["xpad"]
         cols, view, wb = ws["cols"], self.patches(x4, ws), ws["wb"]
         np.copyto(cols[:, :-1].reshape(view.shape, copy=False), view)   # copy=False: a view, or it raises
-        np.copyto(wb[:-1], L.weight.value.reshape(len(wb) - 1, -1))
-        wb[-1] = L.bias.value                               # the ones column adds the bias inside the GEMM
+        wb[:-1], wb[-1] = L.weight.value.reshape(len(wb) - 1, -1), L.bias.value   # the ones column adds b in the GEMM
         np.matmul(cols, wb, out=ws["y"])
         return ws["y"].reshape(ws["out_shape"])
 
