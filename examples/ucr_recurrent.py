@@ -15,11 +15,16 @@ Test accuracy (``--seeds 0,1,2``; OSULeaf seed 0 only), against 1-NN Euclidean a
 
     set               copies/members  seed 0  seeds 0/1/2            1-NN   torch LSTM
     GunPoint          0/1             1.000   1.000 1.000 1.000      0.913  0.493
-    ItalyPowerDemand  0/3             0.966   0.966 0.966 0.963      0.955  0.960
-    ArrowHead         4/1             0.789   0.789 0.771 0.783      0.800  0.303   (short of 1-NN)
+    ItalyPowerDemand  0/3             0.966   0.966 0.964 0.960      0.955  0.960   (seed 2 ties the LSTM)
+    ArrowHead         4/1             0.851   0.851 0.777 0.686      0.800  0.303   (seeds 1, 2 short of 1-NN)
     OSULeaf           0/1             0.959   -                      0.521  0.430   (choice not rerun, see below)
-    JapaneseVowels    0/1             0.986   0.986 0.995 0.992      0.916  0.946
+    JapaneseVowels    0/1             0.978   0.978 0.995 0.989      0.916  0.946
     BasicMotions      0/1             1.000   1.000 1.000 1.000      0.600  0.950
+
+These are from the fast path of 2 Dec 2026 (05:00 UTC). Before its convolution bias moved into the GEMM and
+BatchNorm's sums became GEMVs (equal to the readable layers to float32 rounding), the same recipe and seeds gave
+ItalyPowerDemand 0.966 0.966 0.963, ArrowHead 0.789 0.771 0.783, JapaneseVowels 0.986 0.995 0.992: rounding alone
+moves ArrowHead (36 training series) between 0.686 and 0.851, so its seed-0 figure says little.
 
 3-fold CV accuracy on the training split (copies/members 0/1, 4/1, 0/3, 4/3): GunPoint 1.000 0.980 1.000 0.980;
 ItalyPowerDemand 0.940 0.940 0.955 0.940; ArrowHead 0.806 0.833 0.750 0.833 (a tie: one FCN kept); BasicMotions

@@ -15,8 +15,8 @@ from ucr_recurrent import BASELINES, FCN_RECIPES, fcn_score, prepared  # noqa: E
 
 # Where the recipe falls short of the target the test is an expected failure that says by how much, so the
 # shortfall stays visible (seeds 0, 1, 2 of the figures in the example's docstring).
-SHORT = {"ArrowHead": "0.789 against 1-NN's 0.800 (seeds 0/1/2: 0.789/0.771/0.783; CV on train: 1 FCN ties 3; the "
-                        "full width 128/256/128 CV 0.806/0.778, not chosen)"}
+SHORT = {"ArrowHead": "not robustly above 1-NN's 0.800: seeds 0/1/2 give 0.851/0.777/0.686 (0.789/0.771/0.783 before "
+                        "float32 rounding changes of the fast path), so seed 0 may pass or fail (non-strict xfail)"}
 
 
 @pytest.mark.slow
