@@ -140,13 +140,8 @@ def test_single_dense_layer(on):
     _assert_same(fast, plain, hf, hp, TOL["float64"])
 
 
-@pytest.mark.parametrize("solver", ["lbfgs", "adam", "sgd"])
-def test_scikit_learn_estimators_use_the_compiled_step_by_default(solver, monkeypatch):
-    # The L-BFGS objective (adapters/sklearn/training.py) drives a fast step with its own no-op optimizer.
-    pytest.importorskip("numba")
-    pytest.importorskip("sklearn")
-    from glassnet.adapters.sklearn import MLPClassifier
-    X, y = _data("crossentropy", n=120)
+def _spy_built_steps(monkeypatch):
+    """The list that records the class of every fast step built from now on (the readable loop builds none)."""
     built = []
     real = fastpath.build_fast_step
 
@@ -156,6 +151,17 @@ def test_scikit_learn_estimators_use_the_compiled_step_by_default(solver, monkey
         return step
 
     monkeypatch.setattr(fastpath, "build_fast_step", build)
+    return built
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam", "sgd"])
+def test_scikit_learn_estimators_use_the_compiled_step_by_default(solver, monkeypatch):
+    # The L-BFGS objective (adapters/sklearn/training.py) drives a fast step with its own no-op optimizer.
+    pytest.importorskip("numba")
+    pytest.importorskip("sklearn")
+    from glassnet.adapters.sklearn import MLPClassifier
+    X, y = _data("crossentropy", n=120)
+    built = _spy_built_steps(monkeypatch)
     fits = []
     for use, env in ((True, "1"), (False, "1"), (True, "0")):
         monkeypatch.setenv("GLASSNET_COMPILED", env)
@@ -190,15 +196,7 @@ def test_cli_trains_with_the_compiled_step_unless_told_not_to(tmp_path, monkeypa
     X, y = _data("crossentropy", n=120)
     frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])]).assign(label=y)
     frame.to_csv(tmp_path / "t.csv", index=False)
-    built = []
-    real = fastpath.build_fast_step
-
-    def build(*args):
-        step = real(*args)
-        built.append(type(step))
-        return step
-
-    monkeypatch.setattr(fastpath, "build_fast_step", build)
+    built = _spy_built_steps(monkeypatch)
     monkeypatch.chdir(tmp_path)
     for env, expected in (("1", compiled.CompiledStep), ("0", fastpath.FastStep)):
         monkeypatch.setenv("GLASSNET_COMPILED", env)

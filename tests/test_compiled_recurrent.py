@@ -10,7 +10,7 @@ import glassnet as g
 from glassnet.adapters import compiled_recurrent
 from glassnet.nn.layers import recurrent_fast
 from glassnet.nn.layers.recurrent import mask_from_lengths
-from tests.test_recurrent_fast import both
+from tests.test_recurrent_fast import assert_agree, both
 
 
 @pytest.fixture
@@ -42,18 +42,7 @@ def test_compiled_lstm_equals_readable(on, dtype, tol, return_sequences, bidirec
     fast.record_state_grads = slow.record_state_grads = True
     dx_fast, dx_slow = fast.backward(G), slow.backward(G)
     assert calls.count("lstm_forward_loop") == calls.count("lstm_backward_loop") == len(fast.directions)
-    np.testing.assert_allclose(y_fast, y_slow, rtol=tol, atol=tol)
-    np.testing.assert_allclose(dx_fast, dx_slow, rtol=tol, atol=tol)
-    assert dx_fast.dtype == np.dtype(dtype) and y_fast.dtype == np.dtype(dtype)
-    for p, q in zip(fast.parameters(), slow.parameters()):
-        assert p.grad.dtype == np.dtype(dtype)
-        np.testing.assert_allclose(p.grad, q.grad, rtol=tol, atol=tol * 10, err_msg=p.name)
-    for a, b in zip(fast.state_grads, slow.state_grads):
-        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
-    for a, b in zip(fast.gate_values(), slow.gate_values()):
-        for k in a:
-            if k != "mask":
-                np.testing.assert_allclose(a[k], b[k], rtol=tol, atol=tol)
+    assert_agree(fast, slow, (y_fast, y_slow), (dx_fast, dx_slow), dtype, tol)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

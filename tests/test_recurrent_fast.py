@@ -20,6 +20,23 @@ def both(cls, dtype, **kw):
     return fast, slow
 
 
+def assert_agree(fast, slow, ys, dxs, dtype, tol):
+    """Outputs, input and parameter gradients, state gradients and gate values of two layers agree, in ``dtype``."""
+    (y_fast, y_slow), (dx_fast, dx_slow) = ys, dxs
+    np.testing.assert_allclose(y_fast, y_slow, rtol=tol, atol=tol)
+    np.testing.assert_allclose(dx_fast, dx_slow, rtol=tol, atol=tol)
+    assert dx_fast.dtype == np.dtype(dtype) and y_fast.dtype == np.dtype(dtype)
+    for p, q in zip(fast.parameters(), slow.parameters()):
+        assert p.grad.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(p.grad, q.grad, rtol=tol, atol=tol * 10, err_msg=p.name)
+    for a, b in zip(fast.state_grads, slow.state_grads):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    for a, b in zip(fast.gate_values(), slow.gate_values()):
+        for k in a:
+            if k != "mask":
+                np.testing.assert_allclose(a[k], b[k], rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("cls", [g.LSTM, g.GRU])
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-12), ("float32", 2e-5)])
 @pytest.mark.parametrize("return_sequences", [False, True])
@@ -38,15 +55,4 @@ def test_fast_equals_readable(cls, dtype, tol, return_sequences, bidirectional, 
     G = rng.normal(size=y_fast.shape).astype(dtype)
     fast.record_state_grads = slow.record_state_grads = True
     dx_fast, dx_slow = fast.backward(G), slow.backward(G)
-    np.testing.assert_allclose(y_fast, y_slow, rtol=tol, atol=tol)
-    np.testing.assert_allclose(dx_fast, dx_slow, rtol=tol, atol=tol)
-    assert dx_fast.dtype == np.dtype(dtype) and y_fast.dtype == np.dtype(dtype)
-    for p, q in zip(fast.parameters(), slow.parameters()):
-        assert p.grad.dtype == np.dtype(dtype)
-        np.testing.assert_allclose(p.grad, q.grad, rtol=tol, atol=tol * 10, err_msg=p.name)
-    for a, b in zip(fast.state_grads, slow.state_grads):
-        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
-    for a, b in zip(fast.gate_values(), slow.gate_values()):
-        for k in a:
-            if k != "mask":
-                np.testing.assert_allclose(a[k], b[k], rtol=tol, atol=tol)
+    assert_agree(fast, slow, (y_fast, y_slow), (dx_fast, dx_slow), dtype, tol)
