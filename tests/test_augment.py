@@ -49,3 +49,22 @@ def test_it_trains_a_cnn_and_refuses_rows(rng):
         flat.fit(X.reshape(32, -1), y, epochs=1, verbose=0, callbacks=[RandomShiftFlip()])
     with pytest.raises(g.ValidationError, match="max_shift"):
         RandomShiftFlip(max_shift=-1)
+
+
+def test_a_resumed_run_draws_the_same_augmentations(tmp_path, rng):
+    """The callback's generator travels in the checkpoint: 2 epochs + resume to 4 == 4 epochs straight."""
+    X = rng.random((32, 8, 8, 1)).astype(np.float32)
+    y = rng.integers(0, 2, 32)
+
+    def run(epochs, callbacks):
+        r = np.random.default_rng(0)
+        model = g.Sequential([g.Conv2D(1, 2, 3, seed=r), g.ReLU(), g.Flatten(), g.Dense(72, 2, seed=r), g.Softmax()])
+        model.fit(X, y, epochs=epochs, batch_size=8, seed=0, verbose=0, callbacks=callbacks)
+        return [p.value.copy() for p in model.parameters()]
+
+    straight = run(4, [RandomShiftFlip(seed=1)])
+    path = tmp_path / "ck.safetensors"
+    run(2, [RandomShiftFlip(seed=1), g.ModelCheckpoint(path)])
+    resumed = run(4, [RandomShiftFlip(seed=99), g.ModelCheckpoint(path, resume=True)])   # seed overwritten
+    for a, b in zip(straight, resumed, strict=True):
+        np.testing.assert_array_equal(a, b)

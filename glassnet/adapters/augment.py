@@ -53,6 +53,13 @@ class RandomShiftFlip(Callback):
 
         state.batches = batches
 
+    def state_dict(self):
+        # The generator's position: a resumed run draws the shifts an uninterrupted one would.
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state):
+        self.rng.bit_generator.state = state["rng"]
+
     def augment(self, x):
         """A shifted and flipped copy of the batch x (N, H, W, C); x itself is left as it is."""
         n, h, w, _ = x.shape
