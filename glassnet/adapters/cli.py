@@ -470,7 +470,9 @@ def cmd_train(args, out):
             "feature_names": pre.encoded_names, "columns": pre.used_columns,
             "target_scaling": None if y_mean is None else {"mean": y_mean, "scale": y_scale, "folded": True},
             "training_rows": {"hash": "pandas.util.hash_pandas_object/float64+text", "columns": pre.used_columns,
-                              "fingerprints": sorted(set(row_fingerprints(Xf.iloc[train_rows], pre.used_columns)))},
+                              "fingerprints": sorted(set(row_fingerprints(Xf.iloc[train_rows], pre.used_columns))),
+                              "with_target": sorted(set(row_fingerprints(Xf.iloc[train_rows], pre.used_columns,
+                                                                         y[train_rows])))},
             "history": history.to_dict(), "test": result,
             "cv": None if cv is None else {k: {"mean": float(np.mean(v)), "std": float(np.std(v)), "folds": v}
                                            for k, v in cv.items()},
@@ -573,9 +575,11 @@ def cmd_evaluate(args, out):
     X = tm.inputs(Xf)
     result = scores(tm.model, X, y, tm.task)
     print(f"{args.data}: {len(X)} samples  " + _scores(result), file=out)
-    stored = (meta.get("training_rows") or {}).get("fingerprints")
+    rows = meta.get("training_rows") or {}
+    stored = rows.get("with_target") or rows.get("fingerprints")         # older files: features only
     if stored:
-        seen = np.isin(np.array(row_fingerprints(Xf, tm.preprocessor.used_columns)), np.array(stored))
+        seen = np.isin(np.array(row_fingerprints(Xf, tm.preprocessor.used_columns, y if "with_target" in rows
+                                                 else None)), np.array(stored))
         if seen.any():
             warn(args, f"{int(seen.sum())} of {len(Xf)} rows were used to train this model; their scores are "
                        "optimistic. Scores on the rows it never saw follow.")

@@ -166,7 +166,8 @@ def warn_surprising_task(task, y, n_classes=None):
             out.append(f"{k} classes for {len(s)} rows ({len(s) / k:.1f} rows per class): too few to learn "
                        "each class; is the target a quantity? Use --task regression for one.")
         if numeric and pd.api.types.is_float_dtype(s) and k == 2:
-            out.append("the target is stored as floats but holds only 0 and 1: treated as 2 classes. Use "
+            a, b = sorted(s.unique().tolist())
+            out.append(f"the target is stored as floats but holds only {a:g} and {b:g}: treated as 2 classes. Use "
                        "--task regression to predict it as a number.")
     elif numeric:
         k = int(s.nunique())
@@ -621,13 +622,16 @@ def kfold_indices(n, k, rng, labels=None):
             for i, fold in enumerate(folds)]
 
 
-def row_fingerprints(frame, columns):
+def row_fingerprints(frame, columns, y=None):
     """One 64-bit hash per row of ``frame[columns]`` (numbers as float64, the rest as text), hex strings.
 
-    Equal rows give equal fingerprints however the file stores the numbers (3750 or 3750.0).
+    Equal rows give equal fingerprints however the file stores the numbers (3750 or 3750.0). With ``y``
+    (encoded targets, one per row) the target is part of the row: in a table with few distinct feature
+    combinations (two categorical columns, 16 combinations for 61 rows) the features alone match rows
+    the model never saw.
     """
     pd = _pandas()
-    canon = {}
+    canon = {} if y is None else {"<target>": np.asarray(y, dtype=np.float64).reshape(len(frame))}
     for name in columns:
         col = frame[name]
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):

@@ -230,7 +230,8 @@ def _check_target(y, target_scale):
     return [DataIssue("unscaled_target", "warning", f"the regression target is not scaled: mean {mean[j]:.4g}, std "
                       f"{std[j]:.4g} (output {j}). The network's output starts near 0 with unit-scale weights, so MSE "
                       "gradients are huge and the fit crawls or diverges. Standardize y (subtract the mean, divide "
-                      "by the std) and undo it on the predictions; MLPRegressor does it with scale_target=True.",
+                      "by the std) and undo it on the predictions: TransformedTargetRegressor(MLPRegressor(...), "
+                      "transformer=StandardScaler()) in scikit-learn; glassnet train does it itself.",
                       {"mean": mean.tolist(), "std": std.tolist()})]
 
 
