@@ -39,10 +39,10 @@ from glassnet.adapters.sklearn.training import (
     dense_rows,
 )
 from glassnet.backend.errors import ValidationError
-from glassnet.glassbox.datachecks import DataWarning
-from glassnet.glassbox.diagnostics import diagnose, trivial_loss
 from glassnet.files.onnx import add_class_labels
 from glassnet.files.onnx import to_onnx as onnx_graph
+from glassnet.glassbox.datachecks import DataWarning
+from glassnet.glassbox.diagnostics import diagnose, trivial_loss
 from glassnet.glassbox.report import write_report as write_html_report
 from glassnet.nn.layers import Dense
 from glassnet.nn.losses import MSE, BinaryCrossEntropy, CrossEntropy
