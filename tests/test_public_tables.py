@@ -132,6 +132,9 @@ def test_float_coded_binary_target_names_its_values():
     frame = read_table(DATA / "cluster_animals.csv")          # 'end' holds 1, 2 and missing values
     said = warn_surprising_task("classification", frame["end"], 2)
     assert any("holds only 1 and 2" in w for w in said)
+    # few rows per class: a text target is never proposed as a quantity
+    said = warn_surprising_task("classification", pd.Series(["negative", "positive"] * 8), 2)
+    assert len(said) == 1 and "8.0 rows per class" in said[0] and "regression" not in said[0]
 
 
 # -- scikit-learn users: Pipeline, ColumnTransformer with sparse one-hot, search, weights, ONNX ------

@@ -164,7 +164,8 @@ def warn_surprising_task(task, y, n_classes=None):
         k = n_classes or int(s.nunique())
         if len(s) < 10 * k:
             out.append(f"{k} classes for {len(s)} rows ({len(s) / k:.1f} rows per class): too few to learn "
-                       "each class; is the target a quantity? Use --task regression for one.")
+                       "each class" + ("; is the target a quantity? Use --task regression for one." if numeric else
+                                      ": expect a noisy fit; more rows per class would help."))
         if numeric and pd.api.types.is_float_dtype(s) and k == 2:
             a, b = sorted(s.unique().tolist())
             out.append(f"the target is stored as floats but holds only {a:g} and {b:g}: treated as 2 classes. Use "
