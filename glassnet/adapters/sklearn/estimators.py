@@ -536,7 +536,7 @@ _CLASSIFIER_DOC = """Multilayer perceptron classifier: scikit-learn's ``MLPClass
     feature_names_in_ : ndarray of str
         Only when X was a DataFrame with string column names.
     model_ : glassnet.Sequential
-        The network (``glassnet.save(est.model_, path)``, ``glassnet.files.onnx.to_onnx(est.model_)``).
+        The network (``glassnet.save(est.model_, path)``; ONNX with labels: ``est.to_onnx(path)``).
     history_ : glassnet.History
         glassnet's curves: 'loss' (glassnet's scaling), 'accuracy', 'val_loss', 'val_score'.
     diagnosis_ : glassnet.glassbox.diagnostics.Diagnosis
