@@ -180,3 +180,15 @@ def test_sklearn_pipeline_on_mpg_and_onnx_parity(tmp_path):
     scores = cross_val_score(pipe(MLPClassifier(hidden_layer_sizes=(16,), max_iter=60, random_state=0)), X,
                              mpg["drv"], cv=folds)
     assert scores.mean() > (mpg["drv"].value_counts(normalize=True).max())   # beats the majority class
+
+
+def test_missing_value_codes_are_named():
+    # R's PatentsHGH stores 50 unknown values of 'ardsic' (1 to 21 otherwise) as -999
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.integers(1, 22, 200), [-999] * 10].astype(float)
+    frame = pd.DataFrame({"ardsic": x, "n": rng.normal(size=210), "year": rng.integers(1990, 2000, 210),
+                          "count": np.r_[rng.integers(0, 99, 209), 99]})
+    notes = TablePreprocessor().fit(frame).notes
+    said = [n for n in notes if "missing-value code" in n]
+    assert len(said) == 1 and "'ardsic': 10 value(s) equal -999" in said[0] and "(1 to 21)" in said[0]
+    assert not any("'ardsic' is heavy-tailed" in n for n in notes)   # the code, not the tail, is the story

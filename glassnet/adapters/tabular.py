@@ -219,6 +219,18 @@ def _is_dates(series):
     return sample.map(lambda v: bool(_ISO_DATE.match(v.strip()))).mean() >= 0.9
 
 
+def _missing_code(values):
+    """(code, count, distance in std, min, max of the rest) when the smallest or largest value is a
+    missing-value code (-999, 9999, ...: nines, either sign) far (> 5 std) outside the other values."""
+    for v in {float(values.min()), float(values.max())}:
+        rest = values[values != v]
+        if (abs(v) < 99 or set(str(int(abs(v)))) != {"9"} or v != int(v) or len(rest) < 10 or rest.std() == 0
+                or abs(v - rest.mean()) < 5 * rest.std()):
+            continue
+        return v, int((values == v).sum()), abs(v - rest.mean()) / rest.std(), float(rest.min()), float(rest.max())
+    return None
+
+
 class TablePreprocessor:
     """Column typing, imputation, one-hot encoding and standardization of a table, fitted once.
 
@@ -362,7 +374,12 @@ class TablePreprocessor:
         if n_missing:
             self.notes.append(f"column {name!r}: {n_missing} missing value(s) imputed with the median "
                               f"{spec['fill']:.6g}, plus an indicator column '{name} missing'")
-        tail = heavy_tail(ok)
+        code = _missing_code(ok)
+        if code:
+            self.notes.append(f"column {name!r}: {code[1]} value(s) equal {code[0]:g}, {code[2]:.0f} std away from "
+                              f"the others ({code[3]:.4g} to {code[4]:.4g}): a missing-value code? Then blank them "
+                              "in the file, so that they are imputed and flagged")
+        tail = None if code else heavy_tail(ok)           # a code makes any column look heavy-tailed
         if tail:
             self.notes.append(heavy_tail_text(f"column {name!r}", tail) + f": add a column {tail['transform']}"
                               f"({name}) to the table (and --exclude {name} to replace it)")
