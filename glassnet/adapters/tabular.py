@@ -176,8 +176,8 @@ def warn_surprising_task(task, y, n_classes=None):
             out.append(f"regression on a target with {k} distinct values; use --task classification for classes.")
         tail = heavy_tail(s.to_numpy(dtype=np.float64))
         if tail:
-            out.append(heavy_tail_text("the target", tail) + "; the squared error is then ruled by the few largest "
-                       f"values. Predict {tail['transform']}(target) instead: add it as a column and --target it "
+            out.append(heavy_tail_text("the target", tail) + ". Under squared error the few largest values rule "
+                       f"the fit. Predict {tail['transform']}(target) instead: add it as a column and --target it "
                        "(--exclude the original), then undo it on the predictions")
     return out
 
