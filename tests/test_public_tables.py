@@ -92,6 +92,12 @@ def test_integer_quantities_are_regressions_and_codes_are_classes():
     assert infer_task(np.arange(600) % 12 + 5)[0] == "regression"        # 5..16: a quantity
 
 
+def test_a_target_name_in_the_wrong_case_gets_the_right_one(work):
+    proc = run("train", "mpg.csv", "--target", "HWY", "--no-report", cwd=work, check=False)
+    assert proc.returncode == 1 and "column 'HWY' is not in mpg.csv" in proc.stderr
+    assert "did you mean 'hwy'?" in proc.stderr
+
+
 def test_report_with_classes_missing_from_the_test_split(work):
     # forced to 27 classes, the 20% test split misses some: the confusion matrix still has a row per class
     proc = run("train", "mpg.csv", "--target", "hwy", "--task", "classification", "--epochs", "2",

@@ -121,8 +121,9 @@ def _split_target(frame, y_ds, target, args, out):
     if target is None:
         raise CLIError(f"give --target COLUMN: which column of {args.data} to predict (columns: {_columns(frame)}).")
     if target not in frame.columns:
+        near = [str(c) for c in frame.columns if str(c).lower() == str(target).lower()]   # names are case-sensitive
         hint = ("; the file has a single column: is its delimiter unusual? give it with --sep"
-                if frame.shape[1] == 1 else "")
+                if frame.shape[1] == 1 else f"; did you mean {near[0]!r}?" if near else "")
         raise CLIError(f"column {target!r} is not in {args.data} (columns: {_columns(frame)}){hint}.")
     missing = frame[target].isna().to_numpy()
     if missing.all():
