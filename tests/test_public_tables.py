@@ -59,6 +59,7 @@ def test_heavy_tail_leaves_ordinary_columns_alone():
     assert heavy_tail(rng.integers(0, 2, 500)) is None                       # an indicator
     assert heavy_tail(np.r_[np.zeros(480), rng.integers(1, 4, 20)]) is None  # sparse small counts: a log cannot help
     assert heavy_tail(-rng.lognormal(0, 2.5, 500) + 100) is None             # left-skewed: a log would squash more
+    assert heavy_tail(np.r_[np.zeros(400), rng.random(100)]) is None         # mostly one value: a log keeps it one
     found = heavy_tail(rng.lognormal(0, 2.5, 500))
     assert found["transform"] == "log" and found["transformed"] > 3 * found["iqr_std"]
     assert heavy_tail(np.r_[0.0, rng.lognormal(0, 2.5, 499)])["transform"] == "log1p"

@@ -50,9 +50,10 @@ def heavy_tail(values, squash=0.5, gain=3.0, min_distinct=10):
     A normal column has IQR / std = 1.35, an exponential one 1.1. Flagged when IQR / std < ``squash`` and the
     transform below raises it at least ``gain`` times (so a log would really spread the rows; a column of small
     counts or a left-skewed one is not flagged), for columns with ``min_distinct`` distinct finite values
-    (one-hot and indicator columns are sparse by design). Columns with negative values only when IQR / std
-    < 0.2. For example R's ``MASS::Animals`` (body 0.029 -> 1.36 under a log, brain 0.30 -> 1.27) and
-    ``Boston$crim`` (0.42 -> 1.76); ``Boston$black`` (0.23, left-skewed: 0.07 under a log) is not flagged.
+    (one-hot and indicator columns are sparse by design; counted on ~2000 evenly spaced rows). Columns with
+    negative values only when IQR / std < 0.2. For example R's ``MASS::Animals`` (body 0.029 -> 1.36 under a
+    log, brain 0.30 -> 1.27) and ``Boston$crim`` (0.42 -> 1.76); ``Boston$black`` (0.23, left-skewed: 0.07
+    under a log) is not flagged.
 
     Returns
     -------
@@ -64,7 +65,8 @@ def heavy_tail(values, squash=0.5, gain=3.0, min_distinct=10):
     """
     x = np.asarray(values, dtype=np.float64).ravel()
     x = x[np.isfinite(x)]
-    if len(x) < 2 * min_distinct or len(np.unique(x)) < min_distinct or x.std() == 0:
+    # distinct values counted on at most ~2000 evenly spaced rows: a sort of 60000 rows x 784 pixels costs seconds
+    if len(x) < 2 * min_distinct or len(np.unique(x[:: max(1, len(x) // 2000)])) < min_distinct or x.std() == 0:
         return None
     lo, hi = float(x.min()), float(x.max())
     t = np.log(x) if lo > 0 else np.log1p(x) if lo == 0 else np.sign(x) * np.log1p(np.abs(x))
@@ -74,7 +76,7 @@ def heavy_tail(values, squash=0.5, gain=3.0, min_distinct=10):
         return float((q75 - q25) / v.std()) if v.std() > 0 else 0.0
 
     raw, after = spread(x), spread(t)
-    if raw >= (squash if lo >= 0 else min(squash, 0.2)) or after < gain * raw:
+    if raw >= (squash if lo >= 0 else min(squash, 0.2)) or after == 0 or after < gain * raw:   # 0: a spike stays one
         return None
     return {"iqr_std": raw, "transformed": after, "max_z": float(np.abs(x - x.mean()).max() / x.std()), "min": lo,
             "median": float(np.median(x)), "max": hi, "decades": math.log10(hi / lo) if lo > 0 else None,
@@ -165,12 +167,15 @@ def check_data(X, y=None, model=None, loss=None, *, scale_ratio=100.0, imbalance
                                 f"{spread[lo]:.3g} in column {lo} (std {std[lo]:.3g}), {spread[hi] / spread[lo]:.0f}x. "
                                 "Standardize each feature (subtract the mean, divide by the std) so one learning rate "
                                 "suits all weights.", {"max_std": float(std[hi]), "min_std": float(std[lo])}))
-    tails = {j: h for j in range(X.shape[1] if len(X) else 0) if (h := heavy_tail(X[:, j])) is not None}
+    # judged on at most 5000 evenly spaced rows: 784 pixel columns of 60000 rows took 4 s, 5000 rows 0.3 s
+    sample = X[np.linspace(0, len(X) - 1, 5000).astype(int)] if len(X) > 5000 else X
+    tails = {j: h for j in range(X.shape[1] if len(X) else 0) if (h := heavy_tail(sample[:, j])) is not None}
     if tails:
         j, h = next(iter(tails.items()))
         issues.append(DataIssue("heavy_tailed", "warning", f"{len(tails)} heavy-tailed feature(s) (columns "
                                 f"{_cols(list(tails))}): " + heavy_tail_text(f"column {j}", h) + " (apply it to the "
-                                "raw column before standardizing).", {"columns": list(tails), "first": h}))
+                                f"raw column before standardizing; judged on {len(sample)} of {len(X)} rows).",
+                                {"columns": list(tails), "first": h}))
     rows = np.ascontiguousarray(np.nan_to_num(X))
     keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
     _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
