@@ -121,8 +121,9 @@ def _split_target(frame, y_ds, target, args, out):
     if target is None:
         raise CLIError(f"give --target COLUMN: which column of {args.data} to predict (columns: {_columns(frame)}).")
     if target not in frame.columns:
+        near = [str(c) for c in frame.columns if str(c).lower() == str(target).lower()]   # names are case-sensitive
         hint = ("; the file has a single column: is its delimiter unusual? give it with --sep"
-                if frame.shape[1] == 1 else "")
+                if frame.shape[1] == 1 else f"; did you mean {near[0]!r}?" if near else "")
         raise CLIError(f"column {target!r} is not in {args.data} (columns: {_columns(frame)}){hint}.")
     missing = frame[target].isna().to_numpy()
     if missing.all():
@@ -322,9 +323,8 @@ def cross_validate(args, Xf, y, task, classes, train_rows, out):
         result = scores(model, pre.transform(Xf.iloc[val_rows]).astype(np.float32), y[val_rows], task)
         for k, v in result.items():
             results.setdefault(k, []).append(v)
-        print(f"cv fold {i}/{args.cv}: " + "  ".join(f"{k} {v:.4f}" for k, v in result.items())
-              + f"  ({len(val_rows)} rows)", file=out)
-    print(f"cv {args.cv}-fold: " + "  ".join(f"{k} {np.mean(v):.4f} +/- {np.std(v):.4f}" for k, v in results.items()),
+        print(f"cv fold {i}/{args.cv}: " + _scores(result) + f"  ({len(val_rows)} rows)", file=out)
+    print(f"cv {args.cv}-fold: " + "  ".join(f"{k} {np.mean(v):.4g} +/- {np.std(v):.2g}" for k, v in results.items()),
           file=out)
     return results
 
@@ -415,9 +415,9 @@ def cmd_train(args, out):
     y, classes = encode_target(task, y_raw, info, args.target)
     if not args.quiet:
         print(f"task: {task} ({reason})", file=out)
-    if "dataset" not in info:
-        for message in warn_surprising_task(task, y_raw, len(classes) if classes else None):
-            warn(args, message)
+    target_notes = [] if "dataset" in info else warn_surprising_task(task, y_raw, len(classes) if classes else None)
+    for message in target_notes:
+        warn(args, message)
     rng = np.random.default_rng(args.seed)
     labels = y if task == "classification" else None
     test_frame = None
@@ -465,14 +465,15 @@ def cmd_train(args, out):
         test = (pre.transform(test_frame).astype(np.float32), test_y)
         result = scores(model, *test, task)
         if not args.quiet:
-            print("test " + "  ".join(f"{k} {v:.4f}" for k, v in result.items()) + f"  ({len(test_y)} samples)",
-                  file=out)
+            print("test " + _scores(result) + f"  ({len(test_y)} samples)", file=out)
     meta = {"task": task, "task_reason": reason, "classes": classes, "target": args.target,
             "id_column": args.id_column, "source": info, "preprocessing": pre.to_dict(),
             "feature_names": pre.encoded_names, "columns": pre.used_columns,
             "target_scaling": None if y_mean is None else {"mean": y_mean, "scale": y_scale, "folded": True},
             "training_rows": {"hash": "pandas.util.hash_pandas_object/float64+text", "columns": pre.used_columns,
-                              "fingerprints": sorted(set(row_fingerprints(Xf.iloc[train_rows], pre.used_columns)))},
+                              "fingerprints": sorted(set(row_fingerprints(Xf.iloc[train_rows], pre.used_columns))),
+                              "with_target": sorted(set(row_fingerprints(Xf.iloc[train_rows], pre.used_columns,
+                                                                         y[train_rows])))},
             "history": history.to_dict(), "test": result,
             "cv": None if cv is None else {k: {"mean": float(np.mean(v)), "std": float(np.std(v)), "folds": v}
                                            for k, v in cv.items()},
@@ -486,13 +487,17 @@ def cmd_train(args, out):
         if info.get("dataset") in shapes:
             kwargs["image_shape"] = shapes[info["dataset"]]
         kwargs.update(X_train=X, y_train=y_fit, feature_names=pre.encoded_names, data_source=str(args.data),
-                      diagnosis=diagnosis,
-                      target_name=args.target, hyperparameters={k: v for k, v in vars(args).items()
-                                                                if k in ("hidden", "activation", "optimizer", "lr",
-                                                                         "batch_size", "l2", "dropout", "seed")})
+                      diagnosis=diagnosis, notes=pre.notes + target_notes, target_name=args.target,
+                      hyperparameters={k: v for k, v in vars(args).items() if k in (
+                          "hidden", "activation", "optimizer", "lr", "batch_size", "l2", "dropout", "seed")})
         write_report(args.report, model, history, data[0], data[1], **kwargs)
         print(f"report written to {args.report}", file=out)
     return 0
+
+
+def _scores(result):
+    """Metrics to 4 significant digits: an MSE of 2e10 or 5e-6 stays readable (not 0.0000)."""
+    return "  ".join(f"{k} {v:.4g}" for k, v in result.items() if v is not None)
 
 
 def _jsonable(x):
@@ -570,17 +575,19 @@ def cmd_evaluate(args, out):
     Xf, y = model_data(args, meta, tm, need_y=True)
     X = tm.inputs(Xf)
     result = scores(tm.model, X, y, tm.task)
-    print(f"{args.data}: {len(X)} samples  " + "  ".join(f"{k} {v:.4f}" for k, v in result.items()), file=out)
-    stored = (meta.get("training_rows") or {}).get("fingerprints")
+    print(f"{args.data}: {len(X)} samples  " + _scores(result), file=out)
+    rows = meta.get("training_rows") or {}
+    stored = rows.get("with_target") or rows.get("fingerprints")         # older files: features only
     if stored:
-        seen = np.isin(np.array(row_fingerprints(Xf, tm.preprocessor.used_columns)), np.array(stored))
+        seen = np.isin(np.array(row_fingerprints(Xf, tm.preprocessor.used_columns, y if "with_target" in rows
+                                                 else None)), np.array(stored))
         if seen.any():
             warn(args, f"{int(seen.sum())} of {len(Xf)} rows were used to train this model; their scores are "
                        "optimistic. Scores on the rows it never saw follow.")
             if (~seen).any():
                 unseen = scores(tm.model, X[~seen], y[~seen], tm.task)
                 print(f"{args.data}, rows not used in training: {int((~seen).sum())} samples  "
-                      + "  ".join(f"{k} {v:.4f}" for k, v in unseen.items()), file=out)
+                      + _scores(unseen), file=out)
             else:
                 warn(args, "every row was used in training: no unseen rows to score.")
     return 0
@@ -703,7 +710,7 @@ def cmd_summary(args, out):
         print(f"trained: {hist.get('epochs')} epochs, {hist.get('iterations')} iterations, batch size "
               f"{hist.get('batch_size')}", file=out)
         if meta.get("test"):
-            print("test " + "  ".join(f"{k} {v:.4f}" for k, v in meta["test"].items() if v is not None), file=out)
+            print("test " + _scores(meta["test"]), file=out)
     return 0
 
 

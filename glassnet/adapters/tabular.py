@@ -13,7 +13,9 @@ What :meth:`TablePreprocessor.fit` does with each column (decided on the whole f
 the training rows only):
 
 * **ID-like columns are left out, with a note**: R row names (``Unnamed: 0``, an empty header), text
-  unique per row, integers forming a regular sequence (1, 2, 3, ...).
+  unique per row, integers forming a regular sequence (1, 2, 3, ...), and integer or text columns named
+  like an identifier (``id``, ``patient_id``, ``subject.id``, ``userId``) that repeat (several rows per
+  subject). ``--features`` keeps any of them.
 * **numeric** (int, float): missing values imputed with the training median, plus an indicator column
   ``"<col> missing"`` (1.0 where the value was missing) when the training rows had missing values.
 * **categorical** (text, pandas ``category``, bool): one-hot, one column per level. At most
@@ -22,7 +24,8 @@ the training rows only):
   ``<other>`` when there is one, and otherwise gets the training frequencies of the levels, so that
   after standardization it is exactly the average row: it pushes the prediction nowhere.
 * text that is almost unique per row (free text, names) is left out with a note.
-* **dates** (datetime dtype, or text that reads as ISO dates) are an error: derive numeric columns.
+* **dates** (datetime dtype, or text that reads as ISO dates) are left out with a note: derive numeric
+  columns (year, month, day of year) to use them.
 
 Every encoded column is then standardized with the training rows' mean and standard deviation
 (``scale = 1`` for constant columns). The encoded layout is: numeric values, missing indicators,
@@ -53,6 +56,7 @@ from glassnet.files.onnx import (
     to_onnx,
 )
 from glassnet.files.serialization import load
+from glassnet.glassbox.datachecks import heavy_tail, heavy_tail_text
 from glassnet.nn.layers import Dense
 from glassnet.train.inference import evaluate
 
@@ -63,6 +67,7 @@ __all__ = ["Finding", "TablePreprocessor", "export_onnx", "fold_target_scaling",
 MISSING = "<missing>"
 OTHER = "<other>"
 _ROW_NAME = re.compile(r"^(Unnamed: \d+|)$")
+_ID_NAME = re.compile(r"((^|[_ .\-])(id|ID|Id)|[a-z](ID|Id))$")   # id, patient_id, subject.id, userId; not 'paid'
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
 STATE_VERSION = 1
 
@@ -123,8 +128,9 @@ def infer_task(y):
     """(task, reason) for a target column: 'classification' or 'regression', and why, in words.
 
     Text, category and boolean targets are classes. Numbers are classes when they are integers (or
-    floats holding only 0 and 1) with at most 50 distinct values and at least 5 rows per value on
-    average; otherwise regression.
+    floats holding only 0 and 1) with at most 50 distinct values, at least 5 rows per value on average,
+    and either at most 10 values or values that read as class codes (0..k-1 or 1..k); otherwise
+    regression: 27 highway mileages from 12 to 44 are a quantity, not 27 classes.
     """
     pd = _pandas()
     s = pd.Series(y).dropna()
@@ -137,16 +143,19 @@ def infer_task(y):
     if integral and set(np.unique(values)) <= {0.0, 1.0}:
         kind = "integers" if pd.api.types.is_integer_dtype(s) else "floats"
         return "classification", f"the target holds only 0 and 1 ({kind}): 2 classes"
-    if integral and k <= 50 and k * 5 <= n:
+    codes = integral and values.min() in (0.0, 1.0) and values.max() - values.min() == k - 1
+    if integral and k <= 50 and k * 5 <= n and (k <= 10 or codes):
         return "classification", f"the target holds {k} distinct integers, {n / k:.0f} rows per value on average"
     if integral:
-        return "regression", (f"the target holds {k} distinct integers for {n} rows (classes need at most 50 "
-                              "values and 5 rows per value)")
+        return "regression", (f"the target holds {k} distinct integers from {values.min():.0f} to {values.max():.0f} "
+                              f"for {n} rows: a quantity (classes need 5 rows per value and at most 10 values, "
+                              "or at most 50 coded 0..k-1 or 1..k; --task classification overrides)")
     return "regression", f"the target holds real numbers ({k} distinct values)"
 
 
 def warn_surprising_task(task, y, n_classes=None):
-    """Warnings (list of str) when the task chosen for ``y`` is likely not what the user meant."""
+    """Warnings (list of str) when the task chosen for ``y`` is likely not what the user meant, or a regression
+    target is heavy-tailed (:func:`~glassnet.glassbox.datachecks.heavy_tail`)."""
     pd = _pandas()
     s = pd.Series(y).dropna()
     out = []
@@ -155,14 +164,21 @@ def warn_surprising_task(task, y, n_classes=None):
         k = n_classes or int(s.nunique())
         if len(s) < 10 * k:
             out.append(f"{k} classes for {len(s)} rows ({len(s) / k:.1f} rows per class): too few to learn "
-                       "each class; is the target a quantity? Use --task regression for one.")
+                       "each class" + ("; is the target a quantity? Use --task regression for one." if numeric else
+                                      ": expect a noisy fit; more rows per class would help."))
         if numeric and pd.api.types.is_float_dtype(s) and k == 2:
-            out.append("the target is stored as floats but holds only 0 and 1: treated as 2 classes. Use "
+            a, b = sorted(s.unique().tolist())
+            out.append(f"the target is stored as floats but holds only {a:g} and {b:g}: treated as 2 classes. Use "
                        "--task regression to predict it as a number.")
     elif numeric:
         k = int(s.nunique())
         if k <= 2:
             out.append(f"regression on a target with {k} distinct values; use --task classification for classes.")
+        tail = heavy_tail(s.to_numpy(dtype=np.float64))
+        if tail:
+            out.append(heavy_tail_text("the target", tail) + ". Under squared error the few largest values rule "
+                       f"the fit. Predict {tail['transform']}(target) instead: add it as a column and --target it "
+                       "(--exclude the original), then undo it on the predictions")
     return out
 
 
@@ -201,6 +217,18 @@ def _is_dates(series):
         return False
     sample = values.iloc[:200]
     return sample.map(lambda v: bool(_ISO_DATE.match(v.strip()))).mean() >= 0.9
+
+
+def _missing_code(values):
+    """(code, count, distance in std, min, max of the rest) when the smallest or largest value is a
+    missing-value code (-999, 9999, ...: nines, either sign) far (> 5 std) outside the other values."""
+    for v in {float(values.min()), float(values.max())}:
+        rest = values[values != v]
+        if (abs(v) < 99 or set(str(int(abs(v)))) != {"9"} or v != int(v) or len(rest) < 10 or rest.std() == 0
+                or abs(v - rest.mean()) < 5 * rest.std()):
+            continue
+        return v, int((values == v).sum()), abs(v - rest.mean()) / rest.std(), float(rest.min()), float(rest.max())
+    return None
 
 
 class TablePreprocessor:
@@ -286,13 +314,10 @@ class TablePreprocessor:
                 self.left_out[name] = "identifier (--id-column)"
                 continue
             col = frame[name]
-            if _is_dates(col):
-                example = col.dropna().iloc[0] if col.notna().any() else None
-                problems.append(f"column {name!r} holds dates (e.g. {str(example)!r}): glassnet does not expand "
-                                f"dates; add numeric columns derived from it (year, month, day of year) and "
-                                f"--exclude {name}")
-                continue
             reason = None if features is not None else self._id_like(name, col)
+            if _is_dates(col):          # left out, not refused: the rest of the table still trains
+                reason = (f"dates (e.g. {str(next(iter(col.dropna()), None))!r}): glassnet does not expand dates; "
+                          "to use them add numeric columns derived from it (year, month, day of year)")
             if reason is None and train[name].isna().all():
                 reason = "no values in the training rows"
             if reason:
@@ -326,6 +351,9 @@ class TablePreprocessor:
         if n < 10 or _pandas().api.types.is_float_dtype(col):
             return None                  # real numbers are unique per row by nature
         k = int(col.nunique())
+        if _ID_NAME.search(name) and not pd.api.types.is_float_dtype(col) and 1 < k < n:
+            # repeated ids: several rows per subject (visits, choices); the number itself means nothing
+            return f"identifier (named like one: {k} distinct values in {n} rows, e.g. {str(col.dropna().iloc[0])!r})"
         if pd.api.types.is_integer_dtype(col) and k == n == len(col):
             steps = np.diff(col.to_numpy(dtype=np.int64))
             if len(set(steps.tolist())) == 1 and steps[0] != 0:
@@ -346,6 +374,15 @@ class TablePreprocessor:
         if n_missing:
             self.notes.append(f"column {name!r}: {n_missing} missing value(s) imputed with the median "
                               f"{spec['fill']:.6g}, plus an indicator column '{name} missing'")
+        code = _missing_code(ok)
+        if code:
+            self.notes.append(f"column {name!r}: {code[1]} value(s) equal {code[0]:g}, {code[2]:.0f} std away from "
+                              f"the others ({code[3]:.4g} to {code[4]:.4g}): a missing-value code? Then blank them "
+                              "in the file, so that they are imputed and flagged")
+        tail = None if code else heavy_tail(ok)           # a code makes any column look heavy-tailed
+        if tail:
+            self.notes.append(heavy_tail_text(f"column {name!r}", tail) + f": add a column {tail['transform']}"
+                              f"({name}) to the table (and --exclude {name} to replace it)")
         return spec
 
     def _fit_categorical(self, name, col):
@@ -603,13 +640,16 @@ def kfold_indices(n, k, rng, labels=None):
             for i, fold in enumerate(folds)]
 
 
-def row_fingerprints(frame, columns):
+def row_fingerprints(frame, columns, y=None):
     """One 64-bit hash per row of ``frame[columns]`` (numbers as float64, the rest as text), hex strings.
 
-    Equal rows give equal fingerprints however the file stores the numbers (3750 or 3750.0).
+    Equal rows give equal fingerprints however the file stores the numbers (3750 or 3750.0). With ``y``
+    (encoded targets, one per row) the target is part of the row: in a table with few distinct feature
+    combinations (two categorical columns, 16 combinations for 61 rows) the features alone match rows
+    the model never saw.
     """
     pd = _pandas()
-    canon = {}
+    canon = {} if y is None else {"<target>": np.asarray(y, dtype=np.float64).reshape(len(frame))}
     for name in columns:
         col = frame[name]
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):

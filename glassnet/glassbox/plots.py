@@ -131,7 +131,8 @@ class ConfusionMatrixDisplay(_Display):
         y_pred = np.asarray(y_pred)
         y_pred = y_pred.argmax(axis=1) if y_pred.ndim == 2 and y_pred.shape[1] > 1 else \
             (y_pred.reshape(-1) > 0.5).astype(int) if y_pred.dtype.kind == "f" else y_pred.reshape(-1)
-        k = int(max(y_true.max(), y_pred.max())) + 1
+        # every class gets a row, also those absent from this sample (a 20% split of 27 classes misses some)
+        k = max(int(max(y_true.max(), y_pred.max())) + 1, len(labels) if labels is not None else 0)
         m = np.zeros((k, k), dtype=np.int64)
         np.add.at(m, (y_true, y_pred), 1)
         return cls(m, labels if labels is not None else list(range(k))).plot(ax)

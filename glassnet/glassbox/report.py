@@ -68,6 +68,14 @@ def _name(names, i, prefix):
     return str(names[i]) if names is not None and i < len(names) else f"{prefix}{i}"
 
 
+def _issue(issue, feature_names):
+    """A data check's finding; the encoded columns it names by number are named by their names too."""
+    cols = issue.details.get("columns") if feature_names is not None else None
+    named = f" (columns: {', '.join(_name(feature_names, j, 'x') for j in cols[:8])})" if cols else ""
+    return (f'<p class="{issue.severity}"><b>{issue.severity}</b> {html.escape(issue.kind)}: '
+            f'{html.escape(issue.message + named)}</p>')
+
+
 def monitor_findings(history):
     """Every monitor's finding as a sentence, including the ones that found nothing wrong.
 
@@ -127,7 +135,7 @@ def _metrics_text(model, X, y, classifier, class_names):
 
 def build_report(model, history, X, y, *, title="glassnet report", image_shape=None, class_names=None,
                  feature_names=None, n_examples=3, diagnosis=None, X_train=None, y_train=None, data_source=None,
-                 target_name=None, hyperparameters=None):
+                 target_name=None, hyperparameters=None, notes=None):
     """The report as an HTML string; see :func:`write_report`."""
 
     X = np.asarray(X, dtype=np.float32)
@@ -161,9 +169,11 @@ def build_report(model, history, X, y, *, title="glassnet report", image_shape=N
         where = "the training data" if X_train is not None else "the evaluation data (pass X_train= to check " \
             "the training data)"
         issues = check_data(Xc, yc, model, validation_data=None if X_train is None else (X, y))
-        section("data", "Data checks", f"<p>{len(Xc)} rows of {where}, {Xc.shape[1]} features.</p>" + (
-            "".join(f'<p class="{i.severity}"><b>{i.severity}</b> {html.escape(i.kind)}: {html.escape(i.message)}</p>'
-                    for i in issues) if issues else "<p>no problems found.</p>"))
+        if notes is not None:   # heavy tails are judged on the raw columns (notes), not on the scaled ones
+            issues = [i for i in issues if i.kind != "heavy_tailed"]
+        section("data", "Data checks", f"<p>{len(Xc)} rows of {where}, {Xc.shape[1]} features.</p>"
+                + (_list(notes, "note") if notes else "") + ("".join(_issue(i, feature_names) for i in issues)
+                                                             if issues else "<p>no problems found.</p>"))
     section("curves", "Learning curves", _figure(lambda ax: LearningCurveDisplay.from_history(history, diagnosis, ax)))
     tone = {"good fit": "good", "diverged": "bad", "overfitting": "bad", "underfitting": "bad"}.get(diagnosis.verdict,
                                                                                                    "meh")
@@ -242,6 +252,10 @@ def write_report(path, model, history, X, y, **kwargs):
         Printed as text in the summary.
     diagnosis : Diagnosis, optional
         Defaults to ``diagnose(history)``.
+    notes : list of str, optional
+        What the table's preprocessing decided and found on the raw columns (``TablePreprocessor.notes``,
+        the target's warnings), listed first under the data checks. Given, they replace the
+        'heavy_tailed' check of the scaled features (judged on raw values, with their names).
 
     Returns
     -------

@@ -13,8 +13,8 @@ loop of :func:`glassnet.train.loop.fit` (its fast path included) with scikit-lea
 callbacks, and ``solver='lbfgs'`` hands the model's loss and gradient to scipy's L-BFGS-B; both run the
 numba-compiled step of :mod:`glassnet.adapters.compiled` when numba is installed (``compiled=True``, the
 default; ``compiled=False`` or ``GLASSNET_COMPILED=0`` keeps the NumPy fast path). On top:
-``history_``, ``diagnosis_``, ``write_report``, ONNX export (``glassnet.files.onnx.to_onnx(est.model_)``),
-``dropout``, one activation per hidden layer and ``'leaky_relu'``.
+``history_``, ``diagnosis_``, ``write_report``, ONNX export (``est.to_onnx(path)``: probabilities as
+``predict_proba``, class labels), ``dropout``, one activation per hidden layer and ``'leaky_relu'``.
 
 How scikit-learn's definitions map onto glassnet's (so that the same hyper-parameters give the
 same run):

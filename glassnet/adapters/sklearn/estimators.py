@@ -4,6 +4,7 @@ See :mod:`glassnet.adapters.sklearn` for the drop-in story and the few differenc
 """
 
 import numbers
+import os
 import warnings
 
 import numpy as np
@@ -38,6 +39,8 @@ from glassnet.adapters.sklearn.training import (
     dense_rows,
 )
 from glassnet.backend.errors import ValidationError
+from glassnet.files.onnx import add_class_labels
+from glassnet.files.onnx import to_onnx as onnx_graph
 from glassnet.glassbox.datachecks import DataWarning
 from glassnet.glassbox.diagnostics import diagnose, trivial_loss
 from glassnet.glassbox.report import write_report as write_html_report
@@ -136,6 +139,27 @@ class BaseMLP(BaseEstimator):
             y = np.searchsorted(self.classes_, y)
         kwargs.setdefault("diagnosis", self.diagnosis_)        # remedies as estimator parameters
         return write_html_report(path, self.model_, self.history_, X, y, **kwargs)
+
+    def to_onnx(self, path=None, *, dtype="float32"):
+        """The fitted network as an ONNX graph (needs the ``onnx`` extra), saved to ``path`` if given.
+
+        Input ``"input"`` of shape (batch, n_features_in_): the rows ``predict`` takes, after the Pipeline's
+        earlier steps (those are scikit-learn's to convert, e.g. with skl2onnx). Output ``"output"``:
+        ``predict_proba``'s probabilities (both columns for a binary classifier) or ``predict``'s values;
+        single-label classifiers add ``"label"`` (batch,), ``str`` of the most probable class of ``classes_``.
+        """
+        check_is_fitted(self, "model_")
+        proto = onnx_graph(self.model_, n_features=self.n_features_in_, dtype=dtype)
+        binarizer = getattr(self, "_label_binarizer", None)
+        if binarizer is not None and binarizer.y_type_ != "multilabel-indicator":
+            if self.n_outputs_ == 1:       # one sigmoid unit: [1 - p, p], as predict_proba
+                proto = _two_class_probabilities(proto)
+            proto = add_class_labels(proto, list(self.classes_))
+        if path is not None:
+            import onnx
+
+            onnx.save_model(proto, os.fspath(path))
+        return proto
 
     # -- hyper-parameters (checked in fit, never in __init__) ---------------------------
     def _check_params(self):
@@ -404,6 +428,26 @@ class BaseMLP(BaseEstimator):
         return tags
 
 
+def _two_class_probabilities(proto):
+    """Turn a graph's one sigmoid output p (batch, 1) into ``"output"`` = [1 - p, p] (batch, 2)."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    graph = proto.graph
+    p = graph.output[0]
+    p_name, elem = p.name + ".p", p.type.tensor_type.elem_type
+    for node in graph.node:
+        node.output[:] = [p_name if o == p.name else o for o in node.output]
+    one = numpy_helper.from_array(np.ones((1, 1), dtype=onnx.helper.tensor_dtype_to_np_dtype(elem)), "one")
+    graph.initializer.append(one)
+    graph.node.extend([helper.make_node("Sub", ["one", p_name], [p_name + ".q"], name="one_minus_p"),
+                       helper.make_node("Concat", [p_name + ".q", p_name], [p.name], axis=1, name="both_classes")])
+    del graph.output[0]
+    graph.output.insert(0, helper.make_tensor_value_info(p.name, elem, ["batch", 2]))
+    onnx.checker.check_model(proto)
+    return proto
+
+
 def _has_partial_fit(est):
     if est.solver not in ("sgd", "adam"):
         raise AttributeError(f"partial_fit is only available for stochastic optimizers. {est.solver} is not "
@@ -492,7 +536,7 @@ _CLASSIFIER_DOC = """Multilayer perceptron classifier: scikit-learn's ``MLPClass
     feature_names_in_ : ndarray of str
         Only when X was a DataFrame with string column names.
     model_ : glassnet.Sequential
-        The network (``glassnet.save(est.model_, path)``, ``glassnet.files.onnx.to_onnx(est.model_)``).
+        The network (``glassnet.save(est.model_, path)``; ONNX with labels: ``est.to_onnx(path)``).
     history_ : glassnet.History
         glassnet's curves: 'loss' (glassnet's scaling), 'accuracy', 'val_loss', 'val_score'.
     diagnosis_ : glassnet.glassbox.diagnostics.Diagnosis
