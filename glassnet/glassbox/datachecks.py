@@ -154,7 +154,8 @@ def _label_noise_issues(X, y, noise_rate):
                           "not reliably more than always predicting the majority class "
                           f"({100 * found['majority_accuracy']:.1f}%; by twice the paired standard error), so its "
                           "class predictions cannot tell a wrong label from a hard row.",
-                          {"reference_loss": found["reference_loss"], "reference_accuracy": found["reference_accuracy"]})]
+                          {"reference_loss": found["reference_loss"],
+                           "reference_accuracy": found["reference_accuracy"]})]
     if found["rate"] <= noise_rate or a["p_value"] >= 0.05:
         return []
     return [DataIssue("label_issues", "warning", "confident learning on out-of-fold probabilities "
