@@ -96,8 +96,8 @@ def small(n=16000, B=32):
     with fastpath.engaged(model, g.CrossEntropy(), opt, X) as step:
         xb, yb = X[:B].copy(), Y[:B].copy()
         step(xb, yb)
-        args = (xb, yb, step.no_weights, step.flat_w, step.flat_g, step.wo, step.bo, step.dims, step.acts,
-                step.alphas, step.loss_code, *step.cspaces[B])
+        args = (xb.reshape(-1), B, yb, step.no_weights, step.flat_w, step.flat_g, step.wo, step.bo, step.dims,
+                step.acts, step.alphas, step.loss_code, *step.cspaces[B])
         steps = n // B
 
         def per_step(f, reps=steps):

@@ -180,7 +180,7 @@ def gemm_kernel():
     return gemm
 
 
-_KERNELS = ("gemm", "_act_forward", "_act_backward", "_loss_grad", "_step", "_sgd")
+_KERNELS = ("gemm", "_act_forward", "_act_backward", "_loss_grad", "_step", "_sgd", "_objective")
 
 
 def _compile():
@@ -304,10 +304,10 @@ def _loss_grad(z, Y, w, g, n, k, code):
     return total / size, (correct if code == 1 and k == 1 else -1)
 
 
-def _step(x, Y, w, W, G, wo, bo, dims, acts, alphas, loss_code, A, D, ao):
-    """Forward, loss and backward of one batch; dL/dW and dL/db written into G (flat, like W)."""
-    n, L = x.shape[0], dims.shape[0] - 1
-    xs = x.ravel()
+def _step(xs, n, Y, w, W, G, wo, bo, dims, acts, alphas, loss_code, A, D, ao):
+    """Forward, loss and backward of one batch of n rows (xs: the n x dims[0] inputs, flat); dL/dW and dL/db
+    written into G (flat, like W)."""
+    L = dims.shape[0] - 1
     for i in range(L):                         # forward: a_i = f(h a_{i-1} W_i + b_i)
         k, m = dims[i], dims[i + 1]
         h = xs if i == 0 else A[ao[i - 1]:ao[i]]
@@ -332,6 +332,55 @@ def _step(x, Y, w, W, G, wo, bo, dims, acts, alphas, loss_code, A, D, ao):
             gemm(False, True, n, k, m, 1.0, g, m, W[wo[i]:], m, 0.0, gp, k)
             _act_backward(gp, A[ao[i - 1]:ao[i]], n * k, acts[i - 1], alphas[i - 1])
     return value, correct
+
+
+def _objective(theta, X, Y, w, total, chunk, W, G, wo, bo, dims, acts, alphas, loss_code, A, D, ao, wbuf, fbuf, to,
+               fo, sizes, penalized, scale, value_scale, l2, half_l2, grad):
+    """scikit-learn's L-BFGS objective (glassnet.adapters.sklearn.training.Objective) in one call; returns J.
+
+    theta (float64, the parameters packed back to back) is written into W (the fast path's flat, aligned buffer:
+    parameter p at fo[p], at to[p] in theta), the step runs over X (flat) in chunks of ``chunk`` rows, and
+    dJ/dtheta = s sum_c f_c dL_c/dtheta + l2 W (weights only) is written into grad: the same operations in the
+    same order as Objective's NumPy loop, with no Python between the chunks.
+    """
+    P, n, d, L = sizes.shape[0], Y.shape[0], dims[0], dims.shape[0] - 1
+    for p in range(P):
+        for i in range(sizes[p]):
+            W[fo[p] + i] = theta[to[p] + i]
+    grad[:] = 0.0
+    weighted = w.shape[0] > 0
+    data = 0.0
+    for s in range(0, n, chunk):
+        m = min(chunk, n - s)
+        for i in range(L):
+            ao[i + 1] = ao[i] + m * dims[i + 1]
+        factor = 1.0                               # weighted: rows weigh m w_i / W (the chunk's share)
+        if weighted:
+            c = m / total
+            for r in range(m):
+                wbuf[r] = c * w[s + r]
+        else:
+            factor = m / n
+        value, _ = _step(X[s * d:(s + m) * d], m, Y[s:s + m], wbuf[:m] if weighted else w, W, G, wo, bo, dims,
+                         acts, alphas, loss_code, A, D, ao)
+        data += factor * value
+        fbuf[0] = factor                           # factor * G in G's dtype, as NumPy computes it
+        f = fbuf[0]
+        for p in range(P):
+            for i in range(sizes[p]):
+                grad[to[p] + i] += f * G[fo[p] + i]
+    value = value_scale * data
+    for i in range(grad.shape[0]):
+        grad[i] *= scale
+    for p in range(P):
+        if penalized[p]:
+            ss = 0.0
+            for i in range(sizes[p]):
+                v = np.float64(W[fo[p] + i])
+                ss += v * v
+                grad[to[p] + i] += l2 * v
+            value += half_l2 * ss
+    return value
 
 
 def _sgd(w, g, v, lr, m, nesterov):
@@ -390,10 +439,32 @@ class CompiledStep(fastpath.FastStep):
         if ws is None:
             ao = np.concatenate([[0], np.cumsum(n * self.dims[1:])]).astype(np.int64)
             ws = self.cspaces[n] = (np.empty(ao[-1], x.dtype), np.empty(ao[-1], x.dtype), ao)
-        value, correct = self.kernel(x, y, self.no_weights if w is None else w, self.flat_w, self.flat_g, self.wo,
-                                     self.bo, self.dims, self.acts, self.alphas, self.loss_code, *ws)
+        value, correct = self.kernel(x.reshape(-1), n, y, self.no_weights if w is None else w, self.flat_w,
+                                     self.flat_g, self.wo, self.bo, self.dims, self.acts, self.alphas, self.loss_code,
+                                     *ws)
         if self.reg:
             value += self._penalty()
         if not (self.fuse_update and _fused_update(self.opt, self.flat_w, self.flat_g, self.flat_state)):
             self.opt.step_flat(self.flat_w, self.flat_g, self.scratch, self.flat_state)
         return value, (None if correct < 0 else int(correct))
+
+    def objective(self, X, Y, w, total, chunk):
+        """``f(theta, scale, value_scale, l2, half_l2, grad) -> J``: :func:`_objective` bound to dense X (C-contiguous,
+        of the step's dtype), its targets Y, row weights w (float64, total weight ``total``) or None; the workspaces
+        are made here, once."""
+        m = min(chunk, X.shape[0])
+        size = int(m * self.dims[1:].sum())
+        A, D = np.empty(size, X.dtype), np.empty(size, X.dtype)
+        ao, wbuf, fbuf = np.zeros(len(self.dims), np.int64), np.empty(m, np.float64), np.empty(1, X.dtype)
+        sizes = np.array([p.value.size for p in self.params], np.int64)
+        to = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        fo = np.array([(v.ctypes.data - self.flat_w.ctypes.data) // v.itemsize for v in self.views], np.int64)
+        penalized = np.array([p.name == "weight" for p in self.params])
+        w = self.no_weights if w is None else w
+        flat_x = X.reshape(-1)
+        args = (self.flat_w, self.flat_g, self.wo, self.bo, self.dims, self.acts, self.alphas, self.loss_code, A, D,
+                ao, wbuf, fbuf, to, fo, sizes, penalized)
+
+        def f(theta, scale, value_scale, l2, half_l2, grad):
+            return _objective(theta, flat_x, Y, w, total, chunk, *args, scale, value_scale, l2, half_l2, grad)
+        return f
