@@ -7,7 +7,8 @@
 on digits, timed with the process's CPU time; inside glassnet's, the L-BFGS objective (``Objective.__call__``) and
 the compiled step it calls are timed too, so the fit splits into step / objective around it / the rest (scipy's
 L-BFGS-B, input checks, setup). ``small``: the 64-128-64-10 net at batch 32, us per step of a 1-epoch ``fit``, of
-the ``batches`` gather, of ``CompiledStep.__call__`` on a fixed batch, of the kernel call alone and of the SGD pass.
+the ``batches`` gather, of ``CompiledStep.__call__`` on a fixed batch, of the kernel call alone (no update) and of the
+SGD pass.
 """
 import os
 import statistics
@@ -97,7 +98,7 @@ def small(n=16000, B=32):
         xb, yb = X[:B].copy(), Y[:B].copy()
         step(xb, yb)
         args = (xb.reshape(-1), B, yb, step.no_weights, step.flat_w, step.flat_g, step.wo, step.bo, step.dims,
-                step.acts, step.alphas, step.loss_code, *step.cspaces[B])
+                step.acts, step.alphas, step.loss_code, *step.cspaces[B], 0.0, 0.0, False, step.no_update)
         steps = n // B
 
         def per_step(f, reps=steps):

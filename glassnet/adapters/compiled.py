@@ -304,9 +304,12 @@ def _loss_grad(z, Y, w, g, n, k, code):
     return total / size, (correct if code == 1 and k == 1 else -1)
 
 
-def _step(xs, n, Y, w, W, G, wo, bo, dims, acts, alphas, loss_code, A, D, ao):
+def _step(xs, n, Y, w, W, G, wo, bo, dims, acts, alphas, loss_code, A, D, ao, lr, mom, nesterov, V):
     """Forward, loss and backward of one batch of n rows (xs: the n x dims[0] inputs, flat); dL/dW and dL/db
-    written into G (flat, like W)."""
+    written into G (flat, like W). V not empty: the SGD rule (:func:`_sgd`, velocity V, or G itself without
+    momentum) applied to each layer as soon as its backward is done (its input gradient computed), while its
+    weights and gradients are still in cache, instead of a pass over all of them after the step (BENCHMARKS.md).
+    At most 19 arguments: Python keeps argument tuples up to that size on a free list (no allocation per call)."""
     L = dims.shape[0] - 1
     for i in range(L):                         # forward: a_i = f(h a_{i-1} W_i + b_i)
         k, m = dims[i], dims[i + 1]
@@ -331,6 +334,9 @@ def _step(xs, n, Y, w, W, G, wo, bo, dims, acts, alphas, loss_code, A, D, ao):
             gp = D[ao[i - 1]:ao[i]]
             gemm(False, True, n, k, m, 1.0, g, m, W[wo[i]:], m, 0.0, gp, k)
             _act_backward(gp, A[ao[i - 1]:ao[i]], n * k, acts[i - 1], alphas[i - 1])
+        if V.shape[0]:                         # W_i is no longer needed by this step
+            for o, size in ((wo[i], k * m), (bo[i], m)):
+                _sgd(W[o:o + size], G[o:o + size], V[o:o + size], lr, mom, nesterov)
     return value, correct
 
 
@@ -362,7 +368,7 @@ def _objective(theta, X, Y, w, total, chunk, W, G, wo, bo, dims, acts, alphas, l
         else:
             factor = m / n
         value, _ = _step(X[s * d:(s + m) * d], m, Y[s:s + m], wbuf[:m] if weighted else w, W, G, wo, bo, dims,
-                         acts, alphas, loss_code, A, D, ao)
+                         acts, alphas, loss_code, A, D, ao, 0.0, 0.0, False, G[:0])
         data += factor * value
         fbuf[0] = factor                           # factor * G in G's dtype, as NumPy computes it
         f = fbuf[0]
@@ -394,10 +400,15 @@ def _sgd(w, g, v, lr, m, nesterov):
             w[i] += m * vi - lr * g[i] if nesterov else vi
 
 
+def _fused(opt):
+    """True when the optimizer's rule is the one :func:`_sgd` compiles (SGD, plain/momentum/Nesterov, no clipping)."""
+    # Adam as one compiled pass was measured slower than its NumPy rule (BENCHMARKS.md): not fused.
+    return type(opt) is SGD and opt.clip_norm is None         # not, e.g., the L-BFGS objective's NoStep
+
+
 def _fused_update(opt, w, g, state):
     """The optimizer's rule (glassnet.optim) as one pass over w, g and the state; False when not covered."""
-    # Adam as one compiled pass was measured slower than its NumPy rule (BENCHMARKS.md): not fused.
-    if type(opt) is not SGD or opt.clip_norm is not None:      # e.g. the L-BFGS objective's NoStep
+    if not _fused(opt):
         return False
     opt.t += 1
     _sgd(w, g, state[0] if state else g, opt.lr, opt.momentum, opt.nesterov)
@@ -410,10 +421,12 @@ class CompiledStep(fastpath.FastStep):
     Same flat buffers, same seal (``release``), same optimizer update; only ``__call__`` differs.
     Batches it cannot take without a copy (targets of another dtype, non-contiguous inputs) go to
     the NumPy fast step. ``fuse_update = False`` runs the optimizer's own ``step_flat`` instead of the
-    one-pass update (benchmarks/run.py measures both).
+    one-pass update (benchmarks/run.py measures both); ``update_in_backward = False`` runs that one-pass SGD
+    update after the kernel instead of layer by layer inside its backward (benchmarks/compiled_ab.py).
     """
 
     fuse_update = True
+    update_in_backward = True
 
     def __init__(self, pairs, loss, optimizer):
         super().__init__(pairs, loss, optimizer)
@@ -427,6 +440,7 @@ class CompiledStep(fastpath.FastStep):
         gemm_kernel()                                  # binds the BLAS, makes the kernels numba functions
         self.kernel = _step
         self.no_weights = np.empty(0, np.float64)
+        self.no_update = self.flat_g[:0]
         self.cspaces = {}
 
     def __call__(self, x, y, w=None):
@@ -439,13 +453,19 @@ class CompiledStep(fastpath.FastStep):
         if ws is None:
             ao = np.concatenate([[0], np.cumsum(n * self.dims[1:])]).astype(np.int64)
             ws = self.cspaces[n] = (np.empty(ao[-1], x.dtype), np.empty(ao[-1], x.dtype), ao)
+        opt = self.opt
+        inside = self.fuse_update and self.update_in_backward and not self.reg and _fused(opt)  # no penalty to add
         value, correct = self.kernel(x.reshape(-1), n, y, self.no_weights if w is None else w, self.flat_w,
                                      self.flat_g, self.wo, self.bo, self.dims, self.acts, self.alphas, self.loss_code,
-                                     *ws)
+                                     *ws, float(opt.lr) if inside else 0.0, float(opt.momentum) if inside else 0.0,
+                                     inside and opt.nesterov, self.no_update if not inside else
+                                     self.flat_state[0] if self.flat_state else self.flat_g)
         if self.reg:
             value += self._penalty()
-        if not (self.fuse_update and _fused_update(self.opt, self.flat_w, self.flat_g, self.flat_state)):
-            self.opt.step_flat(self.flat_w, self.flat_g, self.scratch, self.flat_state)
+        if inside:
+            opt.t += 1
+        elif not (self.fuse_update and _fused_update(opt, self.flat_w, self.flat_g, self.flat_state)):
+            opt.step_flat(self.flat_w, self.flat_g, self.scratch, self.flat_state)
         return value, (None if correct < 0 else int(correct))
 
     def objective(self, X, Y, w, total, chunk):
