@@ -14,12 +14,18 @@ backward, as one numba-compiled function:
 - every buffer is the fast path's own (flat parameters and gradients) or a workspace kept per
   batch size: nothing is allocated per batch.
 
-SGD (plain, momentum, Nesterov) is applied as one compiled pass over the flat parameter, gradient
-and velocity buffers (the rule of glassnet.optim written once more as a loop; NumPy needs 3 passes
-for momentum); Adam, RMSprop and any ``clip_norm`` run the optimizer's own ``step_flat`` (a
-compiled Adam pass was measured slower), so schedules and clipping work unchanged. L1/L2 penalties
-are added by the NumPy fast path's own code. tests/test_compiled.py checks this step against the
-readable layers (float64 to 1e-10, float32 to 1e-5) for every activation, loss and optimizer.
+SGD (plain, momentum, Nesterov) is compiled too (the rule of glassnet.optim written once more as a
+loop; NumPy needs 3 passes for momentum): inside the backward, each layer's weights are updated as
+soon as its input gradient is computed, while they and their gradients are still in cache; with an
+L1/L2 penalty (added to the gradient after the kernel by the NumPy fast path's own code) as one pass
+over the flat buffers after it. Adam, RMSprop and any ``clip_norm`` run the optimizer's own
+``step_flat`` (a compiled Adam pass was measured slower), so schedules and clipping work unchanged.
+tests/test_compiled.py checks this step against the readable layers (float64 to 1e-10, float32 to
+1e-5) for every activation, loss and optimizer.
+
+:meth:`CompiledStep.objective` is scikit-learn's L-BFGS objective (glassnet/adapters/sklearn/training.py) as
+one compiled call per evaluation: scipy's parameter vector written into the flat parameters, the step
+over every chunk of rows, the L2 term and the gradient written into one float64 buffer.
 
 The BLAS is bound by symbol name (``llvmlite.binding.add_symbol``), not by a baked address, so the
 compiled code is cached on disk (numba's ``cache=True``: ``__pycache__`` next to this file, or

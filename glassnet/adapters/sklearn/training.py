@@ -238,8 +238,11 @@ class Objective:
     time); each chunk's loss is weighted by its share of ``W``, so the sum over chunks is the loss
     over X. Unweighted Dense stacks use glassnet's fused training step (glassnet/train/fastpath.py)
     with an optimizer that never moves the weights; anything else the layer-by-layer
-    forward/backward. ``tests/test_sklearn_solvers.py`` checks both against finite differences and
-    against each other.
+    forward/backward. With the compiled step (numba) and dense X, one compiled call per evaluation
+    (:meth:`glassnet.adapters.compiled.CompiledStep.objective`) does the same operations in the same
+    order: theta into the flat parameters, every chunk, the L2 term, the gradient into one float64
+    buffer that every call returns (scipy's L-BFGS-B copies it before use). ``tests/test_sklearn_solvers.py``
+    checks each against finite differences and against each other, and that scipy takes the same steps.
     """
 
     def __init__(self, model, X, Y, sample_weight, alpha, scale, loss, chunk=CHUNK, value_scale=None):
