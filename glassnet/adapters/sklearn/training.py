@@ -292,6 +292,8 @@ class Objective:
     def __call__(self, theta):
         self.n_calls += 1
         if self.kernel is not None:
+            if theta.shape != self.grad.shape or theta.dtype != np.float64:   # compiled code checks no bounds
+                raise ValueError(f"theta must be float64 of shape {self.grad.shape}; got {theta.dtype} {theta.shape}.")
             l2 = self.alpha / self.total
             return self.kernel(theta, self.scale, self.value_scale, l2, 0.5 * self.alpha / self.total,
                                self.grad), self.grad
