@@ -1,4 +1,5 @@
-"""Interleaved A/B of the Dense training steps in one process: NumPy fast path, compiled step, compiled + fused SGD.
+"""Interleaved A/B of the Dense training steps in one process: NumPy fast path, compiled step, compiled + fused SGD
+(one pass after the kernel, or layer by layer inside its backward).
 
     python benchmarks/compiled_ab.py 64-128-64-10 32 16000 9          # sizes, batch, samples, reps
     python benchmarks/compiled_ab.py 784-512-256-10 128 6400 7 adam   # optimizer: sgd (momentum 0.9) or adam
@@ -32,7 +33,8 @@ def main(argv):
     X = rng.standard_normal((n, sizes[0]), dtype=np.float32)
     Y = np.eye(sizes[-1], dtype=np.float32)[rng.integers(0, sizes[-1], n)]
     steps, held = {}, []
-    for name in ("numpy", "compiled, optimizer step_flat", "compiled + fused SGD"):
+    for name in ("numpy", "compiled, optimizer step_flat", "compiled + fused SGD after the kernel",
+                 "compiled + SGD inside backward"):
         (compiled.enable if name != "numpy" else compiled.disable)()
         model = g.mlp(sizes[0], sizes[1:-1], sizes[-1], seed=0)
         opt = (g.SGD(lr=0.01, momentum=0.9) if optimizer == "sgd" else g.Adam(1e-3)).setup(model.parameters())
@@ -41,6 +43,8 @@ def main(argv):
         held.append(ctx)                       # keep the context alive: its exit releases the flat buffers
         if name == "compiled, optimizer step_flat":
             step.fuse_update = False
+        if name == "compiled + fused SGD after the kernel":
+            step.update_in_backward = False
         steps[name] = step
     compiled.disable()
 

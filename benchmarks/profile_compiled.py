@@ -1,13 +1,17 @@
-"""Where the compiled step's time goes: the scikit-learn L-BFGS fit on digits, and one small-net step.
+"""Where the compiled step's time goes: the scikit-learn L-BFGS fit on digits, one small-net step, the parts of one
+784-512-256-10 step at batch 512.
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/profile_compiled.py lbfgs   # GLASSNET_BLAS=... picks
     OPENBLAS_NUM_THREADS=1 python benchmarks/profile_compiled.py small
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/profile_compiled.py parts   # MLP, batch 512
 
 ``lbfgs``: 7 interleaved fits of scikit-learn's and glassnet's MLPClassifier(solver='lbfgs', (100,), max_iter=100)
 on digits, timed with the process's CPU time; inside glassnet's, the L-BFGS objective (``Objective.__call__``) and
-the compiled step it calls are timed too, so the fit splits into step / objective around it / the rest (scipy's
-L-BFGS-B, input checks, setup). ``small``: the 64-128-64-10 net at batch 32, us per step of a 1-epoch ``fit``, of
-the ``batches`` gather, of ``CompiledStep.__call__`` on a fixed batch, of the kernel call alone and of the SGD pass.
+the compiled call it makes (``Objective.kernel``, or the step per chunk without it) are timed too, so the fit
+splits into step / objective around it / the rest (scipy's L-BFGS-B, input checks, setup). ``small``: the
+64-128-64-10 net at batch 32, us per step of a 1-epoch ``fit``, of the ``batches`` gather, of
+``CompiledStep.__call__`` on a fixed batch, of the kernel call alone (no update) and of the SGD pass. ``parts``:
+each part of one 784-512-256-10 step at batch 512 timed alone, against the step's GEMMs alone.
 """
 import os
 import statistics
@@ -55,7 +59,10 @@ def lbfgs(clock=time.process_time):
             return out
 
     def timed_call(self, theta):
-        if self.fast is not None and not isinstance(self.fast, Timed):
+        if self.kernel is not None:                     # the compiled objective: one call per evaluation
+            if not isinstance(self.kernel, Timed):
+                self.kernel = Timed(self.kernel)
+        elif self.fast is not None and not isinstance(self.fast, Timed):
             self.fast = Timed(self.fast)
         t = clock()
         out = call(self, theta)
@@ -79,7 +86,7 @@ def lbfgs(clock=time.process_time):
     m = {k: statistics.median(v) for k, v in res.items()}
     print(f"digits L-BFGS, compiled step on {compiled.blas()}, CPU s (median of 7): scikit-learn {m['sklearn']:.3f}, "
           f"glassnet {m['glassnet']:.3f} ({m['glassnet'] / m['sklearn']:.2f}x)")
-    print(f"of glassnet's fit: step {m['step'] / m['glassnet']:.2f}, objective around it "
+    print(f"of glassnet's fit: step (the compiled objective) {m['step'] / m['glassnet']:.2f}, objective around it "
           f"{(m['objective'] - m['step']) / m['glassnet']:.2f}, rest (scipy's L-BFGS-B, checks, setup) "
           f"{(m['glassnet'] - m['objective']) / m['glassnet']:.2f}; {m['calls']:.0f} evaluations, "
           f"{m['step'] / m['calls'] * 1e3:.3f} ms of step each")
@@ -96,8 +103,8 @@ def small(n=16000, B=32):
     with fastpath.engaged(model, g.CrossEntropy(), opt, X) as step:
         xb, yb = X[:B].copy(), Y[:B].copy()
         step(xb, yb)
-        args = (xb, yb, step.no_weights, step.flat_w, step.flat_g, step.wo, step.bo, step.dims, step.acts,
-                step.alphas, step.loss_code, *step.cspaces[B])
+        args = (xb.reshape(-1), B, yb, step.no_weights, step.flat_w, step.flat_g, step.wo, step.bo, step.dims,
+                step.acts, step.alphas, step.loss_code, *step.cspaces[B], 0.0, 0.0, False, step.no_update)
         steps = n // B
 
         def per_step(f, reps=steps):
@@ -134,5 +141,88 @@ def small(n=16000, B=32):
         print(f"| {k} | {statistics.median(v):.1f} |")
 
 
+def parts(sizes=(784, 512, 256, 10), B=512, reps=20, rounds=9, clock=time.process_time):
+    """Each part of one compiled step on the MLP (float32, SGD momentum), timed alone on the step's own buffers, in
+    ms per step (median of ``rounds``, interleaved part by part): the GEMMs, each elementwise pass, the update."""
+    import numba
+    compiled.enable()
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((B, sizes[0]), dtype=np.float32)
+    Y = np.eye(sizes[-1], dtype=np.float32)[rng.integers(0, sizes[-1], B)]
+    model = g.mlp(sizes[0], list(sizes[1:-1]), sizes[-1], seed=0)
+    opt = g.SGD(0.01, momentum=0.9).setup(model.parameters())
+    C, gemm = compiled, compiled.gemm_kernel()
+    L = len(sizes) - 1
+
+    @numba.njit
+    def gemms(xs, n, W, G, wo, dims, A, D, ao, R):          # the step's GEMMs alone: NN forward, TN dW, NT dX
+        for _ in range(R):
+            for i in range(L):
+                k, m = dims[i], dims[i + 1]
+                gemm(False, False, n, m, k, 1.0, xs if i == 0 else A[ao[i - 1]:ao[i]], k, W[wo[i]:], m, 0.0,
+                     A[ao[i]:ao[i + 1]], m)
+            for i in range(L - 1, -1, -1):
+                k, m = dims[i], dims[i + 1]
+                gemm(True, False, k, m, n, 1.0, xs if i == 0 else A[ao[i - 1]:ao[i]], k, D[ao[i]:ao[i + 1]], m, 0.0,
+                     G[wo[i]:], m)
+                if i:
+                    gemm(False, True, n, k, m, 1.0, D[ao[i]:ao[i + 1]], m, W[wo[i]:], m, 0.0, D[ao[i - 1]:ao[i]], k)
+
+    @numba.njit
+    def passes(part, n, W, G, V, bo, dims, acts, Y, A, D, ao, R):   # one kind of elementwise pass, every layer
+        for _ in range(R):
+            if part == 4:
+                C._sgd(W, G, V, 0.0, 0.9, False)
+                continue
+            if part == 1:
+                C._loss_grad(A[ao[L - 1]:ao[L]], Y, W[:0], D[ao[L - 1]:ao[L]], n, dims[L], 0)
+                continue
+            for i in range(L):
+                m = dims[i + 1]
+                a, d = A[ao[i]:ao[i + 1]], D[ao[i]:ao[i + 1]]
+                if part == 0:
+                    C._act_forward(a, W[bo[i]:bo[i] + m], n, m, acts[i], 0.0)
+                elif part == 2:
+                    C._act_backward(d, a, n * m, acts[i], 0.0)
+                else:
+                    db = G[bo[i]:bo[i] + m]
+                    db[:] = 0
+                    for r in range(n):
+                        for j in range(m):
+                            db[j] += d[r * m + j]
+
+    with fastpath.engaged(model, g.CrossEntropy(), opt, X) as step:
+        step(X, Y)
+        A, D, ao = step.cspaces[B]
+        V = step.flat_state[0]
+        args = (X.reshape(-1), B, Y, step.no_weights, step.flat_w, step.flat_g, step.wo, step.bo, step.dims,
+                step.acts, step.alphas, step.loss_code, A, D, ao)
+        rows = {"step (CompiledStep.__call__, SGD inside the backward)": lambda R: [step(X, Y) for _ in range(R)],
+                "kernel without the update": lambda R: [step.kernel(*args, 0.0, 0.0, False, step.no_update)
+                                                        for _ in range(R)],
+                "GEMMs alone (the floor)": lambda R: gemms(X.reshape(-1), B, step.flat_w, step.flat_g, step.wo,
+                                                           step.dims, A, D, ao, R)}
+        names = ("bias + activation forward", "softmax + cross-entropy gradient", "activation backward",
+                 "bias gradient sums", "SGD momentum pass over all parameters (lr 0)")
+        for part, name in enumerate(names):
+            rows[name] = (lambda part: lambda R: passes(part, B, step.flat_w, step.flat_g, V, step.bo, step.dims,
+                                                        step.acts, Y, A, D, ao, R))(part)
+        for f in rows.values():
+            f(1)
+        res = {k: [] for k in rows}
+        for _ in range(rounds):
+            for k, f in rows.items():
+                t = clock()
+                f(reps)
+                res[k].append((clock() - t) / reps * 1e3)
+    compiled.disable()
+    floor = statistics.median(res["GEMMs alone (the floor)"])
+    print(f"{'-'.join(map(str, sizes))}, batch {B}, float32, compiled step on {compiled.blas()}, ms per step "
+          f"(median of {rounds}, range)\n")
+    print("| part | ms | range | / GEMM floor |\n|---|---|---|---|")
+    for k, v in res.items():
+        print(f"| {k} | {statistics.median(v):.3f} | {min(v):.3f}-{max(v):.3f} | {statistics.median(v) / floor:.3f} |")
+
+
 if __name__ == "__main__":
-    {"lbfgs": lbfgs, "small": small}[(sys.argv[1:] or ["small"])[0]]()
+    {"lbfgs": lbfgs, "small": small, "parts": parts}[(sys.argv[1:] or ["small"])[0]]()

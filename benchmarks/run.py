@@ -30,6 +30,9 @@ each peer's (< 1: glassnet faster), the median over the interleaved reps and, in
 brackets, the range of the per-rep ratios (rep i of one against rep i of the other).
 
     python -m benchmarks.run --threads 1 --reps 5 --sections train,small   # the BENCHMARKS.md table
+
+``--peers glassnet_compiled,glassnet_compiled_sgd_after,gemm_floor_mkl`` (not in the default set) compares the
+compiled step's SGD update inside its backward (the default) with the one pass after the kernel.
 """
 from __future__ import annotations
 
@@ -79,8 +82,17 @@ def glassnet_epoch(batch_size, sizes=BIG, n=60000):
     return time.perf_counter() - t
 
 
+def make_glassnet_compiled_sgd_after(sizes, B, X, Y, lr=LR, momentum=MOMENTUM):
+    """glassnet_compiled with its SGD update as one pass after the kernel (``CompiledStep.update_in_backward =
+    False``), the form before the update moved inside the backward: not in the default peers, for the A/B."""
+    from glassnet.adapters import compiled
+    compiled.CompiledStep.update_in_backward = False
+    return peers.make_glassnet_compiled(sizes, B, X, Y, lr=lr, momentum=momentum)
+
+
 FACTORIES = dict(peers.FACTORIES)
 FACTORIES[GLASSNET_LABEL] = make_glassnet_epoch
+FACTORIES[f"{GLASSNET_LABEL}_compiled_sgd_after"] = make_glassnet_compiled_sgd_after
 
 
 def synthetic(n, d, k, seed=0):

@@ -44,6 +44,31 @@ def test_compiled_step_matches_readable_path(on, act, opt, output, loss, k, dtyp
     _assert_same(fast, plain, hf, hp, TOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("opt", ["sgd", "momentum", "nesterov"])
+@pytest.mark.parametrize("act,output,loss,k", [("relu", "softmax", "crossentropy", 4), ("tanh", "sigmoid",
+                                               "binary_crossentropy", 1), ("leaky_relu", "linear", "mse", 2)])
+def test_sgd_inside_the_backward_matches_readable_path(on, monkeypatch, act, opt, output, loss, k, dtype):
+    """Without a penalty the SGD rule runs inside the kernel, layer by layer: the readable result, and bit for bit
+    the one-pass update after the kernel that it replaced."""
+    X, y = _data(loss)
+    X = X.astype(dtype)
+    make = lambda: g.mlp(6, [9, 7], k, activation=act, output=output, seed=1, dtype=dtype)  # noqa: E731
+    step = _step(make(), loss, OPTIMIZERS[opt](), X)
+    assert type(step) is compiled.CompiledStep and not step.reg
+    calls = []
+    monkeypatch.setattr(compiled, "_fused_update", lambda *a: calls.append(a) or False)   # would run after
+    inside, hi = _run(make, loss, OPTIMIZERS[opt], X, y, fast=True)
+    assert calls == []
+    plain, hp = _run(make, loss, OPTIMIZERS[opt], X, y, fast=False)
+    _assert_same(inside, plain, hi, hp, TOL[dtype])
+    monkeypatch.undo()
+    monkeypatch.setattr(compiled.CompiledStep, "update_in_backward", False)
+    after, ha = _run(make, loss, OPTIMIZERS[opt], X, y, fast=True)
+    for p, q in zip(inside.parameters(), after.parameters(), strict=True):
+        np.testing.assert_array_equal(p.value, q.value)
+
+
 @pytest.mark.parametrize("loss,output,k", [("crossentropy", "softmax", 3), ("binary_crossentropy", "sigmoid", 1),
                                            ("mse", "linear", 2)])
 def test_sample_weights_and_l1_match_readable_path(on, loss, output, k):

@@ -351,3 +351,57 @@ def test_readable_path_gives_the_same_run(solver):
             slow = gsk.MLPClassifier(**params).fit(X, y, sample_weight=w)
     np.testing.assert_allclose(slow.loss_curve_, fast.loss_curve_, rtol=1e-10)
     _assert_same_weights(fast, slow, atol=1e-10)
+
+
+def _numpy_loop(monkeypatch):
+    """Make the L-BFGS objective take its NumPy loop over the fast step instead of the compiled kernel."""
+    monkeypatch.setattr(training.Objective, "_bind_kernel", lambda self, X, Y: None)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("problem, weighted", [("multiclass", False), ("multiclass", True), ("multilabel", False),
+                                               ("multi-output", True)])
+def test_compiled_lbfgs_objective_equals_its_numpy_loop(monkeypatch, problem, weighted, dtype):
+    """The compiled objective (one call: theta in, chunks, penalty, gradient out) equals the loop it replaces."""
+    pytest.importorskip("numba")
+    kind, data = PROBLEMS[problem]
+    X, y = data()
+    from glassnet.adapters import compiled as compiled_step
+    sw = np.random.default_rng(1).uniform(0.2, 2.0, len(X)) if weighted else None
+    with compiled_step.by_default():
+        _, compiled = _objective(kind, X, y, sw, dtype=dtype)
+        with monkeypatch.context() as m:
+            _numpy_loop(m)
+            _, loop = _objective(kind, X, y, sw, dtype=dtype)
+    assert loop.kernel is None and (compiled.kernel is not None) == (dtype == np.float64 or not weighted)
+    theta = compiled.theta() + np.random.default_rng(0).normal(0, 0.1, compiled.theta().shape)
+    for _ in range(2):                                  # the second call reuses every buffer
+        (v1, g1), (v2, g2) = compiled(theta.copy()), loop(theta.copy())
+        assert v1 == pytest.approx(v2, rel=1e-14) and g1.dtype == np.float64
+        np.testing.assert_array_equal(g1, g2)
+        theta *= 0.9
+    compiled.release(), loop.release()
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n", [600, 4500])           # one chunk of rows; three (CHUNK = 2048)
+def test_compiled_lbfgs_objective_gives_the_same_iterates(monkeypatch, weighted, n):
+    """scipy's L-BFGS-B takes the same steps whether the gradient comes from the compiled kernel (written into
+    one buffer returned every call) or from the NumPy loop (a new array each call)."""
+    pytest.importorskip("numba")
+    if n == 600:
+        X, y = _digits()
+    else:
+        from sklearn.datasets import make_classification
+        X, y = make_classification(n_samples=n, n_features=20, n_informative=10, n_classes=4, random_state=0)
+    w = np.random.default_rng(2).uniform(0.5, 2.0, len(X)) if weighted else None
+    params = dict(hidden_layer_sizes=(16,), solver="lbfgs", alpha=1e-2, max_iter=30, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fast = gsk.MLPClassifier(**params).fit(X, y, sample_weight=w)
+        with monkeypatch.context() as m:
+            _numpy_loop(m)
+            loop = gsk.MLPClassifier(**params).fit(X, y, sample_weight=w)
+    assert fast.n_iter_ == loop.n_iter_
+    np.testing.assert_allclose(fast.loss_curve_, loop.loss_curve_, rtol=1e-13)
+    _assert_same_weights(fast, loop, atol=1e-12)

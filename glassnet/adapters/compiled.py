@@ -14,12 +14,18 @@ backward, as one numba-compiled function:
 - every buffer is the fast path's own (flat parameters and gradients) or a workspace kept per
   batch size: nothing is allocated per batch.
 
-SGD (plain, momentum, Nesterov) is applied as one compiled pass over the flat parameter, gradient
-and velocity buffers (the rule of glassnet.optim written once more as a loop; NumPy needs 3 passes
-for momentum); Adam, RMSprop and any ``clip_norm`` run the optimizer's own ``step_flat`` (a
-compiled Adam pass was measured slower), so schedules and clipping work unchanged. L1/L2 penalties
-are added by the NumPy fast path's own code. tests/test_compiled.py checks this step against the
-readable layers (float64 to 1e-10, float32 to 1e-5) for every activation, loss and optimizer.
+SGD (plain, momentum, Nesterov) is compiled too (the rule of glassnet.optim written once more as a
+loop; NumPy needs 3 passes for momentum): inside the backward, each layer's weights are updated as
+soon as its input gradient is computed, while they and their gradients are still in cache; with an
+L1/L2 penalty (added to the gradient after the kernel by the NumPy fast path's own code) as one pass
+over the flat buffers after it. Adam, RMSprop and any ``clip_norm`` run the optimizer's own
+``step_flat`` (a compiled Adam pass was measured slower), so schedules and clipping work unchanged.
+tests/test_compiled.py checks this step against the readable layers (float64 to 1e-10, float32 to
+1e-5) for every activation, loss and optimizer.
+
+:meth:`CompiledStep.objective` is scikit-learn's L-BFGS objective (glassnet/adapters/sklearn/training.py) as
+one compiled call per evaluation: scipy's parameter vector written into the flat parameters, the step
+over every chunk of rows, the L2 term and the gradient written into one float64 buffer.
 
 The BLAS is bound by symbol name (``llvmlite.binding.add_symbol``), not by a baked address, so the
 compiled code is cached on disk (numba's ``cache=True``: ``__pycache__`` next to this file, or
@@ -180,7 +186,7 @@ def gemm_kernel():
     return gemm
 
 
-_KERNELS = ("gemm", "_act_forward", "_act_backward", "_loss_grad", "_step", "_sgd")
+_KERNELS = ("gemm", "_act_forward", "_act_backward", "_loss_grad", "_step", "_sgd", "_objective")
 
 
 def _compile():
@@ -304,10 +310,13 @@ def _loss_grad(z, Y, w, g, n, k, code):
     return total / size, (correct if code == 1 and k == 1 else -1)
 
 
-def _step(x, Y, w, W, G, wo, bo, dims, acts, alphas, loss_code, A, D, ao):
-    """Forward, loss and backward of one batch; dL/dW and dL/db written into G (flat, like W)."""
-    n, L = x.shape[0], dims.shape[0] - 1
-    xs = x.ravel()
+def _step(xs, n, Y, w, W, G, wo, bo, dims, acts, alphas, loss_code, A, D, ao, lr, mom, nesterov, V):
+    """Forward, loss and backward of one batch of n rows (xs: the n x dims[0] inputs, flat); dL/dW and dL/db
+    written into G (flat, like W). V not empty: the SGD rule (:func:`_sgd`, velocity V, or G itself without
+    momentum) applied to each layer as soon as its backward is done (its input gradient computed), while its
+    weights and gradients are still in cache, instead of a pass over all of them after the step (BENCHMARKS.md).
+    At most 19 arguments: Python keeps argument tuples up to that size on a free list (no allocation per call)."""
+    L = dims.shape[0] - 1
     for i in range(L):                         # forward: a_i = f(h a_{i-1} W_i + b_i)
         k, m = dims[i], dims[i + 1]
         h = xs if i == 0 else A[ao[i - 1]:ao[i]]
@@ -331,7 +340,59 @@ def _step(x, Y, w, W, G, wo, bo, dims, acts, alphas, loss_code, A, D, ao):
             gp = D[ao[i - 1]:ao[i]]
             gemm(False, True, n, k, m, 1.0, g, m, W[wo[i]:], m, 0.0, gp, k)
             _act_backward(gp, A[ao[i - 1]:ao[i]], n * k, acts[i - 1], alphas[i - 1])
+        if V.shape[0]:                         # W_i is no longer needed by this step
+            for o, size in ((wo[i], k * m), (bo[i], m)):
+                _sgd(W[o:o + size], G[o:o + size], V[o:o + size], lr, mom, nesterov)
     return value, correct
+
+
+def _objective(theta, X, Y, w, total, chunk, W, G, wo, bo, dims, acts, alphas, loss_code, A, D, ao, wbuf, fbuf, to,
+               fo, sizes, penalized, scale, value_scale, l2, half_l2, grad):
+    """scikit-learn's L-BFGS objective (glassnet.adapters.sklearn.training.Objective) in one call; returns J.
+
+    theta (float64, the parameters packed back to back) is written into W (the fast path's flat, aligned buffer:
+    parameter p at fo[p], at to[p] in theta), the step runs over X (flat) in chunks of ``chunk`` rows, and
+    dJ/dtheta = s sum_c f_c dL_c/dtheta + l2 W (weights only) is written into grad: the same operations in the
+    same order as Objective's NumPy loop, with no Python between the chunks.
+    """
+    P, n, d, L = sizes.shape[0], Y.shape[0], dims[0], dims.shape[0] - 1
+    for p in range(P):
+        for i in range(sizes[p]):
+            W[fo[p] + i] = theta[to[p] + i]
+    grad[:] = 0.0
+    weighted = w.shape[0] > 0
+    data = 0.0
+    for s in range(0, n, chunk):
+        m = min(chunk, n - s)
+        for i in range(L):
+            ao[i + 1] = ao[i] + m * dims[i + 1]
+        factor = 1.0                               # weighted: rows weigh m w_i / W (the chunk's share)
+        if weighted:
+            c = m / total
+            for r in range(m):
+                wbuf[r] = c * w[s + r]
+        else:
+            factor = m / n
+        value, _ = _step(X[s * d:(s + m) * d], m, Y[s:s + m], wbuf[:m] if weighted else w, W, G, wo, bo, dims,
+                         acts, alphas, loss_code, A, D, ao, 0.0, 0.0, False, G[:0])
+        data += factor * value
+        fbuf[0] = factor                           # factor * G in G's dtype, as NumPy computes it
+        f = fbuf[0]
+        for p in range(P):
+            for i in range(sizes[p]):
+                grad[to[p] + i] += f * G[fo[p] + i]
+    value = value_scale * data
+    for i in range(grad.shape[0]):
+        grad[i] *= scale
+    for p in range(P):
+        if penalized[p]:
+            ss = 0.0
+            for i in range(sizes[p]):
+                v = np.float64(W[fo[p] + i])
+                ss += v * v
+                grad[to[p] + i] += l2 * v
+            value += half_l2 * ss
+    return value
 
 
 def _sgd(w, g, v, lr, m, nesterov):
@@ -345,10 +406,15 @@ def _sgd(w, g, v, lr, m, nesterov):
             w[i] += m * vi - lr * g[i] if nesterov else vi
 
 
+def _fused(opt):
+    """True when the optimizer's rule is the one :func:`_sgd` compiles (SGD, plain/momentum/Nesterov, no clipping)."""
+    # Adam as one compiled pass was measured slower than its NumPy rule (BENCHMARKS.md): not fused.
+    return type(opt) is SGD and opt.clip_norm is None         # not, e.g., the L-BFGS objective's NoStep
+
+
 def _fused_update(opt, w, g, state):
     """The optimizer's rule (glassnet.optim) as one pass over w, g and the state; False when not covered."""
-    # Adam as one compiled pass was measured slower than its NumPy rule (BENCHMARKS.md): not fused.
-    if type(opt) is not SGD or opt.clip_norm is not None:      # e.g. the L-BFGS objective's NoStep
+    if not _fused(opt):
         return False
     opt.t += 1
     _sgd(w, g, state[0] if state else g, opt.lr, opt.momentum, opt.nesterov)
@@ -361,10 +427,12 @@ class CompiledStep(fastpath.FastStep):
     Same flat buffers, same seal (``release``), same optimizer update; only ``__call__`` differs.
     Batches it cannot take without a copy (targets of another dtype, non-contiguous inputs) go to
     the NumPy fast step. ``fuse_update = False`` runs the optimizer's own ``step_flat`` instead of the
-    one-pass update (benchmarks/run.py measures both).
+    one-pass update (benchmarks/run.py measures both); ``update_in_backward = False`` runs that one-pass SGD
+    update after the kernel instead of layer by layer inside its backward (benchmarks/compiled_ab.py).
     """
 
     fuse_update = True
+    update_in_backward = True
 
     def __init__(self, pairs, loss, optimizer):
         super().__init__(pairs, loss, optimizer)
@@ -378,6 +446,7 @@ class CompiledStep(fastpath.FastStep):
         gemm_kernel()                                  # binds the BLAS, makes the kernels numba functions
         self.kernel = _step
         self.no_weights = np.empty(0, np.float64)
+        self.no_update = self.flat_g[:0]
         self.cspaces = {}
 
     def __call__(self, x, y, w=None):
@@ -390,10 +459,38 @@ class CompiledStep(fastpath.FastStep):
         if ws is None:
             ao = np.concatenate([[0], np.cumsum(n * self.dims[1:])]).astype(np.int64)
             ws = self.cspaces[n] = (np.empty(ao[-1], x.dtype), np.empty(ao[-1], x.dtype), ao)
-        value, correct = self.kernel(x, y, self.no_weights if w is None else w, self.flat_w, self.flat_g, self.wo,
-                                     self.bo, self.dims, self.acts, self.alphas, self.loss_code, *ws)
+        opt = self.opt
+        inside = self.fuse_update and self.update_in_backward and not self.reg and _fused(opt)  # no penalty to add
+        value, correct = self.kernel(x.reshape(-1), n, y, self.no_weights if w is None else w, self.flat_w,
+                                     self.flat_g, self.wo, self.bo, self.dims, self.acts, self.alphas, self.loss_code,
+                                     *ws, float(opt.lr) if inside else 0.0, float(opt.momentum) if inside else 0.0,
+                                     inside and opt.nesterov, self.no_update if not inside else
+                                     self.flat_state[0] if self.flat_state else self.flat_g)
         if self.reg:
             value += self._penalty()
-        if not (self.fuse_update and _fused_update(self.opt, self.flat_w, self.flat_g, self.flat_state)):
-            self.opt.step_flat(self.flat_w, self.flat_g, self.scratch, self.flat_state)
+        if inside:
+            opt.t += 1
+        elif not (self.fuse_update and _fused_update(opt, self.flat_w, self.flat_g, self.flat_state)):
+            opt.step_flat(self.flat_w, self.flat_g, self.scratch, self.flat_state)
         return value, (None if correct < 0 else int(correct))
+
+    def objective(self, X, Y, w, total, chunk):
+        """``f(theta, scale, value_scale, l2, half_l2, grad) -> J``: :func:`_objective` bound to dense X (C-contiguous,
+        of the step's dtype), its targets Y, row weights w (float64, total weight ``total``) or None; the workspaces
+        are made here, once."""
+        m = min(chunk, X.shape[0])
+        size = int(m * self.dims[1:].sum())
+        A, D = np.empty(size, X.dtype), np.empty(size, X.dtype)
+        ao, wbuf, fbuf = np.zeros(len(self.dims), np.int64), np.empty(m, np.float64), np.empty(1, X.dtype)
+        sizes = np.array([p.value.size for p in self.params], np.int64)
+        to = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        fo = np.array([(v.ctypes.data - self.flat_w.ctypes.data) // v.itemsize for v in self.views], np.int64)
+        penalized = np.array([p.name == "weight" for p in self.params])
+        w = self.no_weights if w is None else w
+        flat_x = X.reshape(-1)
+        args = (self.flat_w, self.flat_g, self.wo, self.bo, self.dims, self.acts, self.alphas, self.loss_code, A, D,
+                ao, wbuf, fbuf, to, fo, sizes, penalized)
+
+        def f(theta, scale, value_scale, l2, half_l2, grad):
+            return _objective(theta, flat_x, Y, w, total, chunk, *args, scale, value_scale, l2, half_l2, grad)
+        return f

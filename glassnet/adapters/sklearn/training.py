@@ -238,8 +238,11 @@ class Objective:
     time); each chunk's loss is weighted by its share of ``W``, so the sum over chunks is the loss
     over X. Unweighted Dense stacks use glassnet's fused training step (glassnet/train/fastpath.py)
     with an optimizer that never moves the weights; anything else the layer-by-layer
-    forward/backward. ``tests/test_sklearn_solvers.py`` checks both against finite differences and
-    against each other.
+    forward/backward. With the compiled step (numba) and dense X, one compiled call per evaluation
+    (:meth:`glassnet.adapters.compiled.CompiledStep.objective`) does the same operations in the same
+    order: theta into the flat parameters, every chunk, the L2 term, the gradient into one float64
+    buffer that every call returns (scipy's L-BFGS-B copies it before use). ``tests/test_sklearn_solvers.py``
+    checks each against finite differences and against each other, and that scipy takes the same steps.
     """
 
     def __init__(self, model, X, Y, sample_weight, alpha, scale, loss, chunk=CHUNK, value_scale=None):
@@ -254,7 +257,7 @@ class Objective:
         self.loss = loss
         self.fused = type(model.layers[-1]).__name__ in ("Softmax", "Sigmoid")
         self.sizes = [p.value.size for p in self.params]
-        self.fast = None
+        self.fast = self.kernel = None
         if fastpath.enabled():
             opt = SGD(lr=1.0).setup(self.params)
             probe = np.empty((1, X.shape[1]), Y.dtype)
@@ -262,7 +265,20 @@ class Objective:
             if self.fast is not None:
                 self.fast.opt = NoStep()
                 self.params = self.fast.params                  # same Parameters, values now views
+                self._bind_kernel(X, Y)
         self.n_calls = 0
+
+    def _bind_kernel(self, X, Y):
+        # The compiled step's whole objective (glassnet/adapters/compiled.py) for dense X: theta written into the
+        # flat parameters, every chunk and the penalty in one compiled call, the gradient into one buffer.
+        bind = getattr(self.fast, "objective", None)
+        if bind is None or not isinstance(X, np.ndarray) or (self.weighted and self.w.dtype != np.float64):
+            return
+        for d in self.dense:
+            d.l2 = 0.0                                           # the penalty is added by the kernel
+        X, Y = np.ascontiguousarray(X, Y.dtype), np.ascontiguousarray(Y)
+        self.kernel = bind(X, Y, self.w if self.weighted else None, self.total, self.chunk)
+        self.grad = np.empty(sum(self.sizes), np.float64)    # returned to scipy, which copies it before use
 
     def theta(self):
         return np.concatenate([p.value.ravel() for p in self.params]).astype(np.float64)
@@ -275,6 +291,12 @@ class Objective:
 
     def __call__(self, theta):
         self.n_calls += 1
+        if self.kernel is not None:
+            if theta.shape != self.grad.shape or theta.dtype != np.float64:   # compiled code checks no bounds
+                raise ValueError(f"theta must be float64 of shape {self.grad.shape}; got {theta.dtype} {theta.shape}.")
+            l2 = self.alpha / self.total
+            return self.kernel(theta, self.scale, self.value_scale, l2, 0.5 * self.alpha / self.total,
+                               self.grad), self.grad
         self.set_theta(theta)
         for d in self.dense:
             d.l2 = 0.0                                       # the penalty is added once, below
@@ -315,4 +337,4 @@ class Objective:
     def release(self):
         if self.fast is not None:
             self.fast.release()
-            self.fast = None
+            self.fast = self.kernel = None
