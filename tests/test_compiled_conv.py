@@ -1,0 +1,108 @@
+"""The compiled convolution kernels (glassnet/adapters/compiled_conv.py, numba) equal the readable layers and the
+NumPy fast path.
+
+Every test of tests/test_fastconv.py (the readable layers against the fast path: float64 1e-10 / 1e-12, float32
+2e-5 / 1e-5, each trick off, ties in pooling, no allocation per batch, inference) runs here again with the
+compiled kernels on (the autouse fixture ``on``); the tests below check that they really ran and that they agree
+with the NumPy kernels on single steps and on NaN.
+"""
+
+import numpy as np
+import pytest
+
+import glassnet as g
+from glassnet.adapters import compiled_conv
+from glassnet.nn.losses import CrossEntropy
+from glassnet.train import fastconv
+from tests.test_fastconv import (  # noqa: F401  (collected here again, with the compiled kernels on)
+    mixed_cnn,
+    pooled_cnn,
+    signal_cnn,
+    test_each_trick_off_gives_the_same_result,
+    test_fast_fit_equals_readable_fit,
+    test_inference_equals_the_readable_forward,
+    test_inference_follows_new_image_sizes_and_dtypes,
+    test_no_allocation_per_batch,
+    test_one_step_gradients_equal_the_layers,
+    test_the_fast_path_is_engaged_and_released,
+    test_ties_in_max_pooling_follow_the_readable_layer,
+)
+
+
+@pytest.fixture(autouse=True)
+def on():
+    pytest.importorskip("numba")
+    compiled_conv.enable()
+    try:
+        yield
+    finally:
+        compiled_conv.disable()
+
+
+def strided_cnn(dtype, seed=0):
+    """Strided and padded convolutions into 2x2 and 3x3 window-major pools, a 1x2 pool, no ReLU before one."""
+    r = np.random.default_rng(seed)
+    return g.Sequential([
+        g.Conv2D(2, 4, 3, stride=2, padding=2, seed=r, dtype=dtype), g.ReLU(), g.MaxPool2D(3),
+        g.Conv2D(4, 5, (2, 3), padding="same", seed=r, dtype=dtype), g.MaxPool2D((1, 2)),
+        g.Conv2D(5, 3, 2, stride=(1, 2), seed=r, dtype=dtype), g.ReLU(), g.Flatten(),
+        g.Dense(9, 3, seed=r, dtype=dtype), g.Softmax()])
+
+
+def steps(make, X, Y, compiled):
+    """One SGD step of the fast path, compiled or NumPy kernels: (loss, model, the step)."""
+    (compiled_conv.enable if compiled else compiled_conv.disable)()
+    model = make(X.dtype)
+    step = fastconv.build_fast_step(model, CrossEntropy(), g.SGD(0.1, momentum=0.9).setup(model.parameters()), X)
+    return step(X, Y)[0], model, step
+
+
+@pytest.mark.parametrize("dtype,tol", [("float64", 1e-12), ("float32", 1e-5)])
+@pytest.mark.parametrize("make,shape", [(mixed_cnn, (9, 15, 13, 2)), (signal_cnn, (9, 23, 1)),
+                                        (pooled_cnn, (9, 12, 14, 1)), (strided_cnn, (9, 23, 29, 2))])
+def test_compiled_kernels_equal_the_numpy_fast_path(dtype, tol, make, shape, rng):
+    X = rng.normal(size=shape).astype(dtype)
+    Y = np.eye(3, dtype=dtype)[rng.integers(0, 3, len(X))]
+    loss_c, fast_c, step_c = steps(make, X, Y, True)
+    loss_n, fast_n, step_n = steps(make, X, Y, False)
+    kinds = [type(k) for k in step_c.kernels]
+    assert compiled_conv.Conv in kinds and compiled_conv.MaxPool in kinds         # the compiled kernels ran
+    assert not {compiled_conv.Conv, compiled_conv.MaxPool} & {type(k) for k in step_n.kernels}
+    assert abs(loss_c - loss_n) <= tol * abs(loss_n)
+    scale = max(float(np.abs(q.grad).max()) for q in fast_n.parameters())
+    for p, q in zip(fast_c.parameters(), fast_n.parameters(), strict=True):
+        np.testing.assert_allclose(p.grad, q.grad, rtol=tol, atol=tol * scale)
+
+
+def test_strided_net_equals_the_readable_layers(rng):
+    from tests.test_fastconv import fit_both, max_diff
+    X = rng.normal(size=(21, 23, 29, 2))
+    fast, plain, h1, h2 = fit_both(strided_cnn, X, rng.integers(0, 3, 21), "float64",
+                                   lambda: g.SGD(0.1, momentum=0.9))
+    assert max_diff(fast, plain) < 1e-10
+    assert max_diff(fast, strided_cnn("float64")) > 1e-3                 # it did train
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_pooling_propagates_nan_as_the_numpy_kernel(relu, rng):
+    layers = [g.Conv2D(1, 3, 3, seed=0, dtype="float64")] + ([g.ReLU()] if relu else []) + [g.MaxPool2D(2)]
+    model = g.Sequential([*layers, g.Flatten(), g.Dense(3 * 16, 2, seed=0, dtype="float64"), g.Softmax()])
+    x = rng.normal(size=(2, 10, 10, 1))
+    x[0, 4, 4, 0] = np.nan
+    outs = []
+    for on in (True, False):
+        (compiled_conv.enable if on else compiled_conv.disable)()
+        outs.append(fastconv.FastConvStep(model, model.layers[:len(layers)], None, infer=True).forward(x))
+    assert np.isnan(outs[0]).any()
+    np.testing.assert_array_equal(np.isnan(outs[0]), np.isnan(outs[1]))
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-12)
+
+
+def test_by_default_follows_the_environment(monkeypatch):
+    compiled_conv.disable()
+    with compiled_conv.by_default() as used:
+        assert used and fastconv.COMPILED == [compiled_conv.compiled_kernel]
+    assert not fastconv.COMPILED
+    monkeypatch.setenv("GLASSNET_COMPILED", "0")
+    with compiled_conv.by_default() as used:
+        assert not used and not fastconv.COMPILED
