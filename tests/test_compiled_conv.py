@@ -106,3 +106,14 @@ def test_by_default_follows_the_environment(monkeypatch):
     monkeypatch.setenv("GLASSNET_COMPILED", "0")
     with compiled_conv.by_default() as used:
         assert not used and not fastconv.COMPILED
+
+
+@pytest.mark.parametrize("off", sorted(compiled_conv.KERNELS))
+def test_each_compiled_kernel_off_gives_the_same_result(off, rng, monkeypatch):
+    from tests.test_fastconv import fit_both, max_diff
+    monkeypatch.setitem(compiled_conv.KERNELS, off, False)
+    for make, shape in ((mixed_cnn, (21, 15, 13, 2)), (strided_cnn, (21, 23, 29, 2)), (signal_cnn, (21, 23, 1))):
+        X = rng.normal(size=shape)
+        fast, plain, _, _ = fit_both(make, X, rng.integers(0, 3, len(X)), "float64", lambda: g.SGD(0.1, momentum=0.9),
+                                     epochs=2)
+        assert max_diff(fast, plain) < 1e-10

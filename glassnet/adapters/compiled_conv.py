@@ -37,13 +37,14 @@ import threading
 
 import numpy as np
 
+from glassnet.adapters import compiled
 from glassnet.train import fastconv
 
 __all__ = ["KERNELS", "Conv", "MaxPool", "available", "by_default", "compiled_kernel", "disable", "enable"]
 
 # Each compiled kernel can be switched off (benchmarks/cnn_ab.py --compiled measures each alone); off, fastconv's
 # NumPy kernel runs. Read when a fast step is built.
-KERNELS = {"pool": True, "col2im": True}
+KERNELS = {"pool": True, "col2im": True, "blas": True}
 _LOCK = threading.Lock()
 _STATE = {}
 
@@ -95,10 +96,14 @@ def by_default(use=True):
 
 def compiled_kernel(kernel):
     """The compiled counterpart of a fastconv kernel (the same state, a subclass), or the kernel itself."""
-    name, cls = {fastconv._MaxPool: ("pool", MaxPool), fastconv._Conv: ("col2im", Conv)}.get(type(kernel), (0, 0))
-    if not cls or not KERNELS[name] or (cls is MaxPool and np.prod(kernel.pool.kernel_hw) >= 255):   # a 1-byte index
+    t = type(kernel)
+    if t is fastconv._MaxPool and KERNELS["pool"] and np.prod(kernel.pool.kernel_hw) < 255:   # a 1-byte index
+        new = MaxPool.__new__(MaxPool)
+    elif t is fastconv._Conv and (KERNELS["col2im"] or KERNELS["blas"]):
+        new = Conv.__new__(Conv)
+        new.col2im, new.blas = KERNELS["col2im"], KERNELS["blas"] and "gemm" in _STATE
+    else:
         return kernel
-    new = cls.__new__(cls)
     new.__dict__.update(kernel.__dict__)
     return new
 
@@ -128,16 +133,60 @@ class MaxPool(fastconv._MaxPool):
 
 
 class Conv(fastconv._Conv):
-    """fastconv's convolution; its dL/dx as one GEMM and one compiled col2im pass."""
+    """fastconv's convolution; its dL/dx as one GEMM and one compiled col2im pass (``col2im``), its GEMMs through
+    :func:`glassnet.adapters.compiled.gemm_kernel`'s BLAS (``blas``: MKL where the ``mkl`` extra is installed)."""
+
+    def forward(self, x, ws):
+        if not self.blas:
+            return super().forward(x, ws)
+        L, (_, _, t, le, h, w) = self.layer, ws["geom"]      # fastconv's forward, the GEMM called directly
+        x4 = x[:, None] if self.one_d else x
+        if ws["padded"]:
+            ws["xpad"][:, t:t + h, le:le + w, :] = x4
+            x4 = ws["xpad"]
+        cols, view, wb, y = ws["cols"], self.patches(x4, ws), ws["wb"], ws["y"]
+        np.copyto(cols[:, :-1].reshape(view.shape, copy=False), view)
+        wb[:-1], wb[-1] = L.weight.value.reshape(len(wb) - 1, -1), L.bias.value
+        one, zero = y.dtype.type(1), y.dtype.type(0)
+        if cols.flags.c_contiguous:                        # (rows, K+1) @ [W; b]
+            _gemm(False, False, len(y), y.shape[1], len(wb), one, cols, len(wb), wb, y.shape[1], zero, y, y.shape[1])
+        else:                                              # stored transposed: (K+1, rows)^T @ [W; b]
+            _gemm(True, False, len(y), y.shape[1], len(wb), one, cols.T, len(y), wb, y.shape[1], zero, y, y.shape[1])
+        return y.reshape(ws["out_shape"])
+
+    def _weight_grad(self, g2, ws):
+        """[dL/dW; dL/db] = [X_col, 1]^T g into ws["dWb"]; the patch matrix (K+1, rows) stored: one NN GEMM, else
+        (g^T [X_col, 1])^T (M = O: 0.75x the time of M = K+1 in MKL, BENCHMARKS.md) and a small transposing copy."""
+        cols, dwb, (rows, o) = ws["cols"], ws["dWb"], g2.shape
+        one, zero, k1 = dwb.dtype.type(1), dwb.dtype.type(0), len(dwb)
+        if cols.flags.c_contiguous:
+            if "dWbT" not in ws:
+                ws["dWbT"] = np.empty((o, k1), dwb.dtype)
+            _gemm(True, False, o, k1, rows, one, g2, o, cols, k1, zero, ws["dWbT"], k1)
+            np.copyto(dwb, ws["dWbT"].T)
+        else:
+            _gemm(False, False, k1, o, rows, one, cols.T, rows, g2, o, zero, dwb, o)
 
     def backward(self, g, ws, need_dx):
-        super().backward(g, ws, False)                     # [dL/dW; dL/db]: fastconv's GEMM
+        L = self.layer
+        if not self.col2im:
+            return super().backward(g, ws, need_dx)        # fastconv's backward, its GEMMs NumPy's
+        if self.blas:
+            g2 = np.ascontiguousarray(g).reshape(-1, L.out_channels)
+            self._weight_grad(g2, ws)
+            L.weight.grad, L.bias.grad = ws["dWb"][:-1].reshape(L.weight.value.shape), ws["dWb"][-1]
+        else:
+            super().backward(g, ws, False)                 # [dL/dW; dL/db]: fastconv's GEMM
         if not need_dx:
             return None
-        L, (ho, wo, t, le, h, w), (a, b), dx = self.layer, ws["geom"], ws["pool"], ws["dx"]
-        g2 = g.reshape(-1, L.out_channels)
-        np.matmul(g2, L.weight.value.reshape(-1, L.out_channels).T, out=ws["dcols"])   # dL/dpatches, g's row order
-        _col2im(ws["dcols"], dx, a, b, ho // a, wo // b, *L.stride_hw, *L.kernel_hw)
+        (ho, wo, t, le, h, w), (a, b), dx, dcols = ws["geom"], ws["pool"], ws["dx"], ws["dcols"]
+        g2, W = g.reshape(-1, L.out_channels), np.ascontiguousarray(L.weight.value).reshape(-1, L.out_channels)
+        if self.blas:                                      # dL/dpatches = g W^T, in g's row order
+            _gemm(False, True, len(g2), len(W), W.shape[1], dcols.dtype.type(1), np.ascontiguousarray(g2), W.shape[1],
+                  W, W.shape[1], dcols.dtype.type(0), dcols, len(W))
+        else:
+            np.matmul(g2, W.T, out=dcols)
+        _col2im(dcols, dx, a, b, ho // a, wo // b, *L.stride_hw, *L.kernel_hw)
         dx = dx[:, t:t + h, le:le + w, :]
         return dx[:, 0] if self.one_d else dx
 
@@ -150,12 +199,23 @@ def _compile():
         import numba
 
         space = globals()
-        for name in ("_pool_forward", "_pool_backward", "_col2im"):
+        if compiled.available():                       # numba and a BLAS for compiled.gemm_kernel()
+            space["_GEMM"] = compiled.gemm_kernel()
+            _STATE["gemm"] = compiled.blas()
+        for name in ("_pool_forward", "_pool_backward", "_col2im", "_gemm"):
             try:
                 space[name] = numba.njit(nogil=True, cache=True, error_model="numpy")(space[name])
             except RuntimeError:                        # no writable cache location: compile per process
                 space[name] = numba.njit(nogil=True, error_model="numpy")(space[name])
         _STATE["jit"] = True
+
+
+_GEMM = None          # compiled.gemm_kernel(), set by _compile()
+
+
+def _gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+    """C <- alpha op(A) op(B) + beta C by the BLAS of compiled.gemm_kernel() (CBLAS row-major arguments)."""
+    _GEMM(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 
 
 def _pool_forward(x, y, index, relu, train):
