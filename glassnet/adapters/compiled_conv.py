@@ -40,11 +40,11 @@ import numpy as np
 from glassnet.adapters import compiled
 from glassnet.train import fastconv
 
-__all__ = ["KERNELS", "Conv", "MaxPool", "available", "by_default", "compiled_kernel", "disable", "enable"]
+__all__ = ["KERNELS", "BatchNorm", "Conv", "MaxPool", "available", "by_default", "compiled_kernel", "disable", "enable"]
 
 # Each compiled kernel can be switched off (benchmarks/cnn_ab.py --compiled measures each alone); off, fastconv's
 # NumPy kernel runs. Read when a fast step is built.
-KERNELS = {"pool": True, "col2im": True, "blas": True}
+KERNELS = {"pool": True, "col2im": True, "blas": True, "batchnorm": True}
 _LOCK = threading.Lock()
 _STATE = {}
 
@@ -102,6 +102,8 @@ def compiled_kernel(kernel):
     elif t is fastconv._Conv and (KERNELS["col2im"] or KERNELS["blas"]):
         new = Conv.__new__(Conv)
         new.col2im, new.blas = KERNELS["col2im"], KERNELS["blas"] and "gemm" in _STATE
+    elif t is fastconv._BatchNorm and KERNELS["batchnorm"]:
+        new = BatchNorm.__new__(BatchNorm)
     else:
         return kernel
     new.__dict__.update(kernel.__dict__)
@@ -191,6 +193,44 @@ class Conv(fastconv._Conv):
         return dx[:, 0] if self.one_d else dx
 
 
+class BatchNorm(fastconv._BatchNorm):
+    """fastconv's BatchNorm in training mode, each direction three compiled passes over (M, C) instead of five or six
+    NumPy ones: forward the column means, the variance about them (float64 sums) and y = (x - mu) s + beta; backward
+    the sums of g and g (x - mu), then dL/dx = s g - (s / sigma mean(g x_hat)) (x - mu) - s mean(g). x - mu is never
+    stored: the input is still the layer before's output at backward."""
+
+    def forward(self, x, ws):
+        L = self.layer
+        if not L.training:
+            return super().forward(x, ws)
+        ws["readable"] = False
+        x2, m = x.reshape(ws["xc"].shape), len(ws["xc"])
+        if "sum" not in ws:
+            ws["sum"], ws["sum2"] = np.empty(x2.shape[1]), np.empty(x2.shape[1])
+        _bn_sums(x2, ws["sum"], ws["sum2"])
+        ws["x"], ws["mu"][:], ws["var"][:] = x2, ws["sum"], ws["sum2"]
+        L.update_running(ws["mu"], ws["var"], m)
+        ws["inv"] = inv = 1.0 / np.sqrt(ws["var"] + L.eps)
+        ws["s"] = L.weight.value * inv
+        _bn_apply(x2, ws["mu"], ws["s"], L.bias.value, ws["y"])
+        return ws["y"].reshape(ws["out_shape"])
+
+    def backward(self, g, ws, need_dx):
+        L = self.layer
+        if ws["readable"]:
+            return L.backward(g)
+        g2, x2, m = g.reshape(ws["xc"].shape), ws["x"], len(ws["xc"])
+        _bn_grad_sums(g2, x2, ws["mu"], ws["sum"], ws["sum2"])
+        ws["dbeta"][:], ws["dgamma"][:] = ws["sum"], ws["sum2"]
+        ws["dgamma"] *= ws["inv"]                                          # dL/dgamma = sum g x_hat
+        L.weight.grad, L.bias.grad = ws["dgamma"], ws["dbeta"]
+        if not need_dx:
+            return None
+        s = ws["s"]
+        _bn_dx(g2, x2, ws["mu"], s, s * ws["inv"] * ws["dgamma"] / m, s * ws["dbeta"] / m, ws["dx"])
+        return ws["dx"].reshape(ws["out_shape"])
+
+
 def _compile():
     """Make the kernels numba functions, once (numba is imported here, not at import of this module)."""
     with _LOCK:
@@ -202,7 +242,8 @@ def _compile():
         if compiled.available():                       # numba and a BLAS for compiled.gemm_kernel()
             space["_GEMM"] = compiled.gemm_kernel()
             _STATE["gemm"] = compiled.blas()
-        for name in ("_pool_forward", "_pool_backward", "_col2im", "_gemm"):
+        for name in ("_pool_forward", "_pool_backward", "_col2im", "_gemm", "_bn_sums", "_bn_apply", "_bn_grad_sums",
+                     "_bn_dx"):
             try:
                 space[name] = numba.njit(nogil=True, cache=True, error_model="numpy")(space[name])
             except RuntimeError:                        # no writable cache location: compile per process
@@ -284,3 +325,49 @@ def _col2im(dcols, dx, A, B, Hq, Wq, sh, sw, kh, kw):
                                 o, dr = (p * kw + q) * C, d[y0 + p, x0 + q]
                                 for c in range(C):
                                     dr[c] += row[o + c]
+
+
+def _bn_sums(x, mean, var):
+    """mean[c] and var[c] (float64) of the columns of x (M, C): the mean, then the mean of squares about it."""
+    M, C = x.shape
+    mean[:] = 0
+    var[:] = 0
+    for m in range(M):
+        for c in range(C):
+            mean[c] += x[m, c]
+    for c in range(C):
+        mean[c] /= M
+    for m in range(M):
+        for c in range(C):
+            d = x[m, c] - mean[c]
+            var[c] += d * d
+    for c in range(C):
+        var[c] /= M
+
+
+def _bn_apply(x, mu, s, beta, y):
+    """y = (x - mu) s + beta, rounded as NumPy's x - mu, then * s, then + beta."""
+    M, C = x.shape
+    for m in range(M):
+        for c in range(C):
+            y[m, c] = (x[m, c] - mu[c]) * s[c] + beta[c]
+
+
+def _bn_grad_sums(g, x, mu, sum_g, sum_gx):
+    """sum_g[c] = sum_m g[m, c] and sum_gx[c] = sum_m g[m, c] (x[m, c] - mu[c]), in float64."""
+    M, C = x.shape
+    sum_g[:] = 0
+    sum_gx[:] = 0
+    for m in range(M):
+        for c in range(C):
+            v = g[m, c]
+            sum_g[c] += v
+            sum_gx[c] += v * (x[m, c] - mu[c])
+
+
+def _bn_dx(g, x, mu, s, k1, k2, dx):
+    """dx = s g - k1 (x - mu) - k2 (per column c: s, k1, k2)."""
+    M, C = x.shape
+    for m in range(M):
+        for c in range(C):
+            dx[m, c] = s[c] * g[m, c] - k1[c] * (x[m, c] - mu[c]) - k2[c]
