@@ -114,23 +114,35 @@ class MaxPool(fastconv._MaxPool):
     """fastconv's max pooling (window = stride), forward and backward each one compiled pass."""
 
     def _view(self, x, ws):
-        """The windows of x (window-major, or NHWC) as one (kh, kw, N, Hp, Wp, C) array, a view of x."""
-        (kh, kw), (ho, wo) = self.pool.kernel_hw, ws["hw"]
+        """x as a C-contiguous 4-D array and the kernels' geometry (kh, kw, s, cw, wn): offset (a, b) of pooled value
+        (n, i, j) is x4[n + (a kw + b) wn, s i + cw a, s' j + cw b] (window-major: wn = N, s = 1, cw = 0)."""
+        (kh, kw), n = self.pool.kernel_hw, len(ws["y"])
         if ws["wm"]:
-            return x.reshape(kh, kw, *x.shape[1:])
+            return x.reshape(-1, *x.shape[2:]), (kh, kw, 1, 1, 0, n)
         x4 = x[:, None] if x.ndim == 3 else x
-        s0, s1, s2, s3 = x4.strides
-        return np.lib.stride_tricks.as_strided(x4, (kh, kw, len(x4), ho, wo, x4.shape[3]),
-                                               (s1, s2, s0, s1 * kh, s2 * kw, s3))
+        return x4, (kh, kw, kh, kw, 1, 0)
 
     def forward(self, x, ws):
         if "index" not in ws:
             ws["index"] = np.empty(ws["y"].shape, np.uint8)
-        _pool_forward(self._view(x, ws), ws["y"], ws["index"], self.relu, not self.infer)
+        if not x.flags.c_contiguous:                       # (as g in backward)
+            if "x" not in ws:
+                ws["x"] = np.empty(x.shape, x.dtype)
+            np.copyto(ws["x"], x)
+            x = ws["x"]
+        x4, geom = self._view(x, ws)
+        _pool_forward(x4, ws["y"], ws["index"], self.relu, not self.infer, *geom)
         return ws["y"].reshape(ws["out_shape"])
 
     def backward(self, g, ws, need_dx):
-        _pool_backward(g.reshape(ws["y"].shape), ws["index"], self._view(ws["dx"], ws), ws["y"].dtype.type(0))
+        g = g.reshape(ws["y"].shape)
+        if not g.flags.c_contiguous:                       # a strided g: 7x slower kernel (no SIMD), a copy is not
+            if "g" not in ws:
+                ws["g"] = np.empty_like(ws["y"])
+            np.copyto(ws["g"], g)
+            g = ws["g"]
+        dx4, geom = self._view(ws["dx"], ws)
+        _pool_backward(g, ws["index"], dx4, ws["y"].dtype.type(0), *geom)
         return ws["dx"][:, 0] if self.one_d and not ws["wm"] else ws["dx"]
 
 
@@ -259,29 +271,34 @@ def _gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
     _GEMM(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 
 
-def _pool_forward(x, y, index, relu, train):
-    """y[n, i, j, c] = max over offsets (a, b) of x[a, b, n, i, j, c] (then max(0, .) if relu); with train, index =
-    a * kw + b of the first maximum (the last offset when none equals it: NaN), kh * kw where the ReLU zeroed it."""
-    kh, kw, N, H, W, C = x.shape
+def _pool_forward(x, y, index, relu, train, kh, kw, si, sj, cw, wn):
+    """y[n, i, j, c] = max over offsets (a, b) of x[n + (a kw + b) wn, si i + cw a, sj j + cw b, c] (then max(0, .) if
+    relu); with train, index = a * kw + b of the first maximum (the last offset when none equals it: NaN), kh * kw
+    where the ReLU zeroed it."""
+    N, H, W, C = y.shape
     last = kh * kw - 1
     for n in range(N):
         for i in range(H):
             for j in range(W):
                 yr, ir = y[n, i, j], index[n, i, j]
-                for c in range(C):
-                    yr[c] = x[0, 0, n, i, j, c]
-                for a in range(kh):
-                    for b in range(kw):
-                        if a or b:
-                            for c in range(C):
-                                v, m = x[a, b, n, i, j, c], yr[c]
-                                yr[c] = v if v > m or v != v else m      # np.maximum: NaN propagates
+                for t in range(last + 1):
+                    a, b = t // kw, t % kw
+                    xr = x[n + t * wn, si * i + cw * a, sj * j + cw * b]
+                    if t == 0:
+                        for c in range(C):
+                            yr[c] = xr[c]
+                    else:
+                        for c in range(C):
+                            v, m = xr[c], yr[c]
+                            yr[c] = v if v > m or v != v else m          # np.maximum: NaN propagates
                 if train:
                     for c in range(C):
                         ir[c] = last
                     for t in range(last - 1, -1, -1):                   # down to 0: the first maximum wins
+                        a, b = t // kw, t % kw
+                        xr = x[n + t * wn, si * i + cw * a, sj * j + cw * b]
                         for c in range(C):
-                            if x[t // kw, t % kw, n, i, j, c] == yr[c]:
+                            if xr[c] == yr[c]:
                                 ir[c] = t
                 if relu:
                     for c in range(C):
@@ -293,18 +310,18 @@ def _pool_forward(x, y, index, relu, train):
                                 yr[c] = 0
 
 
-def _pool_backward(g, index, dx, zero):
-    """dx[a, b, n, i, j, c] = g[n, i, j, c] where a * kw + b is index[n, i, j, c], else 0 (``zero``, of g's dtype)."""
-    kh, kw, N, H, W, C = dx.shape
+def _pool_backward(g, index, dx, zero, kh, kw, si, sj, cw, wn):
+    """dx at offset (a, b) of pooled value (n, i, j) (as in :func:`_pool_forward`) = g[n, i, j] where a * kw + b is
+    its index, else 0 (``zero``, of g's dtype); dx outside every window is left as it is (0)."""
+    N, H, W, C = g.shape
     for n in range(N):
-        for a in range(kh):
-            for b in range(kw):
-                t = a * kw + b
-                for i in range(H):
-                    for j in range(W):
-                        gr, ir = g[n, i, j], index[n, i, j]
-                        for c in range(C):
-                            dx[a, b, n, i, j, c] = gr[c] if ir[c] == t else zero
+        for t in range(kh * kw):
+            a, b = t // kw, t % kw
+            for i in range(H):
+                for j in range(W):
+                    gr, ir, dr = g[n, i, j], index[n, i, j], dx[n + t * wn, si * i + cw * a, sj * j + cw * b]
+                    for c in range(C):
+                        dr[c] = gr[c] if ir[c] == t else zero
 
 
 def _col2im(dcols, dx, A, B, Hq, Wq, sh, sw, kh, kw):
