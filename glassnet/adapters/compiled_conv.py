@@ -254,8 +254,8 @@ def _compile():
         if compiled.available():                       # numba and a BLAS for compiled.gemm_kernel()
             space["_GEMM"] = compiled.gemm_kernel()
             _STATE["gemm"] = compiled.blas()
-        for name in ("_pool_forward", "_pool_backward", "_col2im", "_gemm", "_bn_sums", "_bn_apply", "_bn_grad_sums",
-                     "_bn_dx"):
+        for name in ("_pool_forward_run", "_pool_forward", "_pool_backward", "_col2im", "_gemm", "_bn_sums",
+                     "_bn_apply", "_bn_grad_sums", "_bn_dx"):
             try:
                 space[name] = numba.njit(nogil=True, cache=True, error_model="numpy")(space[name])
             except RuntimeError:                        # no writable cache location: compile per process
@@ -277,6 +277,10 @@ def _pool_forward(x, y, index, relu, train, kh, kw, si, sj, cw, wn):
     where the ReLU zeroed it."""
     N, H, W, C = y.shape
     last = kh * kw - 1
+    if cw == 0:                                       # window-major: per image, one long contiguous run per offset
+        for n in range(N):
+            _pool_forward_run(x, y[n].reshape(-1), index[n].reshape(-1), relu, train, last + 1, n, wn)
+        return
     for n in range(N):
         for i in range(H):
             for j in range(W):
@@ -310,10 +314,48 @@ def _pool_forward(x, y, index, relu, train, kh, kw, si, sj, cw, wn):
                                 yr[c] = 0
 
 
+def _pool_forward_run(x, yr, ir, relu, train, T, n, wn):
+    """:func:`_pool_forward` of image n, window-major: offset t of value k of the image is x[n + t wn].flat[k]."""
+    K = len(yr)
+    for t in range(T):
+        xr = x[n + t * wn].reshape(-1)
+        if t == 0:
+            for k in range(K):
+                yr[k] = xr[k]
+        else:
+            for k in range(K):
+                v, m = xr[k], yr[k]
+                yr[k] = v if v > m or v != v else m
+    if train:
+        for k in range(K):
+            ir[k] = T - 1
+        for t in range(T - 2, -1, -1):
+            xr = x[n + t * wn].reshape(-1)
+            for k in range(K):
+                if xr[k] == yr[k]:
+                    ir[k] = t
+    if relu:
+        for k in range(K):
+            m = yr[k]
+            if not m > 0:
+                if train:
+                    ir[k] = T
+                if m == m:
+                    yr[k] = 0
+
+
 def _pool_backward(g, index, dx, zero, kh, kw, si, sj, cw, wn):
     """dx at offset (a, b) of pooled value (n, i, j) (as in :func:`_pool_forward`) = g[n, i, j] where a * kw + b is
     its index, else 0 (``zero``, of g's dtype); dx outside every window is left as it is (0)."""
     N, H, W, C = g.shape
+    if cw == 0:                                       # window-major: per image and offset, one contiguous run
+        for n in range(N):
+            gr, ir = g[n].reshape(-1), index[n].reshape(-1)
+            for t in range(kh * kw):
+                dr = dx[n + t * wn].reshape(-1)
+                for k in range(len(gr)):
+                    dr[k] = gr[k] if ir[k] == t else zero
+        return
     for n in range(N):
         for t in range(kh * kw):
             a, b = t // kw, t % kw
