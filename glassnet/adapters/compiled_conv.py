@@ -2,8 +2,8 @@
 
 The NumPy fast path (glassnet/train/fastconv.py) spends about half of a CNN training step outside
 its GEMMs, in NumPy's one pass per operation over arrays that do not stay in cache (BENCHMARKS.md,
-issue 16's CNN section, per-operation profile). This module replaces two of its kernels with
-compiled subclasses that keep their workspaces, layouts and formulas:
+issue 16's CNN section, per-operation profile). This module replaces three of its kernels with
+compiled subclasses that keep their workspaces, layouts and formulas (``KERNELS`` switches each part off):
 
 - max pooling with window = stride (:class:`MaxPool`): the forward is one pass over the input that
   takes each window's maximum (NaN propagates, as ``np.maximum``), the index of its first maximum
@@ -14,9 +14,14 @@ compiled subclasses that keep their workspaces, layouts and formulas:
 - col2im (:class:`Conv`): dL/dpatches as one GEMM ``g W^T`` (BLAS, N = kh*kw*C) on g's rows as the
   forward left them (window-major before a pool), then one compiled pass that adds every patch
   gradient into dL/dx, one image at a time (its slab of dL/dx stays in cache). NumPy needs g put
-  back in image order (a transposing copy), one GEMM per kernel offset and one strided add each.
+  back in image order (a transposing copy), one GEMM per kernel offset and one strided add each;
+  the convolution's three GEMMs go to the BLAS of :func:`glassnet.adapters.compiled.gemm_kernel`
+  (``blas``: MKL where the ``mkl`` extra is installed, faster on these shapes; dL/dW as (g^T X)^T,
+  MKL's faster form of it);
+- BatchNorm in training mode (:class:`BatchNorm`): three compiled passes each way (column sums in
+  float64) instead of five or six NumPy ones.
 
-The GEMMs stay BLAS (NumPy's ``matmul``). Every other kernel is fastconv's. tests/test_compiled_conv.py
+The GEMMs stay BLAS. Every other kernel is fastconv's. tests/test_compiled_conv.py
 runs every test of tests/test_fastconv.py with these kernels on (the readable layers to float64
 1e-10 / 1e-12, float32 2e-5 / 1e-5, no allocation per batch) and checks them against the NumPy fast
 path. The kernels are cached on disk (numba's ``cache=True``: later processes load them instead of
