@@ -9,6 +9,8 @@ with the NumPy kernels on single steps and on NaN.
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import glassnet as g
 from glassnet.adapters import compiled_conv
@@ -117,3 +119,34 @@ def test_each_compiled_kernel_off_gives_the_same_result(off, rng, monkeypatch):
         fast, plain, _, _ = fit_both(make, X, rng.integers(0, 3, len(X)), "float64", lambda: g.SGD(0.1, momentum=0.9),
                                      epochs=2)
         assert max_diff(fast, plain) < 1e-10
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 3), h=st.integers(2, 9), w=st.integers(2, 9), c=st.integers(1, 5), k=st.sampled_from([
+    (2, 2), (3, 3), (1, 2), (2, 3)]), relu=st.booleans(), seed=st.integers(0, 2**16))
+def test_pooling_kernels_equal_numpys_on_random_shapes_with_ties(n, h, w, c, k, relu, seed):
+    # Small integers make ties and zero maxima common: the routing must pick the same first maximum.
+    assume(h >= k[0] and w >= k[1])
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-2, 3, (n, h, w, c)).astype(np.float64)
+    g_out = rng.normal(size=(n, h // k[0], w // k[1], c))
+    results = []
+    for kernel_class in (fastconv._MaxPool, compiled_conv.MaxPool):
+        layer = g.MaxPool2D(k)
+        kernel = kernel_class.__new__(kernel_class)
+        fastconv._MaxPool.__init__(kernel, layer, layer)
+        kernel.relu, kernel.infer = relu, False
+        ws = kernel.workspace(x.shape, x.dtype)
+        y = kernel.forward(x, ws).copy()
+        results.append((y, kernel.backward(g_out, ws, True).copy()))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_enable_without_numba_says_what_to_install(monkeypatch):
+    compiled_conv.disable()
+    monkeypatch.setattr(compiled_conv, "available", lambda: False)
+    with pytest.raises(ModuleNotFoundError, match=r"glassnet\[compiled\]"):
+        compiled_conv.enable()
+    with compiled_conv.by_default() as used:
+        assert not used and not fastconv.COMPILED
