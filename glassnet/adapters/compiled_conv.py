@@ -190,8 +190,8 @@ class Conv(fastconv._Conv):
         L = self.layer
         if not self.col2im:
             return super().backward(g, ws, need_dx)        # fastconv's backward, its GEMMs NumPy's
+        g2 = np.ascontiguousarray(g).reshape(-1, L.out_channels)      # no copy: g is a workspace
         if self.blas:
-            g2 = np.ascontiguousarray(g).reshape(-1, L.out_channels)
             self._weight_grad(g2, ws)
             L.weight.grad, L.bias.grad = ws["dWb"][:-1].reshape(L.weight.value.shape), ws["dWb"][-1]
         else:
@@ -199,10 +199,10 @@ class Conv(fastconv._Conv):
         if not need_dx:
             return None
         (ho, wo, t, le, h, w), (a, b), dx, dcols = ws["geom"], ws["pool"], ws["dx"], ws["dcols"]
-        g2, W = g.reshape(-1, L.out_channels), np.ascontiguousarray(L.weight.value).reshape(-1, L.out_channels)
+        W = np.ascontiguousarray(L.weight.value).reshape(-1, L.out_channels)
         if self.blas:                                      # dL/dpatches = g W^T, in g's row order
-            _gemm(False, True, len(g2), len(W), W.shape[1], dcols.dtype.type(1), np.ascontiguousarray(g2), W.shape[1],
-                  W, W.shape[1], dcols.dtype.type(0), dcols, len(W))
+            _gemm(False, True, len(g2), len(W), W.shape[1], dcols.dtype.type(1), g2, W.shape[1], W, W.shape[1],
+                  dcols.dtype.type(0), dcols, len(W))
         else:
             np.matmul(g2, W.T, out=dcols)
         _col2im(dcols, dx, a, b, ho // a, wo // b, *L.stride_hw, *L.kernel_hw)
@@ -216,14 +216,19 @@ class BatchNorm(fastconv._BatchNorm):
     the sums of g and g (x - mu), then dL/dx = s g - (s / sigma mean(g x_hat)) (x - mu) - s mean(g). x - mu is never
     stored: the input is still the layer before's output at backward."""
 
+    def workspace(self, shape, dtype):
+        ws = super().workspace(shape, dtype)
+        m, c = ws.pop("xc").shape
+        del ws["tmp"]                                      # x - mu and its product: not stored here
+        ws.update(m=m, sum=np.empty(c), sum2=np.empty(c))  # float64 sums
+        return ws
+
     def forward(self, x, ws):
         L = self.layer
         if not L.training:
             return super().forward(x, ws)
         ws["readable"] = False
-        x2, m = x.reshape(ws["xc"].shape), len(ws["xc"])
-        if "sum" not in ws:
-            ws["sum"], ws["sum2"] = np.empty(x2.shape[1]), np.empty(x2.shape[1])
+        x2, m = x.reshape(ws["y"].shape), ws["m"]
         _bn_sums(x2, ws["sum"], ws["sum2"])
         ws["x"], ws["mu"][:], ws["var"][:] = x2, ws["sum"], ws["sum2"]
         L.update_running(ws["mu"], ws["var"], m)
@@ -236,7 +241,7 @@ class BatchNorm(fastconv._BatchNorm):
         L = self.layer
         if ws["readable"]:
             return L.backward(g)
-        g2, x2, m = g.reshape(ws["xc"].shape), ws["x"], len(ws["xc"])
+        g2, x2, m = g.reshape(ws["y"].shape), ws["x"], ws["m"]
         _bn_grad_sums(g2, x2, ws["mu"], ws["sum"], ws["sum2"])
         ws["dbeta"][:], ws["dgamma"][:] = ws["sum"], ws["sum2"]
         ws["dgamma"] *= ws["inv"]                                          # dL/dgamma = sum g x_hat
