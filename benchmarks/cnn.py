@@ -3,7 +3,8 @@
     python benchmarks/cnn.py                       # train + infer, all peers found
     python benchmarks/cnn.py --steps 100 --reps 5  # more steps per timed block
     python benchmarks/cnn.py --tricks              # also: each fast-path trick on/off, and the data layout
-    OPENBLAS_NUM_THREADS=1 python benchmarks/cnn.py --profile   # CPU ms of each fast-path kernel in one step
+    OPENBLAS_NUM_THREADS=1 python benchmarks/cnn.py --profile   # CPU ms of each fast-path kernel in one step,
+                                                   # NumPy kernels and compiled_conv's side by side
     python benchmarks/cnn.py --torch-path DIR --jax-path DIR   # peers installed outside the venv
     python benchmarks/cnn.py --peers glassnet,torch --base DIR # and the glassnet in DIR: before/after in one run
 
@@ -17,7 +18,10 @@ is built and warmed up (JIT compile, workspaces) first, then timed blocks of ``-
 steps run interleaved A B C A B C ... ``--reps`` times. Reported: the median seconds per step,
 the epoch (60,000 images = 469 steps) extrapolated from it, and the ratio to PyTorch. The
 glassnet block is one ``model.fit`` over steps*128 images (the library as users call it: batching,
-shuffling, the fast path); ``glassnet-readable`` is the same fit inside ``fastpath.readable()``.
+shuffling, the fast path); ``glassnet-readable`` is the same fit inside ``fastpath.readable()``;
+``glassnet-compiled`` the same fit with glassnet/adapters/compiled_conv.py's kernels (numba) on. With
+``--threads k`` every worker is pinned to k cores (``os.sched_setaffinity``, as benchmarks/run.py does:
+XLA's flag alone does not keep JAX's matrix products on one core).
 Inference: images per second of ``predict`` / eval forward in batches of 1000.
 """
 
@@ -56,10 +60,13 @@ def images(n):
 
 
 # -- peers: each returns (train(steps) -> seconds, infer(X) -> seconds) --------------------------
-def make_glassnet(readable=False, tricks=None, root=ROOT):
+def make_glassnet(readable=False, tricks=None, root=ROOT, compiled=False):
     sys.path.insert(0, str(root))
     import glassnet as g
     from glassnet.train import fastconv, fastpath
+    if compiled:
+        from glassnet.adapters import compiled_conv
+        compiled_conv.enable()
 
     rng = np.random.default_rng(0)
     model = g.Sequential([
@@ -189,10 +196,14 @@ def make_jax():
 
 
 PEERS = {"glassnet": make_glassnet, "glassnet-readable": lambda: make_glassnet(readable=True),
+         "glassnet-compiled": lambda: make_glassnet(compiled=True),
          "torch": make_torch, "jax": make_jax, "glassnet-base": None}   # glassnet-base: --base DIR's glassnet
 
 
 def worker(conn, name, extra_path, tricks):
+    cores = os.environ.get("GLASSNET_BENCH_CORES")
+    if cores:                                          # --threads k: k cores for every peer
+        os.sched_setaffinity(0, range(int(cores)))
     if extra_path:
         sys.path.insert(0, extra_path)
     try:
@@ -295,42 +306,53 @@ def layout(reps=20):
 
 def profile(reps=12):
     """CPU milliseconds of each fast-path kernel's forward and backward in one training step
-    (``time.thread_time``, medians): where the step's time goes. Run with OPENBLAS_NUM_THREADS=1 (the
-    main thread's CPU time is all of it then)."""
+    (``time.thread_time``, medians): where the step's time goes; the NumPy kernels and, where numba is
+    installed, compiled_conv's, interleaved. Run with OPENBLAS_NUM_THREADS=1 (the main thread's CPU
+    time is all of it then)."""
     X, y = images(BATCH)
     import glassnet as g
+    from glassnet.adapters import compiled_conv
     from glassnet.nn.losses import CrossEntropy
     from glassnet.train import fastconv
-    rng = np.random.default_rng(0)
-    model = g.Sequential([
-        g.Conv2D(1, 32, 3, seed=rng), g.ReLU(), g.MaxPool2D(2), g.Conv2D(32, 64, 3, seed=rng), g.ReLU(),
-        g.MaxPool2D(2), g.Flatten(), g.Dense(1600, 128, seed=rng), g.ReLU(), g.Dense(128, 10, seed=rng), g.Softmax()])
-    opt = g.SGD(0.01, momentum=0.9).setup(model.parameters())
     Y = np.eye(10, dtype=np.float32)[y]
-    step = fastconv.build_fast_step(model, CrossEntropy(), opt, X)
-    step(X, Y)
-    spaces, kernels, times = next(iter(step.spaces.values())), step.kernels, {}
+    kinds = ["NumPy", "compiled"] if compiled_conv.available() else ["NumPy"]
+    steps, times = {}, {}
+    for kind in kinds:
+        (compiled_conv.enable if kind == "compiled" else compiled_conv.disable)()
+        rng = np.random.default_rng(0)
+        model = g.Sequential([
+            g.Conv2D(1, 32, 3, seed=rng), g.ReLU(), g.MaxPool2D(2), g.Conv2D(32, 64, 3, seed=rng), g.ReLU(),
+            g.MaxPool2D(2), g.Flatten(), g.Dense(1600, 128, seed=rng), g.ReLU(), g.Dense(128, 10, seed=rng),
+            g.Softmax()])
+        opt = g.SGD(0.01, momentum=0.9).setup(model.parameters())
+        steps[kind] = (fastconv.build_fast_step(model, CrossEntropy(), opt, X), opt)
+        steps[kind][0](X, Y)
 
-    def timed(name, f, *a, **k):
+    def timed(kind, name, f, *a, **k):
         t = time.thread_time()
         out = f(*a, **k)
-        times.setdefault(name, []).append(time.thread_time() - t)
+        times.setdefault(name, {}).setdefault(kind, []).append(time.thread_time() - t)
         return out
 
-    for _ in range(reps):
-        h = X
-        for i, (k, ws) in enumerate(zip(kernels, spaces)):
-            h = timed(f"forward  {i:2d} {k.layer!r}", k.forward, h, ws)
-        _, _, gr = timed("loss (softmax + cross-entropy)", fastconv._softmax_cross_entropy, h, Y, None, spaces[-1],
-                         True)
-        for i in range(len(kernels) - 1, step.lead - 1, -1):
-            gr = timed(f"backward {i:2d} {kernels[i].layer!r}", kernels[i].backward, gr, spaces[i],
-                       need_dx=i > step.lead)
-        timed("optimizer step", opt.step)
-    total = sum(statistics.median(v) for v in times.values())
-    print(f"fast-path step of the issue net, CPU ms per kernel (median of {reps}; total {total * 1e3:.1f} ms):")
-    for name, v in sorted(times.items(), key=lambda kv: -statistics.median(kv[1])):
-        print(f"  {name:45s} {statistics.median(v) * 1e3:7.2f}")
+    for r in range(reps):
+        for kind in (kinds if r % 2 == 0 else kinds[::-1]):
+            step, opt = steps[kind]
+            spaces, kernels, h = next(iter(step.spaces.values())), step.kernels, X
+            for i, (k, ws) in enumerate(zip(kernels, spaces)):
+                h = timed(kind, f"forward  {i:2d} {k.layer!r}", k.forward, h, ws)
+            _, _, gr = timed(kind, "loss (softmax + cross-entropy)", fastconv._softmax_cross_entropy, h, Y, None,
+                             spaces[-1], True)
+            for i in range(len(kernels) - 1, step.lead - 1, -1):
+                gr = timed(kind, f"backward {i:2d} {kernels[i].layer!r}", kernels[i].backward, gr, spaces[i],
+                           need_dx=i > step.lead)
+            timed(kind, "optimizer step", opt.step)
+    med = {name: {k: statistics.median(v) * 1e3 for k, v in d.items()} for name, d in times.items()}
+    totals = [sum(m[k] for m in med.values()) for k in kinds]
+    print(f"fast-path step of the issue net, CPU ms per kernel (median of {reps}, interleaved):")
+    print(f"  {'kernel':45s}" + "".join(f" {k:>9s}" for k in kinds))
+    for name, m in sorted(med.items(), key=lambda kv: -kv[1]["NumPy"]):
+        print(f"  {name:45s}" + "".join(f" {m[k]:9.2f}" for k in kinds))
+    print(f"  {'total':45s}" + "".join(f" {t:9.2f}" for t in totals))
 
 
 def memory(steps=20):
@@ -369,7 +391,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=60, help="training steps per timed block")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--infer", type=int, default=10000, help="images per inference block")
-    ap.add_argument("--peers", default="glassnet,glassnet-readable,torch,jax")
+    ap.add_argument("--peers", default="glassnet,glassnet-compiled,glassnet-readable,torch,jax")
     ap.add_argument("--tricks", action="store_true", help="time the fast path with each trick switched off")
     ap.add_argument("--layout", action="store_true", help="only compare the NHWC and NCHW im2col convolution")
     ap.add_argument("--memory", action="store_true", help="only measure peak RSS against what training needs")
@@ -391,6 +413,7 @@ def main(argv=None):
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(args.threads)
         os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen={'true' if args.threads > 1 else 'false'}"
+        os.environ["GLASSNET_BENCH_CORES"] = str(min(args.threads, os.cpu_count()))
     peers = {name: (name, None) for name in args.peers.split(",")}
     if args.base:
         peers["glassnet-base"] = ("glassnet-base", None)

@@ -24,7 +24,7 @@ import sys
 
 import numpy as np
 
-from glassnet.adapters import compiled, datasets, distributed, timeseries
+from glassnet.adapters import compiled, compiled_conv, datasets, distributed, timeseries
 from glassnet.adapters.images import image_cnn
 from glassnet.adapters.progress import TqdmProgress
 from glassnet.adapters.tabular import (
@@ -236,7 +236,8 @@ def train_network(args, X, y, task, n_out, rng, *, quiet, glassbox=True, class_w
     if distributed.is_distributed():
         d = distributed.setup(model, optimizer, callbacks, verbose=verbose)
         optimizer, callbacks, verbose = d.optimizer, d.callbacks, d.verbose
-    with compiled.by_default():               # numba's step when installed; GLASSNET_COMPILED=0 opts out
+    conv = any(type(la).__name__.startswith(("Conv", "MaxPool", "BatchNorm")) for la in model.layers)
+    with compiled.by_default(), compiled_conv.by_default(conv):   # numba when installed; GLASSNET_COMPILED=0: off
         history = model.fit(X, y, optimizer=optimizer, epochs=epochs, batch_size=args.batch_size,
                             validation_split=args.validation_split, seed=rng, callbacks=callbacks, verbose=verbose,
                             class_weight=class_weight)

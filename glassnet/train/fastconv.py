@@ -52,13 +52,16 @@ from glassnet.nn.layers import BatchNorm, Conv1D, Conv2D, Dense, MaxPool1D, MaxP
 from glassnet.nn.layers.conv import im2col
 from glassnet.nn.losses import CrossEntropy, softmax_cross_entropy
 
-__all__ = ["INFER_CHUNK", "TRICKS", "FastConvStep", "build_fast_step", "forward", "is_convolutional"]
+__all__ = ["COMPILED", "INFER_CHUNK", "TRICKS", "FastConvStep", "build_fast_step", "forward", "is_convolutional"]
 
 # Each trick can be switched off (benchmarks/cnn.py --tricks measures what each one buys); a
 # switched-off kernel runs the layer's readable forward/backward inside the fast step.
 TRICKS = {"conv_workspace": True, "dense_workspace": True, "pool_offsets": True, "relu_after_pool": True,
           "inplace_relu": True, "skip_input_grad": True, "batchnorm_workspace": True, "window_major": True}
 
+# Filled by glassnet.adapters.compiled_conv.enable() (numba, an optional extra): a function that takes each kernel
+# below as built and returns it or a compiled subclass of it (the same workspaces and state), used from then on.
+COMPILED = []
 INFER_CHUNK = 256          # images per inference chunk: the workspaces stay small and in cache
 _INFERENCE = weakref.WeakKeyDictionary()  # model -> (its layers, the forward-only FastConvStep)
 _CONV_FAMILY = ("Conv2D", "Conv1D", "MaxPool2D", "MaxPool1D", "AvgPool2D", "GlobalAveragePool2D", "Flatten",
@@ -123,6 +126,7 @@ class FastConvStep:
         for i, layer in enumerate(layers):
             prev = self.kernels[-1] if self.kernels else None
             kernel = _kernel(layer, prev, first=i == self.lead or infer)   # infer: no input-gradient buffers
+            kernel = COMPILED[-1](kernel) if COMPILED else kernel
             kernel.infer = infer
             if isinstance(kernel, _MaxPool) and isinstance(prev, _ReLU) and TRICKS["relu_after_pool"]:
                 prev.deferred, kernel.relu = True, True        # ReLU after the pool, on the pooled map
@@ -314,11 +318,9 @@ class _Dense:
 
     def workspace(self, shape, dtype):
         n, L = shape[0], self.layer
-        ws = {"y": np.empty((n, L.n_out), dtype), "ones": np.ones(n, dtype), "out_shape": (n, L.n_out),
-              "dW": np.empty((L.n_in, L.n_out), dtype), "db": np.empty(L.n_out, dtype)}
-        if not self.first:
-            ws["dx"] = np.empty((n, L.n_in), dtype)
-        return ws
+        return {"y": np.empty((n, L.n_out), dtype), "ones": np.ones(n, dtype), "out_shape": (n, L.n_out),
+                "dW": np.empty((L.n_in, L.n_out), dtype), "db": np.empty(L.n_out, dtype),
+                "dx": None if self.first else np.empty((n, L.n_in), dtype)}
 
     def forward(self, x, ws):
         L = self.layer
@@ -443,6 +445,7 @@ class _MaxPool:
         _, n, ho, wo, c = shape if wm else (None, n, *self.pool.output_shape((h, w, c)))
         pooled = (n, ho, wo, c)
         return {"y": np.empty(pooled, dtype), "eq": np.empty(pooled, bool), "rest": np.empty(pooled, dtype),
+                "pre": np.empty(pooled, dtype),            # the window maxima before the ReLU, for the routing
                 "dx": np.zeros(shape if wm else (n, h, w, c), dtype), "hw": (ho, wo), "wm": wm,
                 "mask": np.empty(pooled, bool), "out_shape": (n, wo, c) if self.one_d else pooled}
 
@@ -464,9 +467,7 @@ class _MaxPool:
         if self.relu and self.infer:
             np.maximum(y, 0, out=y)
         elif self.relu:
-            if "pre" not in ws:
-                ws["pre"] = np.empty_like(y)
-            np.copyto(ws["pre"], y)                # the window maxima, for the routing in backward
+            np.copyto(ws["pre"], y)
             np.maximum(y, 0, out=y)
             np.greater(y, 0, out=ws["mask"])
         return y.reshape(ws["out_shape"])
