@@ -111,6 +111,11 @@ def test_evaluate_and_predict_a_series_model(tmp_path, capsys):
     labels = open(test).read().split("@data")[1].split()
     acc = np.mean([p == line.rsplit(":", 1)[1] for p, line in zip(frame["prediction"], labels)])
     assert acc == pytest.approx(stored)
+    # --id-column: a .ts file has no columns, so the column named numbers the series in the file's order
+    assert main(["predict", str(out), str(test), "--id-column", "series", "--out", str(csv)]) == 0
+    numbered = pd.read_csv(csv)
+    assert list(numbered.columns) == ["series", "prediction"] and list(numbered["series"]) == list(range(20))
+    assert list(numbered["prediction"]) == list(frame["prediction"])
 
 
 def test_evaluate_a_series_model_on_series_it_cannot_take(tmp_path, capsys):

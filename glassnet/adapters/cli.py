@@ -611,6 +611,8 @@ def cmd_predict(args, out):
         if id_column not in raw.columns:
             raise CLIError(f"the id column {id_column!r} is not in {args.data} (columns: {_columns(raw)}).")
         frame[id_column] = raw[id_column].to_numpy()
+    elif args.id_column:                           # a .ts file has no columns: the series' place in the file (from 0)
+        frame[args.id_column] = np.arange(len(pred))
     if tm.task == "classification":
         frame["prediction"] = [tm.classes[i] for i in pred.argmax(axis=1)]
         if args.proba:
@@ -757,7 +759,8 @@ def data_args(sp, default=None):
     sp.add_argument("--target", help="target column of a table (default: the model's)")
     sp.add_argument("--features", type=_names, help="comma-separated feature columns (default: all but the target)")
     sp.add_argument("--exclude", type=_names, help="comma-separated columns to leave out")
-    sp.add_argument("--id-column", help="an identifier column: left out of the features, copied to predictions")
+    sp.add_argument("--id-column", help="an identifier column: left out of the features, copied to predictions "
+                    "(predict on time series: a column of this name numbering the series)")
     sp.add_argument("--sep", type=_sep, help="the delimiter of a text table (default: sniffed from the file)")
     sp.add_argument("--data-path", help="folder of the fashion-mnist/mnist files (default: Debian's path)")
     sp.add_argument("--split", default="test", choices=["train", "test"], help="split of a dataset with one")
