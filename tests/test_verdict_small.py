@@ -76,7 +76,7 @@ def test_too_few_validation_rows_is_not_a_good_fit_and_enough_rows_are():
     e = np.arange(40)
     train = 0.3 + 0.7 * np.exp(-e / 5) + 0.002 * rng.standard_normal(40)
     val = 0.32 + 0.7 * np.exp(-e / 5) + 0.002 * rng.standard_normal(40)
-    few = diagnose(_history(train, val, 1.0, _Rows(row_sd=1.5, n_val=4)))      # +/- 2 SE = 3.0 wide > the range 1.0
+    few = diagnose(_history(train, val, 1.0, _Rows(row_sd=1.5, n_val=4)))      # 2 SE = 1.5 > the range 1.0
     assert few.verdict == "too noisy to tell" and "too few validation rows" in " ".join(few.evidence)
     assert few.remedy_ids[0] == "larger_validation"
     many = diagnose(_history(train, val, 1.0, _Rows(row_sd=1.5, n_val=4000)))
@@ -102,7 +102,7 @@ def test_validation_standard_error_is_the_pooled_row_spread_over_sqrt_rows_on_mt
     np.testing.assert_allclose(rows.val_se, per.std() / 2.0, rtol=1e-5)
     d = diagnose(h)
     assert any("over its 4 rows" in e for e in d.evidence)
-    too_few = 4 * rows.val_se > h.baseline_loss - h.monitors["achievable"].floor
+    too_few = 2 * rows.val_se > h.baseline_loss - h.monitors["achievable"].floor
     assert (d.verdict != "good fit") or not too_few
 
 
@@ -200,16 +200,3 @@ def test_a_model_kept_from_the_first_epoch_of_a_long_run_is_not_too_few_epochs()
     assert d.verdict == "underfitting" and "more_epochs" not in d.remedy_ids
     d = diagnose(_history(train[:2], val[:2], 1.117))               # control: a run that really had two epochs
     assert "too few to see a plateau" in " ".join(d.evidence)
-
-
-def test_too_few_rows_reads_the_interval_width_against_the_range():
-    # 4 validation rows of unit-spread losses: +/- 2 SE is 2.0 wide, wider than a range of 1.1, although each half
-    # (1.0) is not; 400 rows of the same spread give an interval of 0.2 and a readable validation loss
-    rng = np.random.default_rng(4)
-    e = np.arange(40)
-    train = 0.3 + 0.8 * np.exp(-e / 5) + 0.002 * rng.standard_normal(40)
-    val = 0.32 + 0.8 * np.exp(-e / 5) + 0.002 * rng.standard_normal(40)
-    few = diagnose(_history(train, val, 1.1, _Rows(row_sd=1.0, n_val=4)))
-    assert "too few validation rows" in " ".join(few.evidence) and few.verdict != "good fit"
-    many = diagnose(_history(train, val, 1.1, _Rows(row_sd=1.0, n_val=400)))
-    assert "too few validation rows" not in " ".join(many.evidence)
