@@ -237,7 +237,7 @@ def train_network(args, X, y, task, n_out, rng, *, quiet, glassbox=True, class_w
         d = distributed.setup(model, optimizer, callbacks, verbose=verbose)
         optimizer, callbacks, verbose = d.optimizer, d.callbacks, d.verbose
     conv = any(type(la).__name__.startswith(("Conv", "MaxPool", "BatchNorm")) for la in model.layers)
-    with compiled.by_default(), compiled_conv.by_default(conv):   # numba when installed; GLASSNET_COMPILED=0: off
+    with compiled.by_default(), compiled_conv.by_default(conv):  # numba if installed; GLASSNET_COMPILED=0: off
         history = model.fit(X, y, optimizer=optimizer, epochs=epochs, batch_size=args.batch_size,
                             validation_split=args.validation_split, seed=rng, callbacks=callbacks, verbose=verbose,
                             class_weight=class_weight)
@@ -759,8 +759,7 @@ def data_args(sp, default=None):
     sp.add_argument("--target", help="target column of a table (default: the model's)")
     sp.add_argument("--features", type=_names, help="comma-separated feature columns (default: all but the target)")
     sp.add_argument("--exclude", type=_names, help="comma-separated columns to leave out")
-    sp.add_argument("--id-column", help="an identifier column: left out of the features, copied to predictions "
-                    "(predict on time series: a column of this name numbering the series)")
+    sp.add_argument("--id-column", help="an identifier column, left out of the features, copied to predictions")
     sp.add_argument("--sep", type=_sep, help="the delimiter of a text table (default: sniffed from the file)")
     sp.add_argument("--data-path", help="folder of the fashion-mnist/mnist files (default: Debian's path)")
     sp.add_argument("--split", default="test", choices=["train", "test"], help="split of a dataset with one")
