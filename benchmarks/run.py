@@ -30,6 +30,7 @@ each peer's (< 1: glassnet faster), the median over the interleaved reps and, in
 brackets, the range of the per-rep ratios (rep i of one against rep i of the other).
 
     python -m benchmarks.run --threads 1 --reps 5 --sections train,small   # the BENCHMARKS.md table
+    python -m benchmarks.run --threads 1 --sections cnn                    # the CNN (benchmarks/cnn.py)
 
 ``--peers glassnet_compiled,glassnet_compiled_sgd_after,gemm_floor_mkl`` (not in the default set) compares the
 compiled step's SGD update inside its backward (the default) with the one pass after the kernel.
@@ -40,8 +41,10 @@ import argparse
 import multiprocessing as mp
 import os
 import statistics
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -207,7 +210,7 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=None, help="samples per epoch (train/infer)")
     ap.add_argument("--reps", type=int, default=None, help="timed epochs per peer (>=3)")
     ap.add_argument("--batches", default="32,128,512")
-    ap.add_argument("--sections", default="train,small,infer")
+    ap.add_argument("--sections", default="train,small,infer", help="any of train,small,infer,cnn")
     ap.add_argument("--peers", default="torch,jax_step,jax_scan,sklearn,gemm_floor,gemm_floor_mkl,"
                     "gemm_floor_openblas,proto," + GLASSNET_LABEL + f",{GLASSNET_LABEL}_compiled,"
                     f"{GLASSNET_LABEL}_compiled_openblas")
@@ -282,6 +285,15 @@ def main(argv=None):
         print("| peer | samples/s |\n|---|---|")
         for name, (ts, samples) in res.items():
             print(f"| {name} | {samples / statistics.median(ts):,.0f} |")
+        print()
+
+    if "cnn" in sections:
+        # the CNN of the convolutions issue has its own benchmark (its peers, layouts and memory options live there);
+        # run here as a section so one command gives the whole speed table
+        print("## CNN (issue 14's net, batch 128): benchmarks/cnn.py\n", flush=True)
+        cmd = [sys.executable, str(Path(__file__).with_name("cnn.py")), "--steps", "5" if args.quick else "20",
+               "--reps", str(reps), "--infer", "500" if args.quick else "3000"]
+        subprocess.run(cmd + (["--threads", str(args.threads)] if args.threads else []), check=True)
         print()
 
     if notes:
