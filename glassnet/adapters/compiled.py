@@ -68,7 +68,7 @@ from glassnet.nn.losses import MSE, BinaryCrossEntropy, CrossEntropy
 from glassnet.optim.optimizers import SGD
 from glassnet.train import fastpath
 
-__all__ = ["CompiledStep", "available", "blas", "by_default", "disable", "enable", "gemm_kernel"]
+__all__ = ["CompiledStep", "available", "blas", "by_default", "disable", "enable", "gemm_kernel", "hooked", "wanted"]
 
 _ACT_CODES = {Linear: 0, ReLU: 1, LeakyReLU: 2, Tanh: 3, Sigmoid: 4}
 _LOSS_CODES = {CrossEntropy: 0, BinaryCrossEntropy: 1, MSE: 2}
@@ -106,21 +106,33 @@ def disable():
     fastpath.COMPILED.clear()
 
 
-@contextlib.contextmanager
 def by_default(use=True):
     """Within the block, qualifying fits use :class:`CompiledStep` if numba is there; yields whether it is.
 
     The adapters' switch (scikit-learn estimators, CLI): off when ``use`` is false, when the environment
     sets ``GLASSNET_COMPILED=0`` or when :func:`available` is false (the NumPy fast path then runs).
     """
-    on = bool(use) and os.environ.get("GLASSNET_COMPILED", "1") != "0" and available()
+    return hooked(fastpath.COMPILED, CompiledStep, wanted(use, available))
+
+
+def wanted(use, available):
+    """The compiled adapters' rule: on unless ``use`` is false, ``GLASSNET_COMPILED=0`` or ``available()`` is false."""
+    return bool(use) and os.environ.get("GLASSNET_COMPILED", "1") != "0" and available()
+
+
+@contextlib.contextmanager
+def hooked(hooks, item, on, after=None):
+    """Within the block ``item`` is in the lower layer's hook list ``hooks`` when ``on`` (yielded); on leaving it
+    is taken out again and ``after()`` runs (e.g. to drop plans built with it)."""
     if on:
-        fastpath.COMPILED.append(CompiledStep)
+        hooks.append(item)
     try:
         yield on
     finally:
         if on:
-            fastpath.COMPILED.remove(CompiledStep)
+            hooks.remove(item)
+            if after is not None:
+                after()
 
 
 def blas():

@@ -36,8 +36,6 @@ Opt in (numba is an optional extra, ``pip install 'glassnet[compiled]'``)::
     with compiled_conv.by_default(): ...   # on where numba is, unless GLASSNET_COMPILED=0
 """
 
-import contextlib
-import os
 import threading
 
 import numpy as np
@@ -80,23 +78,16 @@ def disable():
     fastconv._INFERENCE.clear()
 
 
-@contextlib.contextmanager
 def by_default(use=True):
     """Within the block the compiled kernels are on if numba is there; yields whether they are.
 
     Off when ``use`` is false or the environment sets ``GLASSNET_COMPILED=0`` (as
     :func:`glassnet.adapters.compiled.by_default`).
     """
-    on = bool(use) and os.environ.get("GLASSNET_COMPILED", "1") != "0" and available()
+    on = compiled.wanted(use, available)
     if on:
         _compile()
-        fastconv.COMPILED.append(compiled_kernel)
-    try:
-        yield on
-    finally:
-        if on:
-            fastconv.COMPILED.remove(compiled_kernel)
-            fastconv._INFERENCE.clear()
+    return compiled.hooked(fastconv.COMPILED, compiled_kernel, on, after=fastconv._INFERENCE.clear)
 
 
 def compiled_kernel(kernel):
@@ -264,12 +255,14 @@ def _compile():
         if compiled.available():                       # numba and a BLAS for compiled.gemm_kernel()
             space["_GEMM"] = compiled.gemm_kernel()
             _STATE["gemm"] = compiled.blas()
-        for name in ("_pool_forward_run", "_pool_forward", "_pool_backward", "_col2im", "_gemm", "_bn_sums",
+        for name in ("_pool_rows", "_pool_forward", "_pool_backward", "_col2im", "_gemm", "_bn_sums",
                      "_bn_apply", "_bn_grad_sums", "_bn_dx"):
+            # _pool_rows runs once per pooled pixel: inlined into its caller, as the loop it replaced was
+            opts = {"nogil": True, "error_model": "numpy", "inline": "always" if name == "_pool_rows" else "never"}
             try:
-                space[name] = numba.njit(nogil=True, cache=True, error_model="numpy")(space[name])
+                space[name] = numba.njit(cache=True, **opts)(space[name])
             except RuntimeError:                        # no writable cache location: compile per process
-                space[name] = numba.njit(nogil=True, error_model="numpy")(space[name])
+                space[name] = numba.njit(**opts)(space[name])
         _STATE["jit"] = True
 
 
@@ -289,68 +282,42 @@ def _pool_forward(x, y, index, relu, train, kh, kw, si, sj, cw, wn):
     last = kh * kw - 1
     if cw == 0:                                       # window-major: per image, one long contiguous run per offset
         for n in range(N):
-            _pool_forward_run(x, y[n].reshape(-1), index[n].reshape(-1), relu, train, last + 1, n, wn)
+            _pool_rows(x, y[n].reshape(-1), index[n].reshape(-1), relu, train, last, n, wn, 0, 0, 0, 1, True)
         return
     for n in range(N):
         for i in range(H):
             for j in range(W):
-                yr, ir = y[n, i, j], index[n, i, j]
-                for t in range(last + 1):
-                    a, b = t // kw, t % kw
-                    xr = x[n + t * wn, si * i + cw * a, sj * j + cw * b]
-                    if t == 0:
-                        for c in range(C):
-                            yr[c] = xr[c]
-                    else:
-                        for c in range(C):
-                            v, m = xr[c], yr[c]
-                            yr[c] = v if v > m or v != v else m          # np.maximum: NaN propagates
-                if train:
-                    for c in range(C):
-                        ir[c] = last
-                    for t in range(last - 1, -1, -1):                   # down to 0: the first maximum wins
-                        a, b = t // kw, t % kw
-                        xr = x[n + t * wn, si * i + cw * a, sj * j + cw * b]
-                        for c in range(C):
-                            if xr[c] == yr[c]:
-                                ir[c] = t
-                if relu:
-                    for c in range(C):
-                        m = yr[c]
-                        if not m > 0:                                   # the ReLU's derivative is 0 here
-                            if train:
-                                ir[c] = last + 1
-                            if m == m:                                   # NaN stays NaN, as np.maximum(y, 0)
-                                yr[c] = 0
+                _pool_rows(x, y[n, i, j], index[n, i, j], relu, train, last, n, wn, si * i, sj * j, cw, kw, False)
 
 
-def _pool_forward_run(x, yr, ir, relu, train, T, n, wn):
-    """:func:`_pool_forward` of image n, window-major: offset t of value k of the image is x[n + t wn].flat[k]."""
-    K = len(yr)
-    for t in range(T):
-        xr = x[n + t * wn].reshape(-1)
+def _pool_rows(x, yr, ir, relu, train, last, n, wn, i0, j0, cw, kw, flat):
+    """The pooled row yr (and its index row ir) of image n from offsets 0..last: offset t = a kw + b reads
+    x[n + t wn, i0 + cw a, j0 + cw b] (NHWC: a row of C channels), or, with ``flat``, all of x[n + t wn]
+    (window-major: the image's run)."""
+    for t in range(last + 1):
+        xr = x[n + t * wn].reshape(-1) if flat else x[n + t * wn, i0 + cw * (t // kw), j0 + cw * (t % kw)]
         if t == 0:
-            for k in range(K):
+            for k in range(len(yr)):
                 yr[k] = xr[k]
         else:
-            for k in range(K):
+            for k in range(len(yr)):
                 v, m = xr[k], yr[k]
-                yr[k] = v if v > m or v != v else m
+                yr[k] = v if v > m or v != v else m          # np.maximum: NaN propagates
     if train:
-        for k in range(K):
-            ir[k] = T - 1
-        for t in range(T - 2, -1, -1):
-            xr = x[n + t * wn].reshape(-1)
-            for k in range(K):
+        for k in range(len(yr)):
+            ir[k] = last
+        for t in range(last - 1, -1, -1):                   # down to 0: the first maximum wins
+            xr = x[n + t * wn].reshape(-1) if flat else x[n + t * wn, i0 + cw * (t // kw), j0 + cw * (t % kw)]
+            for k in range(len(yr)):
                 if xr[k] == yr[k]:
                     ir[k] = t
     if relu:
-        for k in range(K):
+        for k in range(len(yr)):
             m = yr[k]
-            if not m > 0:
+            if not m > 0:                                   # the ReLU's derivative is 0 here
                 if train:
-                    ir[k] = T
-                if m == m:
+                    ir[k] = last + 1
+                if m == m:                                   # NaN stays NaN, as np.maximum(y, 0)
                     yr[k] = 0
 
 
