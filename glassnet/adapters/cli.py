@@ -51,6 +51,7 @@ from glassnet.glassbox.verify import FitSpec
 from glassnet.optim.optimizers import SGD, Adam, RMSprop
 from glassnet.train.callbacks import EarlyStopping
 from glassnet.train.data import train_val_split
+from glassnet.train.fastconv import is_convolutional
 from glassnet.train.model import mlp
 
 __all__ = ["CLIError", "build_parser", "main", "progress"]
@@ -236,8 +237,7 @@ def train_network(args, X, y, task, n_out, rng, *, quiet, glassbox=True, class_w
     if distributed.is_distributed():
         d = distributed.setup(model, optimizer, callbacks, verbose=verbose)
         optimizer, callbacks, verbose = d.optimizer, d.callbacks, d.verbose
-    conv = any(type(la).__name__.startswith(("Conv", "MaxPool", "BatchNorm")) for la in model.layers)
-    with compiled.by_default(), compiled_conv.by_default(conv):  # numba if installed; GLASSNET_COMPILED=0: off
+    with compiled.by_default(), compiled_conv.by_default(is_convolutional(model)):  # GLASSNET_COMPILED=0: off
         history = model.fit(X, y, optimizer=optimizer, epochs=epochs, batch_size=args.batch_size,
                             validation_split=args.validation_split, seed=rng, callbacks=callbacks, verbose=verbose,
                             class_weight=class_weight)
