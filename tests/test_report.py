@@ -92,3 +92,19 @@ def test_write_report_needs_matplotlib_message(monkeypatch, report, tmp_path):
     with pytest.raises(ImportError, match=r"glassnet\[report\]"):
         write_report(tmp_path / "r.html", model, history, np.zeros((3, 4)), np.array([0, 1, 0]))
     assert not (tmp_path / "r.html").exists()
+
+
+def test_data_checks_name_the_classes(tmp_path):
+    """An imbalanced real sample (digits 0 against a few 1s): the finding names the classes, not only their codes."""
+    from glassnet.adapters.datasets import load
+
+    pytest.importorskip("sklearn")
+    ds = load("digits")
+    keep = np.flatnonzero(ds.y == 0).tolist() + np.flatnonzero(ds.y == 1)[:20].tolist()
+    X, y = ds.X[keep] / 16.0, (ds.y[keep] == 1).astype(np.int64)
+    model = gn.mlp(64, [8], 2, seed=0)
+    history = model.fit(X, y, epochs=2, verbose=0, seed=0, validation_split=0.2)
+    path = tmp_path / "report.html"
+    write_report(path, model, history, X, y, class_names=["zero", "one"], X_train=X, y_train=y)
+    text = path.read_text()
+    assert "class_imbalance" in text and "(classes: 0 = zero, 1 = one)" in text

@@ -186,6 +186,8 @@ def test_onnx_export_of_a_fitted_estimator(digits, tmp_path):
     session = ort.InferenceSession(str(tmp_path / "clf.onnx"), providers=["CPUExecutionProvider"])
     out = session.run(None, {"input": Xte.astype(np.float32)})[0]
     np.testing.assert_allclose(out, clf.predict_proba(Xte.astype(np.float32)), rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match=r"exports itself: est\.to_onnx\(path\)"):   # the estimator, not its model_
+        to_onnx(clf, tmp_path / "wrong.onnx")
 
 
 def test_history_diagnosis_and_report(digits, tmp_path):
@@ -439,3 +441,19 @@ def test_class_weight_balanced_recovers_a_rare_class():
         pred = clf.fit(X[train], y[train]).predict(X[test])
         recall[cw] = float((pred[y[test] == 1] == 1).mean())
     assert recall["balanced"] > recall[None] + 0.1, recall
+
+
+def test_report_names_the_classes_of_y():
+    """String labels (iris's species names): the report's per-class figures use them, not 0, 1, 2."""
+    pytest.importorskip("matplotlib")
+    import tempfile
+
+    from sklearn.datasets import load_iris
+
+    data = load_iris()
+    y = data.target_names[data.target]
+    clf = MLPClassifier((8,), max_iter=30, learning_rate_init=0.01, random_state=0)
+    with pytest.warns(ConvergenceWarning), tempfile.TemporaryDirectory() as tmp:
+        clf.fit(data.data, y)
+        text = open(clf.write_report(f"{tmp}/r.html", data.data, y), encoding="utf-8").read()
+    assert all(f"{name}: " in text for name in data.target_names)

@@ -347,7 +347,8 @@ def to_onnx(model, path=None, *, n_features: int | None = None, opset: int = 17,
     if layers is None or isinstance(layers, (str, bytes)):
         raise ValidationError(
             f"to_onnx expects a Sequential model (an object with a 'layers' list); got "
-            f"{type(model).__name__}. Wrap the layers: Sequential([Dense(4, 3), Softmax()]).")
+            f"{type(model).__name__}. " + ("A fitted estimator exports itself: est.to_onnx(path)." if hasattr(
+                model, "to_onnx") else "Wrap the layers: Sequential([Dense(4, 3), Softmax()])."))
     layers = list(layers)
     if not layers:
         raise ValidationError("to_onnx got a model with no layers; add at least one layer.")

@@ -68,10 +68,13 @@ def _name(names, i, prefix):
     return str(names[i]) if names is not None and i < len(names) else f"{prefix}{i}"
 
 
-def _issue(issue, feature_names):
-    """A data check's finding; the encoded columns it names by number are named by their names too."""
+def _issue(issue, feature_names, class_names=None):
+    """A data check's finding; the encoded columns and classes it names by number are named by their names too."""
     cols = issue.details.get("columns") if feature_names is not None else None
     named = f" (columns: {', '.join(_name(feature_names, j, 'x') for j in cols[:8])})" if cols else ""
+    classes = list(issue.details.get("counts", issue.details.get("classes", []))) if class_names is not None else []
+    if classes and all(float(c).is_integer() for c in classes):
+        named += " (classes: " + ", ".join(f"{int(c)} = {_name(class_names, int(c), '')}" for c in classes[:12]) + ")"
     return (f'<p class="{issue.severity}"><b>{issue.severity}</b> {html.escape(issue.kind)}: '
             f'{html.escape(issue.message + named)}</p>')
 
@@ -171,9 +174,9 @@ def build_report(model, history, X, y, *, title="glassnet report", image_shape=N
         issues = check_data(Xc, yc, model, validation_data=None if X_train is None else (X, y))
         if notes is not None:   # heavy tails are judged on the raw columns (notes), not on the scaled ones
             issues = [i for i in issues if i.kind != "heavy_tailed"]
+        found = "".join(_issue(i, feature_names, class_names) for i in issues) or "<p>no problems found.</p>"
         section("data", "Data checks", f"<p>{len(Xc)} rows of {where}, {Xc.shape[1]} features.</p>"
-                + (_list(notes, "note") if notes else "") + ("".join(_issue(i, feature_names) for i in issues)
-                                                             if issues else "<p>no problems found.</p>"))
+                + (_list(notes, "note") if notes else "") + found)
     section("curves", "Learning curves", _figure(lambda ax: LearningCurveDisplay.from_history(history, diagnosis, ax)))
     tone = {"good fit": "good", "diverged": "bad", "overfitting": "bad", "underfitting": "bad"}.get(diagnosis.verdict,
                                                                                                    "meh")

@@ -138,6 +138,8 @@ class BaseMLP(BaseEstimator):
         if hasattr(self, "classes_") and self.n_outputs_ > 1 and y.ndim == 1:
             y = np.searchsorted(self.classes_, y)
         kwargs.setdefault("diagnosis", self.diagnosis_)        # remedies as estimator parameters
+        if hasattr(self, "classes_") and self.n_outputs_ > 1:   # the report names y's classes, not their indices
+            kwargs.setdefault("class_names", [str(c) for c in self.classes_])
         return write_html_report(path, self.model_, self.history_, X, y, **kwargs)
 
     def to_onnx(self, path=None, *, dtype="float32"):
