@@ -135,11 +135,10 @@ class BaseMLP(BaseEstimator):
         check_is_fitted(self, "model_")
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         y = np.asarray(y)
-        if hasattr(self, "classes_") and self.n_outputs_ > 1 and y.ndim == 1:
-            y = np.searchsorted(self.classes_, y)
-        kwargs.setdefault("diagnosis", self.diagnosis_)        # remedies as estimator parameters
-        if hasattr(self, "classes_") and self.n_outputs_ > 1:   # the report names y's classes, not their indices
+        if hasattr(self, "classes_") and self.n_outputs_ > 1:   # the report reads indices and names y's classes
+            y = np.searchsorted(self.classes_, y) if y.ndim == 1 else y
             kwargs.setdefault("class_names", [str(c) for c in self.classes_])
+        kwargs.setdefault("diagnosis", self.diagnosis_)        # remedies as estimator parameters
         return write_html_report(path, self.model_, self.history_, X, y, **kwargs)
 
     def to_onnx(self, path=None, *, dtype="float32"):
