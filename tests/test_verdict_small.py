@@ -83,6 +83,19 @@ def test_too_few_validation_rows_is_not_a_good_fit_and_enough_rows_are():
     assert many.verdict == "good fit"
 
 
+def test_a_validation_loss_far_above_the_constant_is_read_however_wide_its_error():
+    # fresh7 overfit/pima (66 validation rows): val 0.62 at epoch 4 -> 2.58 +/- 0.38, the constant's loss 0.64. The
+    # large SE is the overfit model's confident mistakes; the rows still say it is worse than the constant.
+    e = np.arange(100)
+    train = 0.64 * np.exp(-e / 8) + 1e-3
+    val = np.r_[np.linspace(0.92, 0.62, 4), np.linspace(0.62, 2.58, 96)]
+    d = diagnose(_history(train, val, 0.64, _Rows(row_sd=3.12, n_val=66)))
+    assert d.verdict == "overfitting", str(d)
+    assert "too few validation rows" not in " ".join(d.evidence)
+    near = diagnose(_history(train, np.r_[val[:4], np.linspace(0.62, 0.9, 96)], 0.64, _Rows(row_sd=3.12, n_val=66)))
+    assert "too few validation rows" in " ".join(near.evidence)     # within 2 SE of the constant: not readable
+
+
 def test_validation_standard_error_is_the_pooled_row_spread_over_sqrt_rows_on_mtcars():
     pd = pytest.importorskip("pandas")
     d = pd.read_csv(DATA / "mtcars.csv")

@@ -355,7 +355,12 @@ def _verdict(d, t, v, base, diverged, ctx):
     # the verdict is read off the training curve, and it cannot be "good fit". Not the stricter "the 95% interval is
     # wider than the range" (4 SE): the spread is measured on the model returned, and an overfit model's confident
     # mistakes inflate it (fresh2 overfit/iris, 30 validation rows, read as "too few" under that rule)
-    too_few = val_se is not None and base is not None and 2 * val_se > base - lower
+    # Unless the validation loss sits more than 2 standard errors above the constant prediction's: then the rows do
+    # say something (the model is worse than the average on rows it did not see), and the spread that makes the SE
+    # large is the overfit model's confident mistakes (fresh7 overfit/pima: val 0.62 -> 2.58 +/- 0.38 against the
+    # constant's 0.64, read as "too few rows").
+    too_few = (val_se is not None and base is not None and 2 * val_se > base - lower
+               and not v[-1] - base > 2 * val_se)
     if too_few:
         d.evidence.append(f"too few validation rows to judge: 2 standard errors of val_loss ({2 * val_se:.3g}) exceed "
                           f"the whole range from the constant prediction ({base:.4g}) to the best possible loss "
