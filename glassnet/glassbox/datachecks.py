@@ -125,7 +125,10 @@ def check_data(X, y=None, model=None, loss=None, *, scale_ratio=100.0, imbalance
         (:func:`~glassnet.glassbox.achievable.anchor_test`): a weak reference flags hard rows on clean
         data, and that calibration keeps it from calling them noise. When the reference's out-of-fold accuracy
         is not above the majority class's by twice the paired standard error the check abstains
-        ('label_check_abstained', severity 'info').
+        ('label_check_abstained', severity 'info'). Measured (docs/glassbox.md, sixth session): it finds
+        20% noise or more on tables of about 1,000 rows; it misses 10% on tables of a few hundred rows (too
+        few anchor rows for the test to have power), and on hard data with a weak reference (300-800 rows
+        of MNIST-1D) it also flags clean labels.
     target_scale : float, default 10
         Regression only: warn when a target's std or |mean| exceeds this (an unscaled target).
 
