@@ -333,6 +333,30 @@ class _State:
         self.history = History()
 
 
+def test_detectable_rate_is_where_the_test_reports_four_times_in_five():
+    from glassnet.glassbox.achievable import _binomial_tail, detectable_rate
+    for rows in (16, 27, 96, 500):
+        low = detectable_rate(rows, 0.05)
+        c = next(e for e in range(rows + 1) if _binomial_tail(e, rows, 0.05) < 0.05)     # the count that reports
+        assert _binomial_tail(c, rows, low) >= 0.8 > _binomial_tail(c, rows, low - 0.005)
+    assert detectable_rate(16, 0.05) > detectable_rate(96, 0.05) > detectable_rate(500, 0.05) > 0.05
+    # a simulation of the test itself agrees: 96 anchor rows at the detectable rate report about 80% of the time
+    rng = np.random.default_rng(0)
+    low = detectable_rate(96, 0.05)
+    reported = np.mean([_binomial_tail(int(rng.binomial(96, low)), 96, 0.05) < 0.05 for _ in range(4000)])
+    assert 0.78 < reported < 0.86
+
+
+def test_a_clean_label_check_says_what_it_could_have_seen():
+    from sklearn.datasets import load_breast_cancer
+    X, y = load_breast_cancer(return_X_y=True)
+    kinds = {i.kind: i for i in check_data((X - X.mean(0)) / X.std(0), y, label_noise=True)}
+    assert "label_issues" not in kinds
+    power = kinds["label_check_power"]
+    assert power.severity == "info" and power.details["rows"] == 57 and 0.05 < power.details["detectable_rate"] < 0.2
+    assert "4 times in 5" in power.message
+
+
 def test_anchor_test_is_the_binomial_tail():
     P = np.tile([[0.9, 0.1]], (150, 1))
     labels = np.zeros(150, dtype=int)

@@ -28,8 +28,8 @@ from glassnet.train.callbacks import Callback
 from glassnet.train.inference import predict
 from glassnet.train.model import mlp
 
-__all__ = ["Achievable", "anchor_test", "confident_error", "confident_issues", "duplicate_floor", "label_reference",
-           "out_of_fold_knn", "out_of_fold_mlp", "per_sample_loss", "reference_loss"]
+__all__ = ["Achievable", "anchor_test", "confident_error", "confident_issues", "detectable_rate", "duplicate_floor",
+           "label_reference", "out_of_fold_knn", "out_of_fold_mlp", "per_sample_loss", "reference_loss"]
 
 _KS = (5, 15, 40)
 _EPS = 1e-7
@@ -248,19 +248,37 @@ def anchor_test(labels, probabilities, rate, share=0.1):
     dict
         ``{'errors': e, 'rows': m, 'estimate': e / m, 'p_value': float}``.
     """
-    from math import exp, lgamma, log
-
     labels = np.asarray(labels).astype(np.int64).ravel()
     P = np.asarray(probabilities, dtype=np.float64)
     m = max(1, int(np.ceil(share * len(P))))
     top = np.argsort(-P.max(axis=1), kind="stable")[:m]
     e = int((P[top].argmax(axis=1) != labels[top]).sum())
+    return {"errors": e, "rows": m, "estimate": e / m, "p_value": _binomial_tail(e, m, rate)}
+
+
+def _binomial_tail(e, m, rate):
+    """P(X >= e) for X ~ Binomial(m, rate)."""
+    from math import exp, lgamma, log
+
     if rate <= 0.0 or rate >= 1.0:
-        p = float(e == 0) if rate <= 0.0 else 1.0
-    else:                   # in logs: C(m, i) overflows a float beyond m ~ 1000
-        p = sum(exp(lgamma(m + 1) - lgamma(i + 1) - lgamma(m - i + 1) + i * log(rate) + (m - i) * log(1.0 - rate))
-                for i in range(e, m + 1))
-    return {"errors": e, "rows": m, "estimate": e / m, "p_value": float(min(1.0, p))}
+        return float(e == 0) if rate <= 0.0 else 1.0
+    # in logs: C(m, i) overflows a float beyond m ~ 1000
+    p = sum(exp(lgamma(m + 1) - lgamma(i + 1) - lgamma(m - i + 1) + i * log(rate) + (m - i) * log(1.0 - rate))
+            for i in range(e, m + 1))
+    return float(min(1.0, p))
+
+
+def detectable_rate(rows, rate, *, alpha=0.05, power=0.8):
+    """The lowest noise rate :func:`anchor_test` on ``rows`` anchor rows reports (p < ``alpha``) ``power`` of the time.
+
+    The test reports when the count of wrong anchor labels reaches c, the smallest count whose tail under
+    ``rate`` is below ``alpha``; the answer is the smallest rho (on a 0.5% grid) with P(X >= c | rows, rho) at
+    least ``power``: what a clean verdict of the test can vouch for. 1.0 when no count can reach alpha.
+    """
+    c = next((e for e in range(rows + 1) if _binomial_tail(e, rows, rate) < alpha), None)
+    if c is None:
+        return 1.0
+    return next((r for r in np.arange(rate, 1.0, 0.005) if _binomial_tail(c, rows, float(r)) >= power), 1.0)
 
 
 def label_reference(X, labels, *, folds=5, seed=0):
