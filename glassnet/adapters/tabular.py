@@ -202,7 +202,8 @@ def leaking_columns(frame, y, task, min_per_group=5):
         known = col.notna() & y.notna()
         how = "alone determines the target"
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-            found = target_leak(col[known].to_numpy(np.float64), y[known].to_numpy(), task=task)
+            target = y[known].astype(str) if task == "classification" else y[known].astype(np.float64)
+            found = target_leak(col[known].to_numpy(np.float64), target.to_numpy(), task=task)
             if found and "monotone_in_target" in found[0]:
                 how = f"is a function of the target (its {col[known].nunique()} values follow the target's order)"
         elif task == "classification" and known.sum() >= 30:
