@@ -8,7 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from glassnet.adapters.timeseries import (
+    MINIROCKET_KERNELS,
     UCR_NAMES,
+    MiniRocket,
     fill_missing,
     load_ucr,
     nn1_euclidean,
@@ -129,3 +131,23 @@ def test_window_slices_stretch_a_window_of_each_series_back_to_its_length():
     np.testing.assert_array_equal(out[2], X[2])                         # a one-step series is itself
     np.testing.assert_allclose(window_slices(X, lengths, 1, seed=1, ratio=1.0), X, atol=1e-6)   # the whole window
     np.testing.assert_array_equal(out, window_slices(X, lengths, 2, seed=1, ratio=0.7))       # seeded
+
+
+def test_minirocket_dilated_convolution_is_the_direct_sum_and_its_features_are_ppvs():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5, 40)).astype(np.float32)
+    rocket = MiniRocket(n_features=84 * 6, seed=0)
+    for d in (1, 2, 3, 4):
+        Xp = np.pad(X.astype(np.float64), ((0, 0), (4 * d, 4 * d)))      # zero padding, 4 dilated steps each side
+        direct = sum(Xp[:, p * d:p * d + 40, None] * MINIROCKET_KERNELS[:, p] for p in range(9))
+        np.testing.assert_allclose(rocket._convolve(X, d), direct, atol=1e-5)
+    assert (MINIROCKET_KERNELS.sum(1) == 0).all() and len({tuple(k) for k in MINIROCKET_KERNELS}) == 84
+    F = rocket.fit(X).transform(X[:, :, None])
+    assert F.shape == (5, 84 * 6) and F.dtype == np.float32 and ((F >= 0) & (F <= 1)).all()
+    assert list(rocket.dilations) == [1, 2, 3, 4] and rocket.per_dilation.sum() == 6    # (40 - 1) / 8 = 4.9
+    np.testing.assert_array_equal(F, MiniRocket(n_features=84 * 6, seed=0).fit(X).transform(X))    # seeded
+    np.testing.assert_array_equal(rocket.transform(X[:2], chunk=1), F[:2])                           # chunking
+    with pytest.raises(ValidationError, match="univariate"):
+        rocket.transform(np.zeros((2, 40, 3)))
+    with pytest.raises(ValidationError, match="T >= 9"):
+        rocket.transform(np.zeros((2, 8)))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +37,9 @@ from glassnet.backend.errors import ValidationError
 from glassnet.nn.layers import GRU, LSTM, BatchNorm, Conv1D, Dense, GlobalAveragePool2D, ReLU, SimpleRNN, Softmax
 from glassnet.train.model import Sequential
 
-__all__ = ["ARCHS", "UCR_DATA", "UCR_NAMES", "UCR_SHA256", "SeriesDataset", "fill_missing", "load_ucr",
-           "model_inputs", "nn1_euclidean", "prepare_like", "read_series", "read_ts", "series_classifier",
-           "standardize", "window_slices"]
+__all__ = ["ARCHS", "MINIROCKET_KERNELS", "UCR_DATA", "UCR_NAMES", "UCR_SHA256", "MiniRocket", "SeriesDataset",
+           "fill_missing", "load_ucr", "model_inputs", "nn1_euclidean", "prepare_like", "read_series", "read_ts",
+           "series_classifier", "standardize", "window_slices"]
 
 UCR_DATA = Path(__file__).resolve().parent / "ucr_data"
 UCR_NAMES = ("GunPoint", "ItalyPowerDemand", "ArrowHead", "OSULeaf", "JapaneseVowels", "BasicMotions")
@@ -425,3 +426,98 @@ def window_slices(X, lengths, copies, seed=None, ratio=0.9):
             frac = (pos - lo)[:, None]
             out[j * n + i, :L] = X[i, lo] * (1 - frac) + X[i, hi] * frac
     return out
+
+
+#: The 84 MiniRocket kernels (Dempster, Schmidt & Webb 2021): length 9, weight 2 at three places, -1 at the other
+#: six (so each sums to 0 and a constant series gives 0), one row per choice of the three places.
+MINIROCKET_KERNELS = np.array([[2.0 if p in c else -1.0 for p in range(9)]
+                               for c in itertools.combinations(range(9), 3)], dtype=np.float32)
+
+
+def _golden_quantiles(n):
+    """n quantiles spread evenly over (0, 1): the fractional parts of k times the golden ratio (MiniRocket's)."""
+    return (np.arange(1, n + 1) * ((np.sqrt(5) + 1) / 2)) % 1
+
+
+class MiniRocket:
+    """Random-convolution features of univariate series: MiniRocket (Dempster, Schmidt & Webb 2021).
+
+    The 84 fixed kernels of :data:`MINIROCKET_KERNELS`, each at up to 32 dilations spread exponentially
+    from 1 to (length - 1) / 8, slide over the series as one glassnet :class:`~glassnet.nn.layers.Conv1D` (84
+    output channels, 'same' padding). Dilation d is an ordinary convolution of the d interleaved sub-series
+    x[r], x[r + d], ... (reshape, no dilated kernel needed). Each (kernel, dilation) output gets a few biases:
+    quantiles of its output on one random training series. A feature is the proportion of positive values
+    (PPV) of output - bias, over the whole series or (every other kernel) only where no padding was read.
+    About ``n_features`` features in [0, 1]; a linear classifier on them does the rest.
+
+    Parameters
+    ----------
+    n_features : int, default 10000
+        Rounded down to a multiple of 84.
+    max_dilations : int, default 32
+    seed : int or numpy.random.Generator, optional
+        Draws the series each bias is taken from (the only randomness).
+    """
+
+    def __init__(self, n_features=10_000, max_dilations=32, seed=None):
+        if int(n_features) < 84:
+            raise ValidationError(f"MiniRocket needs n_features >= 84 (one per kernel); got {n_features!r}.")
+        self.n_features, self.max_dilations, self.rng = int(n_features), int(max_dilations), check_rng(seed)
+        self.conv = Conv1D(1, 84, 9, padding="same", dtype="float32")
+        self.conv.weight.value = MINIROCKET_KERNELS.T.reshape(9, 1, 84).copy()
+
+    def _convolve(self, X, d):
+        """(n, T) -> (n, T, 84): the 84 kernels at dilation d, zero padding (the d sub-series, each convolved)."""
+        n, T = X.shape
+        Tp = -(-T // d) * d                    # zeros after the end read as the padding they would be
+        sub = np.pad(X, ((0, 0), (0, Tp - T))).reshape(n, Tp // d, d).transpose(0, 2, 1).reshape(n * d, Tp // d, 1)
+        out = self.conv.forward(np.ascontiguousarray(sub, dtype=np.float32))
+        return out.reshape(n, d, Tp // d, 84).transpose(0, 2, 1, 3).reshape(n, Tp, 84)[:, :T]
+
+    def fit(self, X):
+        """Choose the dilations and biases from training series ``X`` of shape (n, T) or (n, T, 1)."""
+        X = self._series(X)
+        T = X.shape[1]
+        per_kernel = self.n_features // 84
+        count = min(per_kernel, self.max_dilations)
+        top = np.log2(max((T - 1) / 8, 1))
+        self.dilations, counts = np.unique(np.logspace(0, top, count, base=2).astype(int), return_counts=True)
+        self.per_dilation = (counts * per_kernel / count).astype(int)
+        for i in range(per_kernel - self.per_dilation.sum()):          # the rounding remainder, one each
+            self.per_dilation[i % len(self.per_dilation)] += 1
+        q = _golden_quantiles(84 * per_kernel)
+        self.biases, start = [], 0
+        for d, f in zip(self.dilations, self.per_dilation):
+            C = self._convolve(X[self.rng.integers(0, len(X), 84)], d)      # one random series per kernel
+            qk = q[start:start + 84 * f].reshape(84, f)
+            self.biases.append(np.stack([np.quantile(C[k, :, k], qk[k]) for k in range(84)]).astype(np.float32))
+            start += 84 * f
+        return self
+
+    def transform(self, X, chunk=64):
+        """(n, T) or (n, T, 1) series -> (n, features) float32 PPV features."""
+        X = self._series(X)
+        out = []
+        for i in range(0, len(X), chunk):
+            feats = []
+            for j, (d, b) in enumerate(zip(self.dilations, self.biases)):
+                C = self._convolve(X[i:i + chunk], d)
+                pad = 4 * d
+                ppv = (C[..., None] > b).mean(1)                                  # (n, 84, f) over all steps
+                inner = (C[:, pad:C.shape[1] - pad, :, None] > b).mean(1)        # only steps that read no padding
+                alternate = ((j + np.arange(84)) % 2 == 1)[None, :, None]        # MiniRocket: every other kernel
+                feats.append(np.where(alternate, inner, ppv).reshape(len(C), -1))
+            out.append(np.concatenate(feats, 1))
+        return np.concatenate(out).astype(np.float32)
+
+    def _series(self, X):
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim == 3:
+            if X.shape[2] != 1:
+                raise ValidationError(f"MiniRocket takes univariate series; got {X.shape[2]} channels "
+                                      "(shape (n, T, C)). Pass one channel, X[:, :, [c]].")
+            X = X[:, :, 0]
+        if X.ndim != 2 or X.shape[1] < 9:
+            raise ValidationError(f"MiniRocket takes series of shape (n, T) or (n, T, 1) with T >= 9; got "
+                                  f"{X.shape}.")
+        return X
