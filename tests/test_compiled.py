@@ -260,6 +260,15 @@ def test_each_blas_gives_the_readable_result(name):
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
 
 
+def test_blas_order_follows_the_processor():
+    # MKL first, but on AMD processors without AVX-512, where OpenBLAS ran these products faster (BENCHMARKS.md).
+    assert compiled._preference("znver3", {"avx2": True, "avx512f": False}) == ["openblas", "mkl"]
+    assert compiled._preference("znver1", {}) == ["openblas", "mkl"]
+    assert compiled._preference("znver4", {"avx2": True, "avx512f": True}) == ["mkl", "openblas"]
+    assert compiled._preference("skylake-avx512", {"avx512f": True}) == ["mkl", "openblas"]
+    assert compiled._preference("haswell", {"avx2": True}) == ["mkl", "openblas"]
+
+
 def test_a_missing_blas_is_said(monkeypatch):
     pytest.importorskip("numba")
     monkeypatch.setattr(compiled, "_STATE", {})

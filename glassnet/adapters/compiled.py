@@ -7,7 +7,8 @@ backward, as one numba-compiled function:
 
 - every matrix product is a CBLAS ``?gemm`` (``?gemv`` when it has one column) called directly from
   compiled code (no argument conversion, no dispatch) on the same buffers: Intel MKL's when the ``mkl``
-  extra is installed (faster on these shapes here, BENCHMARKS.md), else the OpenBLAS that NumPy bundles;
+  extra is installed (faster on these shapes on AVX-512 processors, BENCHMARKS.md), else the OpenBLAS
+  that NumPy bundles;
 - the bias add and the activation are one pass over each layer's output; the activation's
   derivative is applied in the same loop that reads it; the softmax / sigmoid / squared-error loss
   and its gradient are one pass over the output rows;
@@ -35,8 +36,9 @@ kernels (``glassnet/adapters/compiled_recurrent.py``); it is stable: ``gemm(ta, 
 lda, b, ldb, beta, c, ldc)``. numba itself is imported only when a compiled step is built.
 
 Which BLAS: ``GLASSNET_BLAS=mkl`` or ``=openblas`` chooses, unset takes MKL when found (the ``mkl``
-wheel's ``libmkl_rt``, or the file ``GLASSNET_MKL`` names); :func:`blas` says which one runs. MKL
-runs sequentially unless ``MKL_THREADING_LAYER`` says otherwise.
+wheel's ``libmkl_rt``, or the file ``GLASSNET_MKL`` names), except on AMD processors without AVX-512, where
+OpenBLAS runs these products faster (BENCHMARKS.md, issue 13 session 6) and comes first; :func:`blas` says which
+one runs. MKL runs sequentially unless ``MKL_THREADING_LAYER`` says otherwise.
 
 Use (numba is an optional extra, ``pip install 'glassnet[compiled]'``, MKL another, ``[mkl]``)::
 
@@ -143,10 +145,16 @@ def blas():
 
 
 def _bind():
-    """Open the first BLAS found (``GLASSNET_BLAS``'s, or MKL then OpenBLAS) and bind the compiled code's symbols."""
+    """Open the first BLAS found (``GLASSNET_BLAS``'s, else :func:`_preference`'s order) and bind the compiled
+    code's symbols."""
     _STATE["blas"] = None
     wanted = os.environ.get("GLASSNET_BLAS", "").lower()
-    for name in ([wanted] if wanted else ["mkl", "openblas"]):
+    try:
+        import llvmlite.binding
+    except ImportError:                             # no numba: no compiled code to bind a BLAS for
+        return None
+    for name in ([wanted] if wanted else _preference(llvmlite.binding.get_host_cpu_name(),
+                                                      llvmlite.binding.get_host_cpu_features())):
         lib = _open(name) if name in _PROVIDERS else None
         if lib is None:
             continue
@@ -154,12 +162,22 @@ def _bind():
             addresses = [ctypes.cast(getattr(lib, s), ctypes.c_void_p).value for s in _PROVIDERS[name]]
         except AttributeError:                      # another build of that library: no 64-bit CBLAS
             continue
-        import llvmlite.binding
         for symbol, address in zip(_SYMBOLS, addresses):
             llvmlite.binding.add_symbol(symbol, address)
         _STATE["blas"], _STATE["lib"] = name, lib
         break
     return _STATE["blas"]
+
+
+def _preference(cpu, features):
+    """The BLAS to try first, then second, on this processor (LLVM's name for it and its feature flags).
+
+    MKL first, but on AMD processors without AVX-512 (Zen 1-3: LLVM's ``znver1``-``znver3``; older ``bdver``,
+    ``btver``): there MKL's GEMMs ran 1.0-1.9x OpenBLAS's time on every shape set of benchmarks/blas_ab.py (Zen 3;
+    float32 products with 10 columns 3x), against 0.55-0.9x on the AVX-512 Zen of the earlier sessions.
+    """
+    amd = cpu.startswith(("znver", "bdver", "btver"))
+    return ["openblas", "mkl"] if amd and not features.get("avx512f", False) else ["mkl", "openblas"]
 
 
 def _open(name):
