@@ -4,6 +4,7 @@
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/profile_compiled.py lbfgs   # GLASSNET_BLAS=... picks
     OPENBLAS_NUM_THREADS=1 python benchmarks/profile_compiled.py small
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/profile_compiled.py parts   # MLP, batch 512
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/profile_compiled.py digits  # one L-BFGS evaluation
 
 ``lbfgs``: 7 interleaved fits of scikit-learn's and glassnet's MLPClassifier(solver='lbfgs', (100,), max_iter=100)
 on digits, timed with the process's CPU time; inside glassnet's, the L-BFGS objective (``Objective.__call__``) and
@@ -11,7 +12,8 @@ the compiled call it makes (``Objective.kernel``, or the step per chunk without 
 splits into step / objective around it / the rest (scipy's L-BFGS-B, input checks, setup). ``small``: the
 64-128-64-10 net at batch 32, us per step of a 1-epoch ``fit``, of the ``batches`` gather, of
 ``CompiledStep.__call__`` on a fixed batch, of the kernel call alone (no update) and of the SGD pass. ``parts``:
-each part of one 784-512-256-10 step at batch 512 timed alone, against the step's GEMMs alone.
+each part of one 784-512-256-10 step at batch 512 timed alone, against the step's GEMMs alone. ``digits``: the same
+parts for one digits L-BFGS evaluation (all 1,347 rows through 64-100-10), in float64 and in float32.
 """
 import os
 import statistics
@@ -141,15 +143,15 @@ def small(n=16000, B=32):
         print(f"| {k} | {statistics.median(v):.1f} |")
 
 
-def parts(sizes=(784, 512, 256, 10), B=512, reps=20, rounds=9, clock=time.process_time):
-    """Each part of one compiled step on the MLP (float32, SGD momentum), timed alone on the step's own buffers, in
+def parts(sizes=(784, 512, 256, 10), B=512, reps=20, rounds=9, clock=time.process_time, dtype=np.float32):
+    """Each part of one compiled step on the MLP (SGD momentum), timed alone on the step's own buffers, in
     ms per step (median of ``rounds``, interleaved part by part): the GEMMs, each elementwise pass, the update."""
     import numba
     compiled.enable()
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((B, sizes[0]), dtype=np.float32)
-    Y = np.eye(sizes[-1], dtype=np.float32)[rng.integers(0, sizes[-1], B)]
-    model = g.mlp(sizes[0], list(sizes[1:-1]), sizes[-1], seed=0)
+    X = rng.standard_normal((B, sizes[0])).astype(dtype)
+    Y = np.eye(sizes[-1], dtype=dtype)[rng.integers(0, sizes[-1], B)]
+    model = g.mlp(sizes[0], list(sizes[1:-1]), sizes[-1], seed=0, dtype=dtype)
     opt = g.SGD(0.01, momentum=0.9).setup(model.parameters())
     C, gemm = compiled, compiled.gemm_kernel()
     L = len(sizes) - 1
@@ -217,12 +219,15 @@ def parts(sizes=(784, 512, 256, 10), B=512, reps=20, rounds=9, clock=time.proces
                 res[k].append((clock() - t) / reps * 1e3)
     compiled.disable()
     floor = statistics.median(res["GEMMs alone (the floor)"])
-    print(f"{'-'.join(map(str, sizes))}, batch {B}, float32, compiled step on {compiled.blas()}, ms per step "
-          f"(median of {rounds}, range)\n")
+    print(f"{'-'.join(map(str, sizes))}, batch {B}, {np.dtype(dtype).name}, compiled step on {compiled.blas()}, "
+          f"ms per step (median of {rounds}, range)\n")
     print("| part | ms | range | / GEMM floor |\n|---|---|---|---|")
     for k, v in res.items():
         print(f"| {k} | {statistics.median(v):.3f} | {min(v):.3f}-{max(v):.3f} | {statistics.median(v) / floor:.3f} |")
 
 
 if __name__ == "__main__":
-    {"lbfgs": lbfgs, "small": small, "parts": parts}[(sys.argv[1:] or ["small"])[0]]()
+    {"lbfgs": lbfgs, "small": small, "parts": parts,
+     # one digits L-BFGS evaluation (1,347 rows, 64-100-10) part by part, in the estimators' float64 and in float32
+     "digits": lambda: [parts((64, 100, 10), 1347, 50, dtype=dt) for dt in (np.float64, np.float32)],
+     }[(sys.argv[1:] or ["small"])[0]]()
