@@ -4,6 +4,9 @@
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/profile_compiled.py lbfgs   # GLASSNET_BLAS=... picks
     OPENBLAS_NUM_THREADS=1 python benchmarks/profile_compiled.py small
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/profile_compiled.py parts   # MLP, batch 512
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/profile_compiled.py digits  # one L-BFGS evaluation
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/profile_compiled.py scipy   # scipy's share of a fit
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/profile_compiled.py chunks  # L-BFGS chunk sizes
 
 ``lbfgs``: 7 interleaved fits of scikit-learn's and glassnet's MLPClassifier(solver='lbfgs', (100,), max_iter=100)
 on digits, timed with the process's CPU time; inside glassnet's, the L-BFGS objective (``Objective.__call__``) and
@@ -11,7 +14,10 @@ the compiled call it makes (``Objective.kernel``, or the step per chunk without 
 splits into step / objective around it / the rest (scipy's L-BFGS-B, input checks, setup). ``small``: the
 64-128-64-10 net at batch 32, us per step of a 1-epoch ``fit``, of the ``batches`` gather, of
 ``CompiledStep.__call__`` on a fixed batch, of the kernel call alone (no update) and of the SGD pass. ``parts``:
-each part of one 784-512-256-10 step at batch 512 timed alone, against the step's GEMMs alone.
+each part of one 784-512-256-10 step at batch 512 timed alone, against the step's GEMMs alone. ``digits``: the same
+parts for one digits L-BFGS evaluation (all 1,347 rows through 64-100-10), in float64 and in float32. ``scipy``:
+scipy's L-BFGS-B alone, one digits fit's values and gradients replayed through the same ``minimize`` call.
+``chunks``: the compiled L-BFGS objective per evaluation for chunks of 256-4,096 rows (digits, covertype-like).
 """
 import os
 import statistics
@@ -92,6 +98,75 @@ def lbfgs(clock=time.process_time):
           f"{m['step'] / m['calls'] * 1e3:.3f} ms of step each")
 
 
+def scipy_alone(reps=15, clock=time.process_time):
+    """scipy's L-BFGS-B alone on a digits fit: one glassnet fit's (value, gradient) pairs recorded, then replayed
+    through the same ``scipy.optimize.minimize`` call (no objective computed), CPU ms per fit."""
+    import scipy.optimize
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from glassnet.adapters.sklearn import MLPClassifier, training
+
+    X, y = load_digits(return_X_y=True)
+    Xtr, _, ytr, _ = train_test_split(X / 16.0, y, test_size=0.25, random_state=0, stratify=y)
+    warnings.simplefilter("ignore")
+    recorded, start = [], []
+    call = training.Objective.__call__
+
+    def record(self, theta):
+        start.append(theta.copy())
+        value, grad = call(self, theta)
+        recorded.append((value, grad.copy()))
+        return value, grad
+
+    training.Objective.__call__ = record
+    MLPClassifier(solver="lbfgs", hidden_layer_sizes=(100,), max_iter=100, random_state=0).fit(Xtr, ytr)
+    training.Objective.__call__ = call
+
+    def replay():
+        pairs = iter(recorded)
+        t = clock()
+        scipy.optimize.minimize(lambda x: next(pairs), start[0].copy(), method="L-BFGS-B", jac=True,
+                                callback=lambda intermediate_result: None,
+                                options={"maxfun": 15000, "maxiter": 100, "gtol": 1e-4})
+        return (clock() - t) * 1e3
+
+    replay()
+    times = [replay() for _ in range(reps)]
+    print(f"scipy's L-BFGS-B alone, {len(recorded)} evaluations replayed: {statistics.median(times):.1f} ms "
+          f"[{min(times):.1f}-{max(times):.1f}] CPU per fit (median of {reps})")
+
+
+def chunks(sizes=(256, 512, 1024, 2048, 4096), rounds=7, clock=time.process_time):
+    """The compiled L-BFGS objective per evaluation, CPU ms, for each chunk of rows (``training.CHUNK`` is the
+    estimators'), interleaved, on digits and on the covertype-like set of benchmarks/sklearn_speed.py."""
+    from benchmarks.sklearn_speed import datasets
+    from glassnet.adapters.sklearn import MLPClassifier, training
+
+    warnings.simplefilter("ignore")
+    for name, _, (Xtr, _, ytr, _) in datasets(False):
+        if name.startswith("friedman"):
+            continue
+        est = MLPClassifier(hidden_layer_sizes=(100,), solver="lbfgs", max_iter=1, random_state=0).fit(Xtr, ytr)
+        Y = est._validate_input(Xtr, ytr, False, reset=False)[1].astype(np.float64)
+        with compiled.by_default():
+            objs = {c: training.Objective(est.model_, Xtr, Y, None, 1e-4, 1.0, est._loss(), chunk=c) for c in sizes}
+            theta = objs[sizes[0]].theta()
+            res = {c: [] for c in objs}
+            for f in objs.values():
+                f(theta)
+            for _ in range(rounds):
+                for c, f in objs.items():
+                    t = clock()
+                    for _ in range(5):
+                        f(theta)
+                    res[c].append((clock() - t) / 5 * 1e3)
+            for f in objs.values():
+                f.release()
+        print(f"{name}: " + ", ".join(f"chunk {c} {statistics.median(v):.2f} ms [{min(v):.2f}-{max(v):.2f}]"
+                                      for c, v in res.items()))
+
+
 def small(n=16000, B=32):
     compiled.enable()
     rng = np.random.default_rng(0)
@@ -141,15 +216,15 @@ def small(n=16000, B=32):
         print(f"| {k} | {statistics.median(v):.1f} |")
 
 
-def parts(sizes=(784, 512, 256, 10), B=512, reps=20, rounds=9, clock=time.process_time):
-    """Each part of one compiled step on the MLP (float32, SGD momentum), timed alone on the step's own buffers, in
+def parts(sizes=(784, 512, 256, 10), B=512, reps=20, rounds=9, clock=time.process_time, dtype=np.float32):
+    """Each part of one compiled step on the MLP (SGD momentum), timed alone on the step's own buffers, in
     ms per step (median of ``rounds``, interleaved part by part): the GEMMs, each elementwise pass, the update."""
     import numba
     compiled.enable()
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((B, sizes[0]), dtype=np.float32)
-    Y = np.eye(sizes[-1], dtype=np.float32)[rng.integers(0, sizes[-1], B)]
-    model = g.mlp(sizes[0], list(sizes[1:-1]), sizes[-1], seed=0)
+    X = rng.standard_normal((B, sizes[0])).astype(dtype)
+    Y = np.eye(sizes[-1], dtype=dtype)[rng.integers(0, sizes[-1], B)]
+    model = g.mlp(sizes[0], list(sizes[1:-1]), sizes[-1], seed=0, dtype=dtype)
     opt = g.SGD(0.01, momentum=0.9).setup(model.parameters())
     C, gemm = compiled, compiled.gemm_kernel()
     L = len(sizes) - 1
@@ -217,12 +292,16 @@ def parts(sizes=(784, 512, 256, 10), B=512, reps=20, rounds=9, clock=time.proces
                 res[k].append((clock() - t) / reps * 1e3)
     compiled.disable()
     floor = statistics.median(res["GEMMs alone (the floor)"])
-    print(f"{'-'.join(map(str, sizes))}, batch {B}, float32, compiled step on {compiled.blas()}, ms per step "
-          f"(median of {rounds}, range)\n")
+    print(f"{'-'.join(map(str, sizes))}, batch {B}, {np.dtype(dtype).name}, compiled step on {compiled.blas()}, "
+          f"ms per step (median of {rounds}, range)\n")
     print("| part | ms | range | / GEMM floor |\n|---|---|---|---|")
     for k, v in res.items():
         print(f"| {k} | {statistics.median(v):.3f} | {min(v):.3f}-{max(v):.3f} | {statistics.median(v) / floor:.3f} |")
 
 
 if __name__ == "__main__":
-    {"lbfgs": lbfgs, "small": small, "parts": parts}[(sys.argv[1:] or ["small"])[0]]()
+    {"lbfgs": lbfgs, "small": small, "parts": parts,
+     # one digits L-BFGS evaluation (1,347 rows, 64-100-10) part by part, in the estimators' float64 and in float32
+     "digits": lambda: [parts((64, 100, 10), 1347, 50, dtype=dt) for dt in (np.float64, np.float32)],
+     "scipy": scipy_alone, "chunks": chunks,
+     }[(sys.argv[1:] or ["small"])[0]]()

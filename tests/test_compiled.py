@@ -260,6 +260,15 @@ def test_each_blas_gives_the_readable_result(name):
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
 
 
+def test_blas_order_follows_the_processor():
+    # MKL first, but on AMD processors without AVX-512, where OpenBLAS ran these products faster (BENCHMARKS.md).
+    assert compiled._preference("znver3", {"avx2": True, "avx512f": False}) == ["openblas", "mkl"]
+    assert compiled._preference("znver1", {}) == ["openblas", "mkl"]
+    assert compiled._preference("znver4", {"avx2": True, "avx512f": True}) == ["mkl", "openblas"]
+    assert compiled._preference("skylake-avx512", {"avx512f": True}) == ["mkl", "openblas"]
+    assert compiled._preference("haswell", {"avx2": True}) == ["mkl", "openblas"]
+
+
 def test_a_missing_blas_is_said(monkeypatch):
     pytest.importorskip("numba")
     monkeypatch.setattr(compiled, "_STATE", {})
@@ -275,19 +284,30 @@ def test_gemm_kernel_for_other_compiled_code():
     gemm = compiled.gemm_kernel()
 
     @numba.njit
-    def product(ta, tb, m, n, k, alpha, a, b, beta, c):
-        gemm(ta, tb, m, n, k, alpha, a, m if ta else k, b, k if tb else n, beta, c, n)
+    def product(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+        gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 
     rng = np.random.default_rng(0)
     for dtype, tol in ((np.float64, 1e-12), (np.float32, 1e-5)):
         for ta in (False, True):
             for tb in (False, True):
-                m, n, k = 5, 3, 7
+                # n = 1 goes to ?gemv; pad > 0 puts each matrix inside a wider one (leading dimensions > minimal)
+                for m, n, k, pad in ((5, 3, 7, 0), (5, 1, 7, 0), (5, 1, 7, 2), (6, 4, 3, 1)):
+                    a = rng.standard_normal((k, m + pad) if ta else (m, k + pad)).astype(dtype)
+                    b = rng.standard_normal((n, k + pad) if tb else (k, n + pad)).astype(dtype)
+                    c = rng.standard_normal((m, n + pad)).astype(dtype)
+                    op_a = a[:, :m].T if ta else a[:, :k]
+                    op_b = b[:, :k].T if tb else b[:, :n]
+                    expected = c.copy()
+                    expected[:, :n] = 0.5 * op_a @ op_b + 2.0 * c[:, :n]
+                    product(ta, tb, m, n, k, 0.5, a, a.shape[1], b, b.shape[1], 2.0, c, c.shape[1])
+                    np.testing.assert_allclose(c, expected, rtol=tol, atol=tol)
+                m, n, k = 5, 3, 7                               # C starts at a slice's first element
                 a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
                 b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
                 c = rng.standard_normal(m * n + 4).astype(dtype)
                 expected = 0.5 * (a.T if ta else a) @ (b.T if tb else b) + 2.0 * c[2:2 + m * n].reshape(m, n)
-                product(ta, tb, m, n, k, 0.5, a, b, 2.0, c[2:])      # C starts at the slice's first element
+                product(ta, tb, m, n, k, 0.5, a, m if ta else k, b, k if tb else n, 2.0, c[2:], n)
                 np.testing.assert_allclose(c[2:2 + m * n].reshape(m, n), expected, rtol=tol, atol=tol)
 
 

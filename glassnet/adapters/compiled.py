@@ -5,9 +5,10 @@ dispatch: about 30 NumPy calls of 1-2 us each, most of them on arrays of a few h
 (BENCHMARKS.md, per-operation profile). This module runs the same step, forward, fused loss and
 backward, as one numba-compiled function:
 
-- every matrix product is a CBLAS ``?gemm`` called directly from compiled code (no argument
-  conversion, no dispatch) on the same buffers: Intel MKL's when the ``mkl`` extra is installed
-  (faster on these shapes here, BENCHMARKS.md), else the OpenBLAS that NumPy bundles;
+- every matrix product is a CBLAS ``?gemm`` (``?gemv`` when it has one column) called directly from
+  compiled code (no argument conversion, no dispatch) on the same buffers: Intel MKL's when the ``mkl``
+  extra is installed (faster on these shapes on AVX-512 processors, BENCHMARKS.md), else the OpenBLAS
+  that NumPy bundles;
 - the bias add and the activation are one pass over each layer's output; the activation's
   derivative is applied in the same loop that reads it; the softmax / sigmoid / squared-error loss
   and its gradient are one pass over the output rows;
@@ -35,8 +36,9 @@ kernels (``glassnet/adapters/compiled_recurrent.py``); it is stable: ``gemm(ta, 
 lda, b, ldb, beta, c, ldc)``. numba itself is imported only when a compiled step is built.
 
 Which BLAS: ``GLASSNET_BLAS=mkl`` or ``=openblas`` chooses, unset takes MKL when found (the ``mkl``
-wheel's ``libmkl_rt``, or the file ``GLASSNET_MKL`` names); :func:`blas` says which one runs. MKL
-runs sequentially unless ``MKL_THREADING_LAYER`` says otherwise.
+wheel's ``libmkl_rt``, or the file ``GLASSNET_MKL`` names), except on AMD processors without AVX-512, where
+OpenBLAS runs these products faster (BENCHMARKS.md, issue 13 session 6) and comes first; :func:`blas` says which
+one runs. MKL runs sequentially unless ``MKL_THREADING_LAYER`` says otherwise.
 
 Use (numba is an optional extra, ``pip install 'glassnet[compiled]'``, MKL another, ``[mkl]``)::
 
@@ -77,9 +79,10 @@ _LOCK = threading.Lock()           # binding the BLAS and wrapping the kernels h
 # CBLAS constants: row-major storage; op(A) = A or A^T.
 ROW, N, T = 101, 111, 112
 # The names the compiled code calls; each process binds them to its BLAS's functions (64-bit integers).
-_SYMBOLS = ("glassnet_cblas_sgemm64", "glassnet_cblas_dgemm64")
-_PROVIDERS = {"mkl": ("cblas_sgemm_64", "cblas_dgemm_64"),
-              "openblas": ("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_")}
+_SYMBOLS = ("glassnet_cblas_sgemm64", "glassnet_cblas_dgemm64", "glassnet_cblas_sgemv64", "glassnet_cblas_dgemv64")
+_PROVIDERS = {"mkl": ("cblas_sgemm_64", "cblas_dgemm_64", "cblas_sgemv_64", "cblas_dgemv_64"),
+              "openblas": ("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", "scipy_cblas_sgemv64_",
+                           "scipy_cblas_dgemv64_")}
 
 
 def available():
@@ -142,10 +145,16 @@ def blas():
 
 
 def _bind():
-    """Open the first BLAS found (``GLASSNET_BLAS``'s, or MKL then OpenBLAS) and bind the compiled code's symbols."""
+    """Open the first BLAS found (``GLASSNET_BLAS``'s, else :func:`_preference`'s order) and bind the compiled
+    code's symbols."""
     _STATE["blas"] = None
     wanted = os.environ.get("GLASSNET_BLAS", "").lower()
-    for name in ([wanted] if wanted else ["mkl", "openblas"]):
+    try:
+        import llvmlite.binding
+    except ImportError:                             # no numba: no compiled code to bind a BLAS for
+        return None
+    for name in ([wanted] if wanted else _preference(llvmlite.binding.get_host_cpu_name(),
+                                                      llvmlite.binding.get_host_cpu_features())):
         lib = _open(name) if name in _PROVIDERS else None
         if lib is None:
             continue
@@ -153,12 +162,22 @@ def _bind():
             addresses = [ctypes.cast(getattr(lib, s), ctypes.c_void_p).value for s in _PROVIDERS[name]]
         except AttributeError:                      # another build of that library: no 64-bit CBLAS
             continue
-        import llvmlite.binding
         for symbol, address in zip(_SYMBOLS, addresses):
             llvmlite.binding.add_symbol(symbol, address)
         _STATE["blas"], _STATE["lib"] = name, lib
         break
     return _STATE["blas"]
+
+
+def _preference(cpu, features):
+    """The BLAS to try first, then second, on this processor (LLVM's name for it and its feature flags).
+
+    MKL first, but on AMD processors without AVX-512 (Zen 1-3: LLVM's ``znver1``-``znver3``; older ``bdver``,
+    ``btver``): there MKL's GEMMs ran 1.0-1.9x OpenBLAS's time on every shape set of benchmarks/blas_ab.py (Zen 3;
+    float32 products with 10 columns 3x), against 0.55-0.9x on the AVX-512 Zen of the earlier sessions.
+    """
+    amd = cpu.startswith(("znver", "bdver", "btver"))
+    return ["openblas", "mkl"] if amd and not features.get("avx512f", False) else ["mkl", "openblas"]
 
 
 def _open(name):
@@ -218,6 +237,8 @@ def _wrap_kernels():
     for name, symbol, real in zip(("_sgemm", "_dgemm"), _SYMBOLS, (numba.types.float32, numba.types.float64)):
         space[name] = numba.types.ExternalFunction(symbol, numba.types.void(e, e, e, i, i, i, real, p, i, p, i, real,
                                                                              p, i))
+    for name, symbol, real in zip(("_sgemv", "_dgemv"), _SYMBOLS[2:], (numba.types.float32, numba.types.float64)):
+        space[name] = numba.types.ExternalFunction(symbol, numba.types.void(e, e, i, i, real, p, i, p, i, real, p, i))
     for name in _KERNELS:
         try:
             space[name] = numba.njit(nogil=True, cache=True)(space[name])
@@ -226,7 +247,7 @@ def _wrap_kernels():
     _STATE["jit"] = True
 
 
-_sgemm = _dgemm = None          # the BLAS's sgemm / dgemm as numba external functions, set by _compile()
+_sgemm = _dgemm = _sgemv = _dgemv = None    # the BLAS's ?gemm / ?gemv as numba external functions, set by _compile()
 
 
 def gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
@@ -236,8 +257,19 @@ def gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
     element is the matrix's first; op(A) is A^T when ``ta`` (A stored k x m), op(B) is B^T when ``tb``
     (B stored n x k); C is m x n with leading dimension ``ldc``. A numba function once :func:`_compile` ran:
     take it from :func:`gemm_kernel`.
+
+    One column (n = 1: a one-output layer's forward and weight gradient) is a matrix-vector product, handed to
+    ``?gemv``: OpenBLAS's ``dgemm`` took 208 us for 2048x1x100 where its ``dgemv`` takes 50 (MKL: 60 either way).
     """
-    if c.itemsize == 4:
+    if n == 1:                                   # c = alpha op(A) b + beta c; b's stride: 1 stored as a row
+        rows, cols = (k, m) if ta else (m, k)
+        if c.itemsize == 4:
+            _sgemv(ROW, T if ta else N, rows, cols, alpha, a.ctypes.data, lda, b.ctypes.data, 1 if tb else ldb,
+                   beta, c.ctypes.data, ldc)
+        else:
+            _dgemv(ROW, T if ta else N, rows, cols, alpha, a.ctypes.data, lda, b.ctypes.data, 1 if tb else ldb,
+                   beta, c.ctypes.data, ldc)
+    elif c.itemsize == 4:
         _sgemm(ROW, T if ta else N, T if tb else N, m, n, k, alpha, a.ctypes.data, lda, b.ctypes.data, ldb, beta,
                c.ctypes.data, ldc)
     else:
@@ -266,16 +298,19 @@ def _act_forward(a, b, n, m, code, alpha):
 
 def _act_backward(g, a, size, code, alpha):
     """g <- g * f'(z), from the layer output a = f(z)."""
-    for i in range(size):
-        if code == 1:
-            if not a[i] > 0:
-                g[i] = 0
-        elif code == 2:
-            if not a[i] > 0:
-                g[i] *= alpha
-        elif code == 3:
+    # One loop per activation, each storing every element (a select, not a conditional store): LLVM vectorizes
+    # these; the ReLU backward on digits' 1,347 x 100 hidden layer took 116 us with the branch inside, 38 after.
+    if code == 1:
+        for i in range(size):
+            g[i] = g[i] if a[i] > 0 else 0
+    elif code == 2:
+        for i in range(size):
+            g[i] = g[i] if a[i] > 0 else g[i] * alpha
+    elif code == 3:
+        for i in range(size):
             g[i] *= 1 - a[i] * a[i]
-        elif code == 4:
+    elif code == 4:
+        for i in range(size):
             g[i] *= (1 - a[i]) * a[i]
 
 
