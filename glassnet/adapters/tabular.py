@@ -56,7 +56,7 @@ from glassnet.files.onnx import (
     to_onnx,
 )
 from glassnet.files.serialization import load
-from glassnet.glassbox.datachecks import heavy_tail, heavy_tail_text, target_leak
+from glassnet.glassbox.datachecks import describe_leak, heavy_tail, heavy_tail_text, target_leak
 from glassnet.nn.layers import Dense
 from glassnet.train.inference import evaluate
 
@@ -200,18 +200,16 @@ def leaking_columns(frame, y, task, min_per_group=5):
         if probe._id_like(str(name), col) or _is_dates(col):
             continue                    # left out of the model (birthwt's R row names are sorted by the target)
         known = col.notna() & y.notna()
-        how = "alone determines the target"
+        how = None
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
             target = y[known].astype(str) if task == "classification" else y[known].astype(np.float64)
             found = target_leak(col[known].to_numpy(np.float64), target.to_numpy(), task=task)
-            if found and "monotone_in_target" in found[0]:
-                how = f"is a function of the target (its {col[known].nunique()} values follow the target's order)"
+            how = describe_leak(found[0]) if found else None
         elif task == "classification" and known.sum() >= 30:
             groups = y[known].groupby(col[known].astype(str))
-            found = groups.size().min() >= min_per_group and (groups.nunique() == 1).all() and len(groups) > 1
-        else:
-            found = False
-        if found:
+            if groups.size().min() >= min_per_group and (groups.nunique() == 1).all() and len(groups) > 1:
+                how = f"alone determines the target: each of its {len(groups)} values has one class"
+        if how:
             out.append(f"column {name!r} {how}. Computed from the target or recorded after the outcome, it leaks "
                        "it: the model will score well here and fail where it is not known; drop it (--exclude "
                        f"{name}). Known at prediction time, it makes the task one a single rule on it solves.")

@@ -503,10 +503,11 @@ class MiniRocket:
             for j, (d, b) in enumerate(zip(self.dilations, self.biases)):
                 C = self._convolve(X[i:i + chunk], d)
                 pad = 4 * d
-                ppv = (C[..., None] > b).mean(1)                                  # (n, 84, f) over all steps
-                inner = (C[:, pad:C.shape[1] - pad, :, None] > b).mean(1)        # only steps that read no padding
-                alternate = ((j + np.arange(84)) % 2 == 1)[None, :, None]        # MiniRocket: every other kernel
-                feats.append(np.where(alternate, inner, ppv).reshape(len(C), -1))
+                inner = (j + np.arange(84)) % 2 == 1                 # MiniRocket: every other kernel, no padding
+                ppv = np.empty((len(C), 84, b.shape[1]))
+                ppv[:, ~inner] = (C[:, :, ~inner, None] > b[~inner]).mean(1)                      # over all steps
+                ppv[:, inner] = (C[:, pad:C.shape[1] - pad, inner, None] > b[inner]).mean(1)     # steps off the pad
+                feats.append(ppv.reshape(len(C), -1))
             out.append(np.concatenate(feats, 1))
         return np.concatenate(out).astype(np.float32)
 

@@ -17,8 +17,8 @@ from glassnet.nn.losses import check_output_and_loss, default_loss, get_loss
 from glassnet.train.callbacks import Callback
 from glassnet.train.inference import n_outputs
 
-__all__ = ["DataCheck", "DataIssue", "DataWarning", "check_data", "heavy_tail", "label_issues", "leakage",
-           "target_leak"]
+__all__ = ["DataCheck", "DataIssue", "DataWarning", "check_data", "describe_leak", "heavy_tail", "label_issues",
+           "leakage", "target_leak"]
 
 
 class DataWarning(UserWarning):
@@ -196,12 +196,12 @@ def check_data(X, y=None, model=None, loss=None, *, scale_ratio=100.0, imbalance
         task = "classification" if type(model.layers[-1]).__name__ in ("Softmax", "Sigmoid") else "regression"
     if y is not None:
         y = np.asarray(y)
-        issues += _check_labels(y, inverse, counts, imbalance_ratio, min_per_class,
-                                0 if task == "regression" else max_classes if task is None else len(y) + 1)
+        labels, is_class = _as_labels(y, 0 if task == "regression" else max_classes if task is None else len(y) + 1)
+        issues += _check_labels(labels, is_class, inverse, counts, imbalance_ratio, min_per_class)
         if task == "regression":
             issues += _check_target(y, target_scale)
-        if not bad.any():
-            issues += _leak_issues(X, y, task, max_classes)
+        if not bad.any() and (y.ndim == 1 or y.shape[1] == 1 or is_class):    # several regression targets: no
+            issues += _leak_issues(X, labels, "classification" if is_class else "regression")
     if validation_data is not None:
         issues += leakage(X, validation_data[0])
     if label_noise and y is not None and task != "regression" and not bad.any():
@@ -237,7 +237,8 @@ def target_leak(X, y, *, task, min_rows=30, min_per_class=5, min_rank_corr=0.999
     -------
     list of dict
         ``{'column': j, 'order': classes in increasing order of the column}`` (classification),
-        ``{'column': j, 'rank_corr': float}`` or ``{'column': j, 'monotone_in_target': True}`` (regression);
+        ``{'column': j, 'rank_corr': float}`` or ``{'column': j, 'monotone_in_target': True, 'values': k}``
+        (regression; :func:`describe_leak` says it in words);
         empty below ``min_rows`` rows.
     """
     if len(X) < min_rows or task not in ("classification", "regression"):
@@ -262,7 +263,8 @@ def target_leak(X, y, *, task, min_rows=30, min_per_class=5, min_rank_corr=0.999
             xs, ts, same_t = x[o], t[o], t[o][1:] == t[o][:-1]
             d = np.diff(xs)
             monotone = (d >= 0).all() or (d <= 0).all()
-            return {"monotone_in_target": True} if monotone and not (same_t & (d != 0)).any() else None
+            return ({"monotone_in_target": True, "values": len(values)}
+                    if monotone and not (same_t & (d != 0)).any() else None)
         o = np.lexsort((t, x))
         xs, ts = x[o], t[o]
         change = ts[1:] != ts[:-1]
@@ -281,29 +283,28 @@ def target_leak(X, y, *, task, min_rows=30, min_per_class=5, min_rank_corr=0.999
     return found
 
 
-def _leak_issues(X, y, task, max_classes):
-    if y.ndim == 2 and y.shape[1] > 1:          # one-hot classes; several regression targets are not judged
-        if task == "regression":
-            return []
-        y, task = y.argmax(axis=1), "classification"
-    y = y.reshape(len(y), -1)[:, 0]
-    if task is None:                            # as _check_labels: few distinct integer values are classes
-        integer = np.issubdtype(y.dtype, np.integer) or bool(np.all(y == np.round(y)))
-        task = "classification" if integer and len(np.unique(y)) <= max_classes else "regression"
-    found = target_leak(X, y, task=task)
+def describe_leak(found):
+    """One :func:`target_leak` finding as the rest of a sentence whose subject is its column."""
+    if "order" in found:
+        return ("alone determines the target: sorted by it, the rows fall into one unbroken run per class (in "
+                "increasing order: " + ", ".join(map(str, found["order"])) + "), so one threshold per class "
+                "boundary labels every row")
+    if "rank_corr" in found:
+        return f"alone determines the target: the target is a monotone function of it (rank correlation " \
+               f"{found['rank_corr']:.4f})"
+    return f"is a function of the target (its {found['values']} values follow the target's order)"
+
+
+def _leak_issues(X, labels, task):
+    found = target_leak(X, labels, task=task)
     if not found:
         return []
     cols = [f["column"] for f in found]
-    how = ("sorted by it, the rows fall into one unbroken run per class (in increasing order: "
-           + ", ".join(map(str, found[0]["order"])) + "), so one threshold per class boundary labels every row"
-           if task == "classification" else
-           f"the target is a monotone function of it (rank correlation {found[0]['rank_corr']:.4f})"
-           if "rank_corr" in found[0] else "it takes a few values and is a monotone function of the target")
-    return [DataIssue("target_leak", "warning", f"{len(cols)} feature(s) alone determine the target (columns "
-                      f"{_cols(cols)}; column {cols[0]}: {how}). A column computed from the target, or recorded "
-                      "after the outcome, leaks it: the model will score well here and fail where that column "
-                      "is not known. Drop it unless it is truly available at prediction time (then the task "
-                      "needs no network).", {"columns": cols, "found": found})]
+    return [DataIssue("target_leak", "warning", f"{len(cols)} feature(s) leak the target (columns {_cols(cols)}; "
+                      f"column {cols[0]} {describe_leak(found[0])}). A column computed from the target, or "
+                      "recorded after the outcome, leaks it: the model will score well here and fail where that "
+                      "column is not known. Drop it unless it is truly available at prediction time (then the "
+                      "task needs no network).", {"columns": cols, "found": found})]
 
 
 def _label_noise_issues(X, y, noise_rate):
@@ -469,11 +470,17 @@ def label_issues(X, y, *, folds=5, seed=0, max_samples=5000, noise_rate=0.05, sh
             "confident_error": anchor["estimate"], "anchor": anchor}
 
 
-def _check_labels(y, inverse, counts, imbalance_ratio, min_per_class, max_classes):
-    issues = []
+def _as_labels(y, max_classes):
+    """The targets as one column (one-hot rows as class indices) and whether they are classes: integer values,
+    at most ``max_classes`` distinct ones."""
     labels = y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else y.reshape(len(y), -1)[:, 0]
     is_class = (np.issubdtype(labels.dtype, np.integer) or bool(np.all(labels == np.round(labels)))) and \
         len(np.unique(labels)) <= max_classes
+    return labels, is_class
+
+
+def _check_labels(labels, is_class, inverse, counts, imbalance_ratio, min_per_class):
+    issues = []
     if len(labels) > 2 and len(np.unique(labels)) > 1:
         d = np.diff(labels.astype(np.float64))
         if (d >= 0).all() or (d <= 0).all():
