@@ -1,6 +1,6 @@
 """Planted-fault benchmark of the glass box: does it name the fault that is there, and only that one?
 
-    python -m benchmarks.faults [--split all|design|...|fresh8|fresh9] [--only KIND,...] [--quiet]
+    python -m benchmarks.faults [--split all|design|...|fresh9|fresh10] [--only KIND,...] [--quiet]
 
 Each case trains a model with one planted fault (or none: the clean runs), and the benchmark PROVES
 the fault is present by a counterfactual rerun or a direct measurement that the detectors never see
@@ -40,7 +40,9 @@ Participation, Housing and Wages1 and the Palmer penguins; seeds 17 and 18, labe
 written in the seventh session with no detector changed since fresh7, and run once) and fresh9 (a checkerboard,
 a 3-class make_classification with unequal classes off the hypercube, a tanh regression, R's vote92,
 GaltonFamilies (gender, and the child's height) and bioChemists; seeds 19 and 20; written after the seventh
-session's label-check change, before it ran on them). Exact
+session's label-check change, before it ran on them) and fresh10 (rotated moons, sheared blobs, a 2-class
+make_classification with 3 clusters per class, a 600-row make_friedman2, R's turnout, Fair and Computers; seeds 21
+and 22; written after the seventh session's verdict and reference changes, before they ran on them). Exact
 copies of training rows that a data set itself puts in the validation split (iris has some) are measured
 and count as leakage. ``GLASSNET_DATA`` overrides the data folder.
 """
@@ -192,8 +194,22 @@ def load_data(name, seed):
     elif name == "tanh_regression":         # y = tanh(X w) + noise, 10 features
         X = rng.standard_normal((1200, 10))
         y = np.tanh(X @ rng.standard_normal(10) / 2) + 0.05 * rng.standard_normal(1200)
+    # fresh10's data sets (written in the seventh session after its verdict and reference changes, before they ran on
+    # these)
+    elif name == "moons_rot":               # two moons and 4 noise features, turned by a random rotation in 6-d
+        X, y = skd.make_moons(1200, noise=0.2, random_state=seed)
+        X = np.hstack([X, rng.standard_normal((1200, 4))]) @ np.linalg.qr(rng.standard_normal((6, 6)))[0]
+    elif name == "blobs_aniso":             # 3 Gaussian clusters in 5-d, sheared by a random linear map
+        X, y = skd.make_blobs(1200, n_features=5, centers=3, cluster_std=1.0, random_state=seed)
+        X = X @ rng.standard_normal((5, 5))
+    elif name == "classification10":        # 2 classes of 3 clusters each, 12 features
+        X, y = skd.make_classification(1000, 12, n_informative=6, n_redundant=2, n_classes=2, n_clusters_per_class=3,
+                                       class_sep=1.0, flip_y=0.0, random_state=seed)
+    elif name == "friedman2_600":
+        X, y = skd.make_friedman2(600, noise=20.0, random_state=seed)
     elif name in ("biopsy", "fgl", "boston", "cars_mpg", "pima", "crabs", "airquality", "prestige", "participation",
-                  "penguins", "housing", "wages1", "vote92", "galton", "biochemists", "galton_height"):
+                  "penguins", "housing", "wages1", "vote92", "galton", "biochemists", "galton_height", "turnout",
+                  "fair", "computers"):
         table = _table(name)
         if table is None:
             return None
@@ -219,7 +235,7 @@ def load_data(name, seed):
     if name in ("friedman1", "friedman2", "friedman3", "diabetes", "s_curve", "swiss_roll", "sparse_uncorrelated",
                 "friedman1_wide", "linear_regression", "lowrank_regression", "friedman3_noisy", "boston", "cars_mpg",
                 "friedman1_30", "airquality", "prestige", "sine_product", "housing", "wages1", "tanh_regression",
-                "biochemists", "galton_height"):
+                "biochemists", "galton_height", "friedman2_600", "fair", "computers"):
         return X, _std(y.reshape(-1, 1)).ravel(), "regression", None
     return X, y.astype(np.int64), "classification", int(y.max()) + 1
 
@@ -248,10 +264,11 @@ def _table(name):
         return None
     target = {"biopsy": "class", "fgl": "type", "boston": "medv", "pima": "type", "crabs": "sp", "airquality": "Ozone",
               "prestige": "prestige", "participation": "lfp", "housing": "price", "wages1": "wage", "vote92": "vote",
-              "galton": "gender", "biochemists": "art", "galton_height": "childHeight"}[name]
+              "galton": "gender", "biochemists": "art", "galton_height": "childHeight", "turnout": "vote",
+              "fair": "nbaffairs", "computers": "price"}[name]
     table = {"boston": "Boston", "pima": "Pima.te", "prestige": "Prestige", "participation": "Participation",
              "housing": "Housing", "wages1": "Wages1", "galton": "GaltonFamilies", "biochemists": "bioChemists",
-             "galton_height": "GaltonFamilies"}.get(name, name)
+             "galton_height": "GaltonFamilies", "fair": "Fair", "computers": "Computers"}.get(name, name)
     d = data(table).dropna()
     d = d.drop(columns=[c for c in ("family",) if c in d])          # GaltonFamilies' family id
     for c in d.columns:                 # yes/no and two-level text columns as 0/1 (fresh8's Ecdat tables)
@@ -261,7 +278,8 @@ def _table(name):
     if name == "crabs":
         d = d.assign(sex=(d["sex"] == "M").astype(float))
     y = d[target]
-    regression = name in ("boston", "airquality", "prestige", "housing", "wages1", "biochemists", "galton_height")
+    regression = name in ("boston", "airquality", "prestige", "housing", "wages1", "biochemists", "galton_height",
+                          "fair", "computers")
     y = np.unique(y.astype(str), return_inverse=True)[1] if not regression else y.to_numpy(np.float64)
     return d.drop(columns=[target]).to_numpy(np.float64), y
 
@@ -652,6 +670,10 @@ def _cases():
     # reference probabilities) and before it or anything else ran on these; seeds 19-20
     clf_fresh9 = ["checker", "vote92", "classification9", "galton"]
     reg_fresh9 = ["tanh_regression", "biochemists", "galton_height"]
+    # fresh10: written in the seventh session after its two changes (the paired "too few validation rows" and the
+    # MLP reference), designed on fresh8 / fresh9, and before they ran on these; seeds 21-22
+    clf_fresh10 = ["moons_rot", "turnout", "blobs_aniso", "classification10"]
+    reg_fresh10 = ["friedman2_600", "fair", "computers"]
     for split_name, sets, clf, reg, seeds in (("design", design, clf_design, reg_design, [0] * 8),
                                               ("held-out", held, clf_held, reg_held, [1, 2] * 4),
                                               ("fresh", held, clf_held, reg_held, [3, 4] * 4),
@@ -662,7 +684,8 @@ def _cases():
                                               ("fresh6", None, clf_fresh6, reg_fresh6, [13, 14] * 4),
                                               ("fresh7", None, clf_fresh7, reg_fresh7, [15, 16] * 4),
                                               ("fresh8", None, clf_fresh8, reg_fresh8, [17, 18] * 4),
-                                              ("fresh9", None, clf_fresh9, reg_fresh9, [19, 20] * 4)):
+                                              ("fresh9", None, clf_fresh9, reg_fresh9, [19, 20] * 4),
+                                              ("fresh10", None, clf_fresh10, reg_fresh10, [21, 22] * 4)):
         nonlinear = [d for d in clf + reg if d not in ("digits", "breast_cancer", "wine", "diabetes", "fashion",
                                                         "iris", "blobs", "mnist", "sparse_uncorrelated",
                                                         "classification6", "fashion_train", "linear_regression",
@@ -670,7 +693,8 @@ def _cases():
                                                         "boston", "cars_mpg", "classification7", "pima", "crabs",
                                                         "airquality", "prestige", "participation", "penguins",
                                                         "housing", "wages1", "vote92", "galton", "biochemists",
-                                                        "galton_height")]
+                                                        "galton_height", "turnout", "blobs_aniso", "fair",
+                                                        "computers")]
         small = [d for d in clf if d not in ("breast_cancer", "moons", "circles", "quantiles", "biopsy")]
         add("underfit_capacity", nonlinear, seeds, S(hidden=(), epochs=30, lr=1e-2), split_name)
         add("underfit_l2", clf[:2] + reg[:1], seeds, S(l2=0.5, epochs=30, lr=1e-2), split_name)
@@ -699,10 +723,11 @@ def _cases():
         add("label_noise", clf[:2], seeds, S(epochs=20), split_name)
         add("loss_mismatch", clf[:1], seeds, S(epochs=5, loss="mse", output="softmax"), split_name)
         add("loss_mismatch", reg[:1], seeds, S(epochs=5, output="softmax"), split_name)
-        if split_name in ("fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "fresh9"):
+        if split_name in ("fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "fresh9",
+                          "fresh10"):
             for d in clf:                        # the rates the earlier splits never planted (fresh5: one seed each)
                 for rate in (0.1, 0.2, 0.4):
-                    for s in seeds[:2 if split_name in ("fresh4", "fresh7", "fresh8", "fresh9") else 1]:
+                    for s in seeds[:2 if split_name in ("fresh4", "fresh7", "fresh8", "fresh9", "fresh10") else 1]:
                         out.append(Case("label_noise", d, s, S(epochs=20), split_name, rate))
     return out
 
@@ -757,7 +782,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--split", default="all", choices=("all", "design", "held-out", "fresh", "fresh2", "fresh3",
                                                            "fresh4", "fresh5", "fresh6", "fresh7", "fresh8",
-                                                           "fresh9"))
+                                                           "fresh9", "fresh10"))
     p.add_argument("--only", default="", help="comma-separated case kinds")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--json", default="", help="also write each case's truth, findings and proof to this file")
@@ -787,7 +812,7 @@ def main(argv=None):
     unproven = [r["case"].name for r in results if r is not None and not r["proven"]]
     print(f"\n{len(results)} cases in {time.time() - t0:.0f}s; unproven (left out): {len(unproven)} {unproven}\n")
     for split_name in ("design", "held-out", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7",
-                       "fresh8", "fresh9"):
+                       "fresh8", "fresh9", "fresh10"):
         sub = [r for r in results if r is not None and r["case"].split == split_name]
         if sub:
             print(report(sub, f"{split_name} split")[0], "\n")
