@@ -271,12 +271,12 @@ def _table(name):
              "galton_height": "GaltonFamilies", "fair": "Fair", "computers": "Computers"}.get(name, name)
     d = data(table).dropna()
     d = d.drop(columns=[c for c in ("family",) if c in d])          # GaltonFamilies' family id
+    if name == "crabs":                 # before the rule below, which would code M as 0.0 and so leave a constant
+        d = d.assign(sex=(d["sex"] == "M").astype(float))
     for c in d.columns:                 # yes/no and two-level text columns as 0/1 (fresh8's Ecdat tables)
         if c != target and not pd.api.types.is_numeric_dtype(d[c]) and d[c].nunique() == 2:
             d = d.assign(**{c: (d[c] == sorted(d[c].unique())[-1]).astype(float)})
     d = d.drop(columns=[c for c in ("ID", "index", "census", "type") if c in d and c != target])
-    if name == "crabs":
-        d = d.assign(sex=(d["sex"] == "M").astype(float))
     y = d[target]
     regression = name in ("boston", "airquality", "prestige", "housing", "wages1", "biochemists", "galton_height",
                           "fair", "computers")
