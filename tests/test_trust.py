@@ -14,6 +14,7 @@ from glassnet.glassbox.achievable import (
     confident_issues,
     duplicate_floor,
     out_of_fold_mlp,
+    reference_loss,
 )
 from glassnet.glassbox.datachecks import DataCheck, check_data, label_issues, leakage
 from glassnet.glassbox.diagnostics import CleanTrainLoss, diagnose
@@ -377,6 +378,35 @@ def test_out_of_fold_mlp_never_sees_the_rows_it_predicts():
     X, y = rng.standard_normal((400, 30)), rng.integers(0, 2, 400)
     P, _ = out_of_fold_mlp(X, np.eye(2)[y], folds=4, epochs=30, patience=30)
     assert abs((P.argmax(axis=1) == y).mean() - 0.5) < 3 * np.sqrt(0.25 / 400)
+
+
+def test_out_of_fold_mlp_regression_never_sees_the_rows_it_predicts():
+    # targets independent of the inputs: out of fold the MLP can do no better than the training folds' mean
+    rng = np.random.default_rng(6)
+    X, y = rng.standard_normal((400, 10)), 3.0 + 2.0 * rng.standard_normal((400, 1))
+    P, epochs = out_of_fold_mlp(X, y, task="mse", folds=4, epochs=30, patience=30)
+    assert P.shape == (400, 1) and 1 <= epochs <= 30
+    assert ((P - y) ** 2).mean() >= 0.95 * y.var()                    # in the targets' own units (not standardized)
+
+
+def test_the_reference_includes_an_mlp_so_a_linear_model_on_a_projection_is_underfitting():
+    # y = tanh(X w): k-NN in 10-d and axis-aligned trees approximate a projection poorly, a linear model well but
+    # not fully; a 64-unit network fits it. Against k-NN and boosting alone the linear model looked like a good fit.
+    rng = np.random.default_rng(19)
+    X = rng.standard_normal((1200, 10))
+    y = np.tanh(X @ rng.standard_normal(10) / 2) + 0.05 * rng.standard_normal(1200)
+    y = ((y - y.mean()) / y.std()).reshape(-1, 1)
+    Xt, yt, Xv, yv = X[240:], y[240:], X[:240], y[:240]
+    ref = reference_loss(Xt, yt, "mse")
+    assert ref["name"].startswith("out-of-fold MLP")
+    model = gn.mlp(10, [], 1, output="linear", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        h = model.fit(Xt, yt, epochs=30, batch_size=32, optimizer=gn.Adam(lr=1e-2), validation_data=(Xv, yv), seed=0,
+                      verbose=0, callbacks=[CleanTrainLoss(), Achievable()])
+    assert ref["loss"] < 0.6 * h["val_loss"][-1]                      # the network beats the linear model's floor
+    d = diagnose(h)
+    assert d.verdict == "underfitting" and "out-of-fold MLP" in " ".join(d.evidence), str(d)
 
 
 def test_confident_error_on_a_hand_made_case():
